@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+//
+// d2l-swift: a CPU deep-learning engine on OpenBLAS that reproduces the experiments of
+// "Dive into Deep Learning" (d2l.ai). See README.md and ARCHITECTURE.md.
+import PackageDescription
+
+let package = Package(
+    name: "d2l-swift",
+    products: [
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Models", targets: ["Models"]),
+        .executable(name: "d2l", targets: ["d2l"]),
+        .executable(name: "benchmarks", targets: ["benchmarks"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: C libraries
+        /// OpenBLAS (CBLAS) and LAPACKE. Only Engine imports it, through thin wrappers.
+        .systemLibrary(
+            name: "CBLAS",
+            path: "Sources/CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+
+        // MARK: Libraries
+        .target(
+            name: "Engine",
+            dependencies: ["CBLAS"],
+            path: "Sources/Engine"
+        ),
+        .target(
+            name: "Models",
+            dependencies: ["Engine"],
+            path: "Sources/Models"
+        ),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "d2l",
+            dependencies: [
+                "Engine", "Models",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/d2l"
+        ),
+        .executableTarget(
+            name: "benchmarks",
+            dependencies: ["Engine", "Models"],
+            path: "Benchmarks",
+            exclude: ["Reference"]
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["Engine"],
+            path: "Tests/EngineTests",
+            exclude: ["Fixtures"]
+        ),
+    ]
+)

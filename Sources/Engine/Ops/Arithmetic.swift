@@ -1,0 +1,101 @@
+/// Elementwise arithmetic with NumPy broadcasting: `+`, `−`, `×`, `÷`, negation.
+///
+/// Forward: `out = a ∘ b` over `broadcastShape(a.shape, b.shape)`. Backward: the gradient of each
+/// operand is summed over the dimensions it was broadcast along (`sumToShape`), so it has the
+/// operand's own shape.
+
+extension Tensor {
+    /// Applies `op` elementwise to `a` and `b` broadcast together; not recorded.
+    @inline(__always)
+    static func broadcastMap(_ a: Tensor, _ b: Tensor, operation: String, _ op: (Float, Float) -> Float) -> Tensor {
+        let result = Tensor(uninitializedShape: broadcastShape(a.shape, b.shape, operation: operation))
+        broadcastBinaryKernel(result.pointer, outputShape: result.shape, a.pointer, aShape: a.shape,
+                              b.pointer, bShape: b.shape, op)
+        return result
+    }
+
+    /// Applies `op` to every element; not recorded.
+    @inline(__always)
+    func map(_ op: (Float) -> Float) -> Tensor {
+        let result = Tensor(uninitializedShape: shape)
+        let x = pointer, y = result.pointer
+        for i in 0..<count { y[i] = op(x[i]) }
+        return result
+    }
+
+    /// `a + b` for tensors of equal shape, not recorded (used to combine gradients).
+    static func elementwiseSum(_ a: Tensor, _ b: Tensor) -> Tensor { broadcastMap(a, b, operation: "add", +) }
+
+    /// The sum of `self` over the dimensions along which `shape` was broadcast to `self.shape`:
+    /// the result has `shape`. Not recorded; the adjoint of broadcasting.
+    func summed(toShape shape: [Int]) -> Tensor {
+        if shape == self.shape { return self }
+        let result = Tensor(uninitializedShape: shape)
+        sumToShapeKernel(result.pointer, outputShape: shape, pointer, inputShape: self.shape)
+        return result
+    }
+
+    /// `a + b`, broadcasting. ∂/∂a = g, ∂/∂b = g (each summed to its operand's shape).
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        let result = broadcastMap(a, b, operation: "add", +)
+        return record(result, operation: "add", inputs: [a, b]) { g in
+            [a.requiresGrad ? g.summed(toShape: a.shape) : nil,
+             b.requiresGrad ? g.summed(toShape: b.shape) : nil]
+        }
+    }
+
+    /// `a − b`, broadcasting. ∂/∂a = g, ∂/∂b = −g.
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        let result = broadcastMap(a, b, operation: "sub", -)
+        return record(result, operation: "sub", inputs: [a, b]) { g in
+            [a.requiresGrad ? g.summed(toShape: a.shape) : nil,
+             b.requiresGrad ? g.map { -$0 }.summed(toShape: b.shape) : nil]
+        }
+    }
+
+    /// `a · b` elementwise (Hadamard), broadcasting. ∂/∂a = g·b, ∂/∂b = g·a.
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        let result = broadcastMap(a, b, operation: "mul", *)
+        let savedA = a.detached(), savedB = b.detached()
+        return record(result, operation: "mul", inputs: [a, b]) { g in
+            [a.requiresGrad ? broadcastMap(g, savedB, operation: "mul backward", *).summed(toShape: a.shape) : nil,
+             b.requiresGrad ? broadcastMap(g, savedA, operation: "mul backward", *).summed(toShape: b.shape) : nil]
+        }
+    }
+
+    /// `a / b` elementwise, broadcasting. ∂/∂a = g / b, ∂/∂b = −g·a / b².
+    public static func / (a: Tensor, b: Tensor) -> Tensor {
+        let result = broadcastMap(a, b, operation: "div", /)
+        let savedB = b.detached(), savedResult = result.detached()
+        return record(result, operation: "div", inputs: [a, b]) { g in
+            let gOverB = broadcastMap(g, savedB, operation: "div backward", /)
+            return [a.requiresGrad ? gOverB.summed(toShape: a.shape) : nil,
+                    // −g·a/b² = −(g/b)·(a/b) = −(g/b)·result
+                    b.requiresGrad ? broadcastMap(gOverB, savedResult, operation: "div backward") { -$0 * $1 }
+                        .summed(toShape: b.shape) : nil]
+        }
+    }
+
+    /// `−x`. ∂/∂x = −g.
+    public static prefix func - (x: Tensor) -> Tensor {
+        let result = x.map { -$0 }
+        return record(result, operation: "neg", inputs: [x]) { g in [g.map { -$0 }] }
+    }
+
+    /// `a + s` for every element.
+    public static func + (a: Tensor, s: Float) -> Tensor { a + Tensor(scalar: s) }
+    /// `s + b` for every element.
+    public static func + (s: Float, b: Tensor) -> Tensor { Tensor(scalar: s) + b }
+    /// `a − s` for every element.
+    public static func - (a: Tensor, s: Float) -> Tensor { a - Tensor(scalar: s) }
+    /// `s − b` for every element.
+    public static func - (s: Float, b: Tensor) -> Tensor { Tensor(scalar: s) - b }
+    /// `a · s` for every element.
+    public static func * (a: Tensor, s: Float) -> Tensor { a * Tensor(scalar: s) }
+    /// `s · b` for every element.
+    public static func * (s: Float, b: Tensor) -> Tensor { Tensor(scalar: s) * b }
+    /// `a / s` for every element.
+    public static func / (a: Tensor, s: Float) -> Tensor { a / Tensor(scalar: s) }
+    /// `s / b` for every element.
+    public static func / (s: Float, b: Tensor) -> Tensor { Tensor(scalar: s) / b }
+}
