@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reverse-mode automatic differentiation: the tape and `backward()`.
 ///
 /// While recording is on (`GradMode.isEnabled`, the default) every op whose inputs require grad
@@ -33,12 +35,23 @@ final class GradientNode {
 
 /// Whether ops are recorded for differentiation. Off inside `withNoGrad { … }`.
 ///
-/// The switch is per process and meant to be flipped from one thread at a time (the training
-/// loop's), like the loop itself.
+/// The switch is per thread (like PyTorch's grad mode), so evaluation on one thread does not stop
+/// recording on another.
 public enum GradMode {
-    nonisolated(unsafe) private static var disabledDepth = 0
+    /// A thread-local counter of nested `withNoGrad` scopes, stored in the pointer value itself.
+    private static let depthKey: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key, nil)
+        precondition(status == 0, "GradMode: pthread_key_create failed (\(status))")
+        return key
+    }()
 
-    /// `true` unless inside `withNoGrad`.
+    private static var disabledDepth: Int {
+        get { Int(bitPattern: pthread_getspecific(depthKey)) }
+        set { pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: newValue)) }
+    }
+
+    /// `true` unless the current thread is inside `withNoGrad`.
     public static var isEnabled: Bool { disabledDepth == 0 }
 
     static func enterNoGrad() { disabledDepth += 1 }
