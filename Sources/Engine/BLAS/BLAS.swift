@@ -40,13 +40,21 @@ public enum BLAS {
 
     /// Whether the active kernel is a generic fallback although the CPU could run a vectorised one.
     public static var isGenericKernelOnCapableCPU: Bool {
-        recommendedCoreType != nil && !vectorizedCores.contains(coreName.lowercased())
+        isGenericKernel(coreName, cpuFlags: CPUInfo.flags)
+    }
+
+    /// Whether kernel `core` leaves a CPU with `cpuFlags` (as in `/proc/cpuinfo`) mostly unused:
+    /// the CPU has AVX2 and FMA but `core` is not one of `vectorizedCores`.
+    public static func isGenericKernel(_ core: String, cpuFlags: Set<String>) -> Bool {
+        recommendedCoreType(cpuFlags: cpuFlags) != nil && !vectorizedCores.contains(core.lowercased())
     }
 
     /// The `OPENBLAS_CORETYPE` value that suits this CPU: `"SkylakeX"` with AVX-512 (F, BW, DQ, VL),
     /// `"Haswell"` with AVX2 and FMA, `nil` otherwise (or when the CPU flags cannot be read).
-    public static var recommendedCoreType: String? {
-        let flags = CPUInfo.flags
+    public static var recommendedCoreType: String? { recommendedCoreType(cpuFlags: CPUInfo.flags) }
+
+    /// The `OPENBLAS_CORETYPE` value for a CPU with these feature flags (see `recommendedCoreType`).
+    public static func recommendedCoreType(cpuFlags flags: Set<String>) -> String? {
         if ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) { return "SkylakeX" }
         if flags.contains("avx2") && flags.contains("fma") { return "Haswell" }
         return nil

@@ -21,7 +21,9 @@ public enum LinearAlgebraError: Error, CustomStringConvertible, Equatable {
 public enum LeastSquares {
     /// The `x` minimising `‖A x − b‖₂` for `a` `[m, n]` with `m ≥ n` and full column rank, and `b`
     /// `[m]` or `[m, k]` (k right-hand sides); returns `[n]` or `[n, k]`. Solved by QR
-    /// factorisation (`LAPACKE_sgels`), not by forming `AᵀA`.
+    /// factorisation (`LAPACKE_sgels`), not by forming `AᵀA`. Throws `rankDeficient` when the
+    /// triangular factor `R` is singular to working precision (its reciprocal condition number,
+    /// from `LAPACKE_strcon`, is below `n · ε`).
     public static func solve(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         precondition(a.rank == 2, "LeastSquares.solve: A must be a matrix, got shape \(a.shape)")
         precondition((b.rank == 1 || b.rank == 2) && b.shape[0] == a.shape[0],
@@ -33,6 +35,14 @@ public enum LeastSquares {
                                  workA.pointer, Int32(n), workB.pointer, Int32(k))
         if info > 0 { throw LinearAlgebraError.rankDeficient(shape: a.shape) }
         if info < 0 { throw LinearAlgebraError.invalidArgument(routine: "LAPACKE_sgels", info: Int(info)) }
+        // sgels only stops on an exactly zero pivot; a nearly singular R gives garbage, so check it.
+        var reciprocalCondition: Float = 0
+        let conditionInfo = LAPACKE_strcon(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "1")), Int8(UInt8(ascii: "U")),
+                                           Int8(UInt8(ascii: "N")), Int32(n), workA.pointer, Int32(n), &reciprocalCondition)
+        if conditionInfo < 0 { throw LinearAlgebraError.invalidArgument(routine: "LAPACKE_strcon", info: Int(conditionInfo)) }
+        if n > 0 && !(reciprocalCondition >= Float(n) * Float.ulpOfOne) {
+            throw LinearAlgebraError.rankDeficient(shape: a.shape)
+        }
         // The first n rows of B now hold the solution.
         return Tensor(Array(workB.buffer.prefix(n * k)), shape: b.rank == 2 ? [n, k] : [n])
     }

@@ -157,8 +157,11 @@ extension Tensor {
     /// `value` everywhere (`torch.full`).
     public static func full(_ shape: [Int], _ value: Float) -> Tensor { Tensor(shape: shape, repeating: value) }
 
+    /// `[0, 1, …, end − 1]` (`torch.arange(end)`), as a vector.
+    public static func arange(_ end: Float) -> Tensor { arange(0, end) }
+
     /// `[start, start + step, …]` up to but excluding `end` (`torch.arange`), as a vector.
-    public static func arange(_ start: Float = 0, _ end: Float, step: Float = 1) -> Tensor {
+    public static func arange(_ start: Float, _ end: Float, step: Float = 1) -> Tensor {
         precondition(step != 0, "arange: step must not be 0")
         let count = Swift.max(0, Int(((end - start) / step).rounded(.up)))
         return Tensor((0..<count).map { start + Float($0) * step })

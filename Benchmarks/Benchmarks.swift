@@ -1,0 +1,69 @@
+import Engine
+import Foundation
+
+/// `swift run -c release benchmarks [--quick] [--filter TEXT] [--json FILE]`
+///
+/// Prints a header (CPU, cores, BLAS kernel and threads, build), then one line per benchmark:
+/// median and spread of the timed repetitions after warm-up, and GFLOP/s.
+@main
+enum Benchmarks {
+    static func main() {
+        BLAS.selectFastKernelOrRestart(programName: "benchmarks")
+        var quick = false, filter: String?, jsonPath: String?
+        var arguments = CommandLine.arguments.dropFirst()
+        while let argument = arguments.popFirst() {
+            switch argument {
+            case "--quick": quick = true
+            case "--filter": filter = arguments.popFirst()
+            case "--json": jsonPath = arguments.popFirst()
+            case "--help", "-h":
+                print("usage: benchmarks [--quick] [--filter TEXT] [--json FILE]")
+                return
+            default:
+                FileHandle.standardError.write(Data("benchmarks: unknown argument '\(argument)' (try --help)\n".utf8))
+                exit(2)
+            }
+            if (argument == "--filter" && filter == nil) || (argument == "--json" && jsonPath == nil) {
+                FileHandle.standardError.write(Data("benchmarks: \(argument) needs a value\n".utf8))
+                exit(2)
+            }
+        }
+
+        #if DEBUG
+        let build = "debug"
+        #else
+        let build = "release"
+        #endif
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        print("CPU: \(BLAS.cpuModelName), \(cores) cores | BLAS: \(BLAS.summary) | build: \(build)\(quick ? " | quick" : "")")
+        if build == "debug" { print("warning: debug build; numbers are meaningless. Use swift run -c release benchmarks") }
+
+        let (warmup, repetitions) = quick ? (0, 1) : (2, 7)
+        var results: [BenchmarkResult] = []
+        let all = gemmBenchmarks(quick: quick)
+        let selected = all.filter { filter == nil || $0.name.contains(filter!) }
+        print("name".padding(toLength: 28, withPad: " ", startingAt: 0) + "    median ms   min..max ms      GFLOP/s")
+        for benchmark in selected {
+            let result = benchmark.run(warmup, repetitions)
+            results.append(result)
+            print(result.name.padding(toLength: 28, withPad: " ", startingAt: 0)
+                  + String(format: " %12.3f  %7.3f..%-7.3f %9.1f", result.medianMilliseconds,
+                           result.minimumMilliseconds, result.maximumMilliseconds, result.gflops))
+        }
+
+        if let jsonPath {
+            let report = BenchmarkReport(
+                blas: .init(core: BLAS.coreName, threads: BLAS.threadCount, config: BLAS.configuration),
+                cpu: BLAS.cpuModelName, cores: cores, build: build,
+                date: ISO8601DateFormatter().string(from: Date()), results: results)
+            do {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try encoder.encode(report).write(to: URL(fileURLWithPath: jsonPath), options: .atomic)
+            } catch {
+                FileHandle.standardError.write(Data("benchmarks: cannot write \(jsonPath): \(error.localizedDescription)\n".utf8))
+                exit(1)
+            }
+        }
+    }
+}
