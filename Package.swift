@@ -49,8 +49,7 @@ let package = Package(
         .executableTarget(
             name: "benchmarks",
             dependencies: ["Engine", "Models"],
-            path: "Benchmarks",
-            exclude: ["Reference"]
+            path: "Benchmarks"
         ),
 
         // MARK: Tests
