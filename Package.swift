@@ -49,7 +49,8 @@ let package = Package(
         .executableTarget(
             name: "benchmarks",
             dependencies: ["Engine", "Models"],
-            path: "Benchmarks"
+            path: "Benchmarks",
+            exclude: ["Reference"]
         ),
 
         // MARK: Tests
