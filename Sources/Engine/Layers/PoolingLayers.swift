@@ -1,0 +1,91 @@
+/// Pooling layers over `maxPool2d`, `avgPool2d` and `globalAvgPool2d`. Tuples are (height, width);
+/// output sizes are `H′ = ⌊(H + 2·padding.0 − kh)/stride.0⌋ + 1` (floor mode), likewise `W′`.
+
+/// Max pooling (PyTorch's `nn.MaxPool2d`): `[N, C, H, W]` → `[N, C, H′, W′]`, each output the
+/// largest value of its `kh × kw` window.
+public final class MaxPool2D: ParameterlessLayer {
+    /// Window size.
+    public let kernelSize: (Int, Int)
+    /// Step between windows (PyTorch's default: the kernel size).
+    public let stride: (Int, Int)
+    /// Padding on each side (acts as −∞).
+    public let padding: (Int, Int)
+    /// See `Module.isTraining` (no effect on this layer).
+    public var isTraining = true
+
+    /// Max pooling with `stride` defaulting to `kernelSize`, as in PyTorch.
+    public init(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) {
+        self.kernelSize = kernelSize
+        self.stride = stride ?? kernelSize
+        self.padding = padding
+    }
+
+    /// Square max pooling (`nn.MaxPool2d(kernel_size=3, stride=2, padding=1)`).
+    public convenience init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        self.init(kernelSize: (kernelSize, kernelSize), stride: stride.map { ($0, $0) }, padding: (padding, padding))
+    }
+
+    /// `[N, C, H, W]` → `[N, C, H′, W′]`.
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        maxPool2d(input, kernelSize: kernelSize, stride: stride, padding: padding)
+    }
+}
+
+/// Average pooling (PyTorch's `nn.AvgPool2d`, padding counted as zeros): `[N, C, H, W]` →
+/// `[N, C, H′, W′]`, each output the mean of its `kh × kw` window.
+public final class AvgPool2D: ParameterlessLayer {
+    /// Window size.
+    public let kernelSize: (Int, Int)
+    /// Step between windows (PyTorch's default: the kernel size).
+    public let stride: (Int, Int)
+    /// Zero padding on each side (counted in the mean, `count_include_pad=True`).
+    public let padding: (Int, Int)
+    /// See `Module.isTraining` (no effect on this layer).
+    public var isTraining = true
+
+    /// Average pooling with `stride` defaulting to `kernelSize`, as in PyTorch.
+    public init(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) {
+        self.kernelSize = kernelSize
+        self.stride = stride ?? kernelSize
+        self.padding = padding
+    }
+
+    /// Square average pooling (`nn.AvgPool2d(kernel_size=2, stride=2)`).
+    public convenience init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        self.init(kernelSize: (kernelSize, kernelSize), stride: stride.map { ($0, $0) }, padding: (padding, padding))
+    }
+
+    /// `[N, C, H, W]` → `[N, C, H′, W′]`.
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        avgPool2d(input, kernelSize: kernelSize, stride: stride, padding: padding)
+    }
+}
+
+/// Global average pooling: `[N, C, H, W]` → `[N, C, 1, 1]`, the mean of each channel's plane
+/// (NiN's and GoogLeNet's head; PyTorch's `nn.AdaptiveAvgPool2d((1, 1))`).
+public final class GlobalAvgPool2D: ParameterlessLayer {
+    /// See `Module.isTraining` (no effect on this layer).
+    public var isTraining = true
+    /// A global average pooling layer.
+    public init() {}
+    /// `[N, C, H, W]` → `[N, C, 1, 1]`.
+    public func callAsFunction(_ input: Tensor) -> Tensor { globalAvgPool2d(input) }
+}
+
+/// PyTorch's `nn.AdaptiveAvgPool2d`, for the only output size the textbook uses, `(1, 1)`:
+/// the same as `GlobalAvgPool2D`, under PyTorch's name.
+public final class AdaptiveAvgPool2D: ParameterlessLayer {
+    /// The output plane size; only `(1, 1)` is supported.
+    public let outputSize: (Int, Int)
+    /// See `Module.isTraining` (no effect on this layer).
+    public var isTraining = true
+
+    /// Adaptive average pooling to `outputSize` (must be `(1, 1)`).
+    public init(outputSize: (Int, Int) = (1, 1)) {
+        precondition(outputSize == (1, 1), "AdaptiveAvgPool2D: only output size (1, 1) is supported, got \(outputSize)")
+        self.outputSize = outputSize
+    }
+
+    /// `[N, C, H, W]` → `[N, C, 1, 1]`.
+    public func callAsFunction(_ input: Tensor) -> Tensor { globalAvgPool2d(input) }
+}

@@ -1,0 +1,66 @@
+/// Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay, with
+/// PyTorch's `torch.optim.SGD` semantics (dampening 0). For each parameter `p` with gradient `g`,
+/// learning rate `η`, weight decay `λ` (per group) and momentum `μ`:
+///
+///     g ← g + λ·p                                  (if λ ≠ 0)
+///     b ← g  on the first step,  b ← μ·b + g  later  (if μ ≠ 0; b is `momentum_buffer`)
+///     g ← g + μ·b  if Nesterov,  else  g ← b         (if μ ≠ 0)
+///     p ← p − η·g
+///
+/// Plain minibatch SGD (the textbook's `sgd`) is `μ = 0, λ = 0`: `p ← p − η·g`, where `g` is the
+/// gradient of the *mean* loss over the batch.
+public final class SGD: Optimizer {
+    public var parameterGroups: [ParameterGroup]
+    public var state: [String: [String: Tensor]] = [:]
+    /// The momentum coefficient `μ` (0: none).
+    public var momentum: Float
+    /// Whether the update uses Nesterov momentum (`g + μ·b` instead of `b`).
+    public var nesterov: Bool
+
+    /// An optimizer over `groups`, each with its own learning rate and weight decay.
+    public init(_ groups: [ParameterGroup], momentum: Float = 0, nesterov: Bool = false) {
+        precondition(momentum >= 0, "SGD: momentum must be ≥ 0, got \(momentum)")
+        precondition(!nesterov || momentum > 0, "SGD: Nesterov momentum needs momentum > 0")
+        parameterGroups = groups
+        self.momentum = momentum
+        self.nesterov = nesterov
+    }
+
+    /// An optimizer over all parameters of `module` with one learning rate and weight decay
+    /// (`torch.optim.SGD(net.parameters(), lr=…, momentum=…, weight_decay=…)`).
+    public convenience init(_ module: any Module, learningRate: Float, momentum: Float = 0,
+                            weightDecay: Float = 0, nesterov: Bool = false) {
+        self.init([ParameterGroup(module, learningRate: learningRate, weightDecay: weightDecay)],
+                  momentum: momentum, nesterov: nesterov)
+    }
+
+    public func stateShapes(forParameterShape shape: [Int]) -> [String: [Int]] {
+        momentum == 0 ? [:] : ["momentum_buffer": shape]
+    }
+
+    public func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor], group: ParameterGroup) {
+        var direction = gradient
+        if group.weightDecay != 0 {
+            direction = gradient.copy()
+            direction.addInPlace(parameter, scaledBy: group.weightDecay)
+        }
+        if momentum != 0 {
+            let buffer: Tensor
+            if let existing = state["momentum_buffer"] {
+                buffer = existing
+                buffer.scaleInPlace(by: momentum)
+                buffer.addInPlace(direction)
+            } else {
+                buffer = direction.copy()
+                state["momentum_buffer"] = buffer
+            }
+            if nesterov {
+                if direction === gradient { direction = gradient.copy() }
+                direction.addInPlace(buffer, scaledBy: momentum)
+            } else {
+                direction = buffer
+            }
+        }
+        parameter.addInPlace(direction, scaledBy: -group.learningRate)
+    }
+}
