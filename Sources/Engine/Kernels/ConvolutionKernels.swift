@@ -1,0 +1,306 @@
+import Dispatch
+
+/// 2-D convolution (cross-correlation, as in PyTorch) lowered to im2col + GEMM, with a bounded
+/// workspace. No autodiff here: `Ops/Convolution.swift` records these kernels.
+///
+/// Letters: N images, C input channels, H×W input plane, O output channels, kh×kw kernel,
+/// sh×sw stride, ph×pw zero padding, OH×OW output plane (`OH = ⌊(H + 2ph − kh)/sh⌋ + 1`),
+/// P = OH·OW output positions per image, K = C·kh·kw the length of one patch.
+///
+/// A *column matrix* for a chunk of B images is `[K, B·P]`: row `(c, ki, kj)` holds, for every
+/// image b and output position `(oy, ox)` (column `b·P + oy·OW + ox`), the input value
+/// `x[b, c, oy·sh − ph + ki, ox·sw − pw + kj]`, or 0 where that falls into the padding.
+/// Then `Y = W · col` with the weight viewed as `[O, K]`.
+
+/// The sizes of one convolution.
+struct Convolution2DGeometry: Sendable, Equatable {
+    var batch: Int
+    var inputChannels: Int
+    var inputHeight: Int
+    var inputWidth: Int
+    var outputChannels: Int
+    var kernelHeight: Int
+    var kernelWidth: Int
+    var strideHeight: Int
+    var strideWidth: Int
+    var paddingHeight: Int
+    var paddingWidth: Int
+
+    /// `OH = ⌊(H + 2ph − kh)/sh⌋ + 1`.
+    var outputHeight: Int { (inputHeight + 2 * paddingHeight - kernelHeight) / strideHeight + 1 }
+    /// `OW = ⌊(W + 2pw − kw)/sw⌋ + 1`.
+    var outputWidth: Int { (inputWidth + 2 * paddingWidth - kernelWidth) / strideWidth + 1 }
+    /// `K = C·kh·kw`, the rows of a column matrix and the columns of the weight matrix.
+    var patchSize: Int { inputChannels * kernelHeight * kernelWidth }
+    /// `P = OH·OW`, the output positions of one image.
+    var outputPlane: Int { outputHeight * outputWidth }
+    /// `H·W`.
+    var inputPlane: Int { inputHeight * inputWidth }
+    /// 1×1 kernel, stride 1, no padding: the column matrix of an image is the image itself.
+    var isPointwise: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
+            && paddingHeight == 0 && paddingWidth == 0
+    }
+
+    /// The number of images whose column matrix `[K, B·P]` and staging matrix `[O, B·P]` fit
+    /// together in `budgetBytes` (at least 1, at most N). Chunks are also capped at about
+    /// `targetColumns` columns: beyond that a GEMM gains nothing, and a chunk of one image needs
+    /// no staging copy at all.
+    func imagesPerChunk(budgetBytes: Int, targetColumns: Int = 8192) -> Int {
+        let bytesPerImage = Swift.max(1, (patchSize + outputChannels) * outputPlane * MemoryLayout<Float>.stride)
+        let byBudget = budgetBytes / bytesPerImage
+        let byColumns = (targetColumns + outputPlane - 1) / Swift.max(outputPlane, 1)
+        return Swift.max(1, Swift.min(batch, byBudget, byColumns))
+    }
+}
+
+/// The default byte budget of the convolution workspace (column matrix plus staging matrix of
+/// one chunk): 64 MiB, or one image's worth when a single image needs more.
+let convolutionWorkspaceBudgetBytes = 64 << 20
+
+/// The output columns `ox` whose input column `ox·sw − pw + kj` lies inside `0..<W`: the
+/// others read (im2col) or would write (col2im) padding.
+@inline(__always)
+private func validOutputColumns(_ g: Convolution2DGeometry, kernelColumn kj: Int) -> Range<Int> {
+    let outputWidth = g.outputWidth
+    var low = 0
+    while low < outputWidth && low * g.strideWidth - g.paddingWidth + kj < 0 { low += 1 }
+    var high = outputWidth
+    while high > low && (high - 1) * g.strideWidth - g.paddingWidth + kj >= g.inputWidth { high -= 1 }
+    return low..<high
+}
+
+/// Writes channel `c` of one image into its `kh·kw` rows of a column matrix:
+/// `columns[(c·kh + ki)·kw + kj, oy·OW + ox] = image[c, oy·sh − ph + ki, ox·sw − pw + kj]`
+/// (0 in the padding). `columns` points at the image's first column; `rowStride` is the row
+/// length of the whole column matrix (B·P for a chunk of B images).
+///
+/// `col2imChannel` has exactly this loop nest, with `+=` in the other direction.
+@inline(__always)
+func im2colChannel(_ columns: UnsafeMutablePointer<Float>, rowStride: Int,   // [K, rowStride]
+                   _ image: UnsafePointer<Float>,                          // [C, H, W]
+                   channel c: Int, _ g: Convolution2DGeometry) {
+    let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+    for ki in 0..<g.kernelHeight {
+        for kj in 0..<g.kernelWidth {
+            let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
+            let valid = validOutputColumns(g, kernelColumn: kj)
+            for oy in 0..<outputHeight {
+                let out = row + oy * outputWidth
+                let iy = oy * g.strideHeight - g.paddingHeight + ki
+                if iy < 0 || iy >= g.inputHeight { out.update(repeating: 0, count: outputWidth); continue }
+                let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
+                for ox in 0..<valid.lowerBound { out[ox] = 0 }
+                if g.strideWidth == 1 {
+                    (out + valid.lowerBound).update(from: image + base + valid.lowerBound, count: valid.count)
+                } else {
+                    for ox in valid { out[ox] = image[base + ox * g.strideWidth] }
+                }
+                for ox in valid.upperBound..<outputWidth { out[ox] = 0 }
+            }
+        }
+    }
+}
+
+/// The adjoint of `im2colChannel`: adds each entry of channel `c`'s rows of a column matrix into
+/// the input position it was copied from, `image[c, oy·sh − ph + ki, ox·sw − pw + kj] +=
+/// columns[(c·kh + ki)·kw + kj, oy·OW + ox]`, skipping the padding. Same loop nest as im2col.
+@inline(__always)
+func col2imChannel(_ image: UnsafeMutablePointer<Float>,                    // [C, H, W], accumulated
+                   _ columns: UnsafePointer<Float>, rowStride: Int,        // [K, rowStride]
+                   channel c: Int, _ g: Convolution2DGeometry) {
+    let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+    for ki in 0..<g.kernelHeight {
+        for kj in 0..<g.kernelWidth {
+            let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
+            let valid = validOutputColumns(g, kernelColumn: kj)
+            for oy in 0..<outputHeight {
+                let out = row + oy * outputWidth
+                let iy = oy * g.strideHeight - g.paddingHeight + ki
+                if iy < 0 || iy >= g.inputHeight { continue }
+                let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
+                for ox in valid { image[base + ox * g.strideWidth] += out[ox] }
+            }
+        }
+    }
+}
+
+/// Runs `body(index)` for `index` in `0..<count`, spread over the cores when the total `work`
+/// (in elements touched) is large enough to pay for it. Never call it around a BLAS call.
+///
+/// The iterations must write disjoint memory (the kernels here split by image, channel or plane).
+/// That is what makes handing the raw pointers they capture to other threads safe, which the
+/// compiler cannot see: hence the `@Sendable` cast.
+@inline(__always)
+func parallelFor(_ count: Int, work: Int, _ body: (Int) -> Void) {
+    if count > 1 && work >= 1 << 16 {
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: count,
+                                            execute: unsafeBitCast(body, to: (@Sendable (Int) -> Void).self))
+        }
+    } else {
+        for index in 0..<count { body(index) }
+    }
+}
+
+/// im2col of `imageCount` consecutive images into one column matrix `[K, imageCount·P]`.
+func im2col(_ columns: UnsafeMutablePointer<Float>,       // [K, B·P]
+            _ images: UnsafePointer<Float>,               // [B, C, H, W]
+            imageCount: Int, _ g: Convolution2DGeometry) {
+    let rowStride = imageCount * g.outputPlane
+    let imageSize = g.inputChannels * g.inputPlane
+    parallelFor(imageCount * g.inputChannels, work: g.patchSize * rowStride) { index in
+        let (b, c) = index.quotientAndRemainder(dividingBy: g.inputChannels)
+        im2colChannel(columns + b * g.outputPlane, rowStride: rowStride, images + b * imageSize, channel: c, g)
+    }
+}
+
+/// col2im of a column matrix `[K, imageCount·P]` into `imageCount` consecutive images
+/// (accumulating: `images += col2im(columns)`). The exact adjoint of `im2col`.
+func col2im(_ images: UnsafeMutablePointer<Float>,        // [B, C, H, W], accumulated
+            _ columns: UnsafePointer<Float>,              // [K, B·P]
+            imageCount: Int, _ g: Convolution2DGeometry) {
+    let rowStride = imageCount * g.outputPlane
+    let imageSize = g.inputChannels * g.inputPlane
+    parallelFor(imageCount * g.inputChannels, work: g.patchSize * rowStride) { index in
+        let (b, c) = index.quotientAndRemainder(dividingBy: g.inputChannels)
+        col2imChannel(images + b * imageSize, columns + b * g.outputPlane, rowStride: rowStride, channel: c, g)
+    }
+}
+
+/// A reusable scratch buffer of `Float`s.
+private final class Workspace {
+    let base: UnsafeMutablePointer<Float>
+    init(count: Int) { base = .allocate(capacity: Swift.max(count, 1)) }
+    deinit { base.deallocate() }
+}
+
+/// Forward convolution: `y[n, o] = Σ_{c,ki,kj} w[o, c, ki, kj] · x[n, c, ·+ki, ·+kj] + b[o]`.
+///
+/// For each chunk of B images (`Convolution2DGeometry.imagesPerChunk`): im2col into the column
+/// workspace `[K, B·P]`, one GEMM `W[O, K] · col → [O, B·P]`, and (for B > 1) a copy of the
+/// staging matrix into the `[B, O, P]` output. Pointwise convolutions skip im2col (one GEMM per
+/// image on the input itself). The workspace holds at most `max(budgetBytes, (K + O)·P·4)` bytes,
+/// allocated once per call and reused by every chunk, so it does not grow with N.
+func convolution2DForward(
+    _ output: UnsafeMutablePointer<Float>,   // [N, O, OH, OW]
+    _ input: UnsafePointer<Float>,           // [N, C, H, W]
+    _ weight: UnsafePointer<Float>,          // [O, C, kh, kw] = [O, K]
+    _ bias: UnsafePointer<Float>?,           // [O]
+    _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes
+) {
+    let p = g.outputPlane, k = g.patchSize, o = g.outputChannels
+    let imageSize = g.inputChannels * g.inputPlane, outputSize = o * p
+    if g.isPointwise {
+        for n in 0..<g.batch {
+            BLAS.sgemm(m: o, n: p, k: k, a: weight, lda: k, b: input + n * imageSize, ldb: p,
+                       c: output + n * outputSize, ldc: p)
+        }
+    } else {
+        let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
+        let columns = Workspace(count: k * chunk * p)
+        let staging = chunk > 1 ? Workspace(count: o * chunk * p) : nil
+        for first in stride(from: 0, to: g.batch, by: chunk) {
+            let count = Swift.min(chunk, g.batch - first)
+            im2col(columns.base, input + first * imageSize, imageCount: count, g)
+            if let staging {
+                BLAS.sgemm(m: o, n: count * p, k: k, a: weight, lda: k, b: columns.base, ldb: count * p,
+                           c: staging.base, ldc: count * p)
+                // [O, B·P] → [B, O, P]
+                for b in 0..<count {
+                    for channel in 0..<o {
+                        (output + (first + b) * outputSize + channel * p)
+                            .update(from: staging.base + channel * count * p + b * p, count: p)
+                    }
+                }
+            } else {
+                BLAS.sgemm(m: o, n: p, k: k, a: weight, lda: k, b: columns.base, ldb: p,
+                           c: output + first * outputSize, ldc: p)
+            }
+        }
+    }
+    if let bias {
+        for n in 0..<g.batch {
+            for channel in 0..<o {
+                let plane = output + n * outputSize + channel * p, value = bias[channel]
+                for i in 0..<p { plane[i] += value }
+            }
+        }
+    }
+}
+
+/// Backward convolution, given `dy = ∂L/∂y`:
+/// - `dW += dy · colᵀ` (`[O, B·P] · [B·P, K]`, GEMM with beta = 1, accumulated over chunks);
+/// - `db += Σ_{n, positions} dy[n, o]`;
+/// - `dx = col2im(Wᵀ · dy)` (`[K, O] · [O, B·P]` into the column workspace, then col2im).
+///
+/// The column matrix is recomputed from `x` chunk by chunk rather than saved by the forward
+/// pass, so the memory bound is that of `convolution2DForward`. `inputGradient` is overwritten;
+/// `weightGradient` and `biasGradient` are accumulated into. Pass `nil` for what is not needed.
+func convolution2DBackward(
+    inputGradient: UnsafeMutablePointer<Float>?,    // [N, C, H, W], overwritten
+    weightGradient: UnsafeMutablePointer<Float>?,   // [O, K], accumulated
+    biasGradient: UnsafeMutablePointer<Float>?,     // [O], accumulated
+    outputGradient: UnsafePointer<Float>,           // [N, O, OH, OW]
+    input: UnsafePointer<Float>,                    // [N, C, H, W]
+    weight: UnsafePointer<Float>,                   // [O, K]
+    _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes
+) {
+    let p = g.outputPlane, k = g.patchSize, o = g.outputChannels
+    let imageSize = g.inputChannels * g.inputPlane, outputSize = o * p
+    if let biasGradient {
+        for n in 0..<g.batch {
+            for channel in 0..<o {
+                let plane = outputGradient + n * outputSize + channel * p
+                var sum: Float = 0
+                for i in 0..<p { sum += plane[i] }
+                biasGradient[channel] += sum
+            }
+        }
+    }
+    if g.isPointwise {
+        for n in 0..<g.batch {
+            let dy = outputGradient + n * outputSize
+            if let weightGradient {
+                BLAS.sgemm(transposeB: true, m: o, n: k, k: p, a: dy, lda: p, b: input + n * imageSize, ldb: p,
+                           beta: 1, c: weightGradient, ldc: k)
+            }
+            if let inputGradient {
+                BLAS.sgemm(transposeA: true, m: k, n: p, k: o, a: weight, lda: k, b: dy, ldb: p,
+                           c: inputGradient + n * imageSize, ldc: p)
+            }
+        }
+        return
+    }
+    if weightGradient == nil && inputGradient == nil { return }
+    if let inputGradient { inputGradient.update(repeating: 0, count: g.batch * imageSize) }
+    let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
+    let columns = Workspace(count: k * chunk * p)
+    let staging = chunk > 1 ? Workspace(count: o * chunk * p) : nil
+    for first in stride(from: 0, to: g.batch, by: chunk) {
+        let count = Swift.min(chunk, g.batch - first), width = count * p
+        // dy of the chunk as [O, B·P].
+        let dy: UnsafePointer<Float>
+        if let staging {
+            for b in 0..<count {
+                for channel in 0..<o {
+                    (staging.base + channel * width + b * p)
+                        .update(from: outputGradient + (first + b) * outputSize + channel * p, count: p)
+                }
+            }
+            dy = UnsafePointer(staging.base)
+        } else {
+            dy = outputGradient + first * outputSize
+        }
+        if let weightGradient {
+            im2col(columns.base, input + first * imageSize, imageCount: count, g)
+            BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: dy, lda: width, b: columns.base, ldb: width,
+                       beta: 1, c: weightGradient, ldc: k)
+        }
+        if let inputGradient {
+            BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: dy, ldb: width,
+                       c: columns.base, ldc: width)
+            col2im(inputGradient + first * imageSize, columns.base, imageCount: count, g)
+        }
+    }
+}

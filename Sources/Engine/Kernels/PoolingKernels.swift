@@ -1,0 +1,123 @@
+/// Max and average pooling over planes, forward and backward (no autodiff here; see
+/// `Ops/Pooling.swift`). An input `[N, C, H, W]` is `N·C` independent planes `[H, W]`; the output
+/// plane is `OH × OW` with `OH = ⌊(H + 2ph − kh)/sh⌋ + 1`, `OW = ⌊(W + 2pw − kw)/sw⌋ + 1`, and the
+/// window of output `(i, j)` covers rows `i·sh − ph ..< i·sh − ph + kh` and the matching columns.
+
+/// The sizes of one pooling.
+struct Pooling2DGeometry: Sendable {
+    var planes: Int
+    var inputHeight: Int
+    var inputWidth: Int
+    var kernelHeight: Int
+    var kernelWidth: Int
+    var strideHeight: Int
+    var strideWidth: Int
+    var paddingHeight: Int
+    var paddingWidth: Int
+
+    var outputHeight: Int { (inputHeight + 2 * paddingHeight - kernelHeight) / strideHeight + 1 }
+    var outputWidth: Int { (inputWidth + 2 * paddingWidth - kernelWidth) / strideWidth + 1 }
+    var inputPlane: Int { inputHeight * inputWidth }
+    var outputPlane: Int { outputHeight * outputWidth }
+
+    /// The window's rows (or columns) that lie inside the input, for output row `i` (column `j`).
+    @inline(__always)
+    func rows(_ i: Int) -> Range<Int> {
+        let start = i * strideHeight - paddingHeight
+        return Swift.max(start, 0)..<Swift.min(start + kernelHeight, inputHeight)
+    }
+
+    @inline(__always)
+    func columns(_ j: Int) -> Range<Int> {
+        let start = j * strideWidth - paddingWidth
+        return Swift.max(start, 0)..<Swift.min(start + kernelWidth, inputWidth)
+    }
+}
+
+/// Max pooling: `y = max` over the window's elements inside the input (padding never wins, as if
+/// it were −∞). Records in `argmax` the index within its input plane of the element chosen: the
+/// first maximum in row-major scan order (PyTorch's rule `v > best || isnan(v)`, so a NaN wins).
+func maxPool2DForward(_ output: UnsafeMutablePointer<Float>,      // [planes, OH, OW]
+                      argmax: UnsafeMutablePointer<Int32>,        // [planes, OH, OW]
+                      _ input: UnsafePointer<Float>,              // [planes, H, W]
+                      _ g: Pooling2DGeometry) {
+    let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+    parallelFor(g.planes, work: g.planes * g.outputPlane * g.kernelHeight * g.kernelWidth) { plane in
+        let x = input + plane * g.inputPlane
+        let y = output + plane * g.outputPlane, indices = argmax + plane * g.outputPlane
+        for i in 0..<outputHeight {
+            let rows = g.rows(i)
+            for j in 0..<outputWidth {
+                let columns = g.columns(j)
+                var bestIndex = rows.lowerBound * g.inputWidth + columns.lowerBound
+                var best = -Float.infinity
+                for r in rows {
+                    for c in columns {
+                        let index = r * g.inputWidth + c
+                        let value = x[index]
+                        if value > best || value.isNaN { best = value; bestIndex = index }
+                    }
+                }
+                y[i * outputWidth + j] = best
+                indices[i * outputWidth + j] = Int32(bestIndex)
+            }
+        }
+    }
+}
+
+/// Max pooling backward: `dx[argmax] += dy` (each output's gradient goes to the chosen element).
+func maxPool2DBackward(_ inputGradient: UnsafeMutablePointer<Float>,   // [planes, H, W], accumulated
+                       _ outputGradient: UnsafePointer<Float>,         // [planes, OH, OW]
+                       argmax: UnsafePointer<Int32>,                   // [planes, OH, OW]
+                       _ g: Pooling2DGeometry) {
+    parallelFor(g.planes, work: g.planes * g.outputPlane * 4) { plane in
+        let dx = inputGradient + plane * g.inputPlane
+        let dy = outputGradient + plane * g.outputPlane, indices = argmax + plane * g.outputPlane
+        for k in 0..<g.outputPlane { dx[Int(indices[k])] += dy[k] }
+    }
+}
+
+/// Average pooling counting the padding as zeros: `y = (Σ window elements inside the input) /
+/// (kh·kw)` (PyTorch's `count_include_pad=True`; with floor-mode output sizes no window reaches
+/// past the padded input, so the divisor is always kh·kw).
+func averagePool2DForward(_ output: UnsafeMutablePointer<Float>,    // [planes, OH, OW]
+                          _ input: UnsafePointer<Float>,            // [planes, H, W]
+                          _ g: Pooling2DGeometry) {
+    let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+    let divisor = Float(g.kernelHeight * g.kernelWidth)
+    parallelFor(g.planes, work: g.planes * g.outputPlane * g.kernelHeight * g.kernelWidth) { plane in
+        let x = input + plane * g.inputPlane, y = output + plane * g.outputPlane
+        for i in 0..<outputHeight {
+            let rows = g.rows(i)
+            for j in 0..<outputWidth {
+                let columns = g.columns(j)
+                var sum: Float = 0
+                for r in rows {
+                    for c in columns { sum += x[r * g.inputWidth + c] }
+                }
+                y[i * outputWidth + j] = sum / divisor
+            }
+        }
+    }
+}
+
+/// Average pooling backward: every element of a window inside the input gets `dy / (kh·kw)`.
+func averagePool2DBackward(_ inputGradient: UnsafeMutablePointer<Float>,   // [planes, H, W], accumulated
+                           _ outputGradient: UnsafePointer<Float>,         // [planes, OH, OW]
+                           _ g: Pooling2DGeometry) {
+    let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+    let divisor = Float(g.kernelHeight * g.kernelWidth)
+    parallelFor(g.planes, work: g.planes * g.outputPlane * g.kernelHeight * g.kernelWidth) { plane in
+        let dx = inputGradient + plane * g.inputPlane, dy = outputGradient + plane * g.outputPlane
+        for i in 0..<outputHeight {
+            let rows = g.rows(i)
+            for j in 0..<outputWidth {
+                let columns = g.columns(j)
+                let share = dy[i * outputWidth + j] / divisor
+                for r in rows {
+                    for c in columns { dx[r * g.inputWidth + c] += share }
+                }
+            }
+        }
+    }
+}
