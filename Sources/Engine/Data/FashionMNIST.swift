@@ -119,13 +119,15 @@ public struct FashionMNIST: Sendable {
 
     /// The book's `load_data_fashion_mnist(batch_size, resize)`: a shuffled training loader
     /// (order from `seed`) and an in-order test loader, optionally over only the first
-    /// `trainLimit` / `testLimit` images, each batch passed through `transform` (e.g. a resize).
+    /// `trainLimit` / `testLimit` images, each batch resized to `resize` (the book's `resize=224`
+    /// is `ImageSize(224, 224)`) and passed through `transform` when given. `dropLast` applies to
+    /// the training loader only; the test loader always keeps every image.
     public func loaders(batchSize: Int, seed: UInt64, trainLimit: Int? = nil, testLimit: Int? = nil,
-                        dropLast: Bool = false, transform: ImageTransform? = nil)
+                        dropLast: Bool = false, resize: ImageSize? = nil, transform: ImageTransform? = nil)
         -> (train: ImageBatchLoader, test: ImageBatchLoader) {
         (ImageBatchLoader(dataSet: train, batchSize: batchSize, shuffle: true, seed: seed, dropLast: dropLast,
-                          limit: trainLimit, transform: transform),
+                          limit: trainLimit, resize: resize, transform: transform),
          ImageBatchLoader(dataSet: test, batchSize: batchSize, shuffle: false, dropLast: false,
-                          limit: testLimit, transform: transform))
+                          limit: testLimit, resize: resize, transform: transform))
     }
 }

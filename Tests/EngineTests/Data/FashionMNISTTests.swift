@@ -81,5 +81,8 @@ struct FashionMNISTTests {
         #expect(first.labels == Array(data.test.labels.prefix(256)))
         let pixels = first.images.scalars
         #expect(pixels.allSatisfy { $0 >= 0 && $0 <= 1 } && pixels.contains(1) && pixels.contains(0))
+        let alexNet = data.loaders(batchSize: 2, seed: 0, testLimit: 3, resize: ImageSize(224, 224)).test
+        #expect(alexNet.batchCount == 2)
+        #expect(Array(alexNet.batches(epoch: 0)).map(\.images.shape) == [[2, 1, 224, 224], [1, 1, 224, 224]])
     }
 }

@@ -56,6 +56,29 @@ struct LoaderTests {
         #expect(first.images[4, 0, 0, 1] == 2 * Float(41) / 255)
     }
 
+    @Test("resizing per batch, and background prefetching gives the same batches")
+    func resizeAndPrefetch() {
+        let plain = ImageBatchLoader(dataSet: Self.images, batchSize: 4, shuffle: true, seed: 3)
+        let resized = ImageBatchLoader(dataSet: Self.images, batchSize: 4, shuffle: true, seed: 3, resize: ImageSize(5, 7))
+        #expect(resized.batchImageShape == [4, 1, 5, 7])
+        let small = Array(plain.batches(epoch: 1)), large = Array(resized.batches(epoch: 1))
+        #expect(large.map(\.images.shape) == [[4, 1, 5, 7], [4, 1, 5, 7], [2, 1, 5, 7]])
+        for (a, b) in zip(small, large) {
+            #expect(a.labels == b.labels)
+            expectClose(b.images, resizeBilinear(a.images, height: 5, width: 7), relativeTolerance: 0, absoluteTolerance: 0, "resized batch")
+        }
+        for start in [0, 2, 3] {
+            let prefetched = Array(resized.prefetchingBatches(epoch: 1, startBatch: start))
+            #expect(prefetched.count == 3 - start)
+            for (a, b) in zip(prefetched, large.dropFirst(start)) {
+                #expect(a.labels == b.labels && a.images.scalars == b.images.scalars)
+            }
+        }
+        // Abandoning an iteration part-way is fine.
+        var iterator = resized.prefetchingBatches(epoch: 0).makeIterator()
+        #expect(iterator.next()?.labels == Array(resized.batches(epoch: 0))[0].labels)
+    }
+
     @Test("tensor loader (load_array): rows stay paired, every row once per epoch")
     func tensorLoader() {
         let features = Tensor((0..<20).map(Float.init), shape: [10, 2])
