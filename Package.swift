@@ -24,11 +24,18 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        /// zlib, for the gzip-compressed IDX files of Fashion-MNIST. Only Engine imports it.
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
 
         // MARK: Libraries
         .target(
             name: "Engine",
-            dependencies: ["CBLAS"],
+            dependencies: ["CBLAS", "CZlib"],
             path: "Sources/Engine"
         ),
         .target(
