@@ -55,7 +55,17 @@ enum Benchmarks {
 
         let (warmup, repetitions) = quick ? (0, 1) : (2, 7)
         var results: [BenchmarkResult] = []
+        var generator = RandomGenerator(seed: 0)
+        let lenet = Sequential(
+            Conv2D(inputChannels: 1, outputChannels: 6, kernelSize: 5, padding: 2, using: &generator), Sigmoid(),
+            AvgPool2D(kernelSize: 2, stride: 2),
+            Conv2D(inputChannels: 6, outputChannels: 16, kernelSize: 5, using: &generator), Sigmoid(),
+            AvgPool2D(kernelSize: 2, stride: 2), Flatten(),
+            Linear(inputFeatures: 400, outputFeatures: 120, using: &generator), Sigmoid(),
+            Linear(inputFeatures: 120, outputFeatures: 84, using: &generator), Sigmoid(),
+            Linear(inputFeatures: 84, outputFeatures: 10, using: &generator))
         let all = gemmBenchmarks(quick: quick)
+            + [("train lenet", trainStepBenchmark(name: "train lenet", model: lenet, inputShape: [quick ? 32 : 256, 1, 28, 28]))]
         let selected = all.filter { filter == nil || $0.name.contains(filter!) }
         print("name".padding(toLength: 28, withPad: " ", startingAt: 0) + "    median ms   min..max ms      GFLOP/s"
               + (reference.isEmpty ? "" : "   reference ms   speed-up (reference ms / ours)"))
