@@ -75,7 +75,7 @@ struct LoaderTests {
             }
         }
         // Abandoning an iteration part-way is fine.
-        var iterator = resized.prefetchingBatches(epoch: 0).makeIterator()
+        let iterator = resized.prefetchingBatches(epoch: 0).makeIterator()
         #expect(iterator.next()?.labels == Array(resized.batches(epoch: 0))[0].labels)
     }
 
