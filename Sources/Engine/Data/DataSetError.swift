@@ -14,6 +14,7 @@ public enum DataSetError: Error, CustomStringConvertible, Equatable {
     /// A CSV table that cannot be parsed or preprocessed; `line` is 1-based (0 when unknown).
     case invalidTable(path: String, line: Int, reason: String)
 
+    /// A one-line message naming the file, the problem and, where there is one, the remedy.
     public var description: String {
         switch self {
         case .missingFile(let path, let hint):

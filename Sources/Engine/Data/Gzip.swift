@@ -30,8 +30,12 @@ public enum Gzip {
         guard status == Z_OK else { throw DataSetError.corrupt(path: name, reason: "zlib inflateInit2 failed (\(status))") }
         defer { inflateEnd(&stream) }
 
-        // Start from a guess (deflate rarely exceeds 10:1 on such data) and double up to the limit.
-        var output = [UInt8](repeating: 0, count: Swift.max(1024, Swift.min(maximumSize, bytes.count * 4)))
+        // Start from the size the gzip trailer announces (ISIZE, the last member's length mod 2³²,
+        // plus room to reach the end of the stream) or, if that is not plausible, 4× the input;
+        // only a hint: the buffer doubles as needed, up to the limit.
+        var announced = bytes.count >= 18 ? bytes.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) } + 64 : 0
+        if announced < bytes.count / 2 || announced > bytes.count * 1032 { announced = bytes.count * 4 }  // deflate's ratio is ≤ 1032:1
+        var output = [UInt8](repeating: 0, count: Swift.max(1024, Swift.min(maximumSize, announced)))
         var produced = 0
         try bytes.withUnsafeBufferPointer { input in
             stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)

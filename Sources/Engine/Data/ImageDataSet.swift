@@ -122,6 +122,11 @@ public struct ImageBatchLoader: Sendable {
     /// The number of batches per epoch.
     public var batchCount: Int { sampler.batchCount }
 
+    /// The order in which epoch `epoch` visits the examples (`sampler.epochOrder(epoch:)`): a
+    /// function of the seed and the epoch only, so a checkpoint resumes with `(sampler.seed,
+    /// epoch, next batch)`.
+    public func epochOrder(epoch: Int) -> [Int] { sampler.epochOrder(epoch: epoch) }
+
     /// The batch of the images at `indices`: converted to [0, 1], resized, then transformed.
     public func batch(_ indices: [Int]) -> ImageBatch {
         var images = dataSet.images(at: indices)

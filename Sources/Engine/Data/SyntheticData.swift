@@ -1,10 +1,10 @@
 import Foundation
 
-/// The synthetic regression data sets of the book, each drawn from an explicit generator.
-
 /// Features and targets of a regression data set: `features` `[N, d]`, `labels` `[N, 1]`.
 public typealias RegressionData = (features: Tensor, labels: Tensor)
 
+/// Generators of the book's synthetic regression data sets (§3.2, §4.4, §4.5), each drawing
+/// from an explicit `RandomGenerator` so that the same seed gives the same data.
 public enum SyntheticData {
     /// The book's `synthetic_data(w, b, n)` (§3.1–3.3): `X ~ N(0, 1)` of shape `[count, w.count]`
     /// and `y = X w + b + ε`, `ε ~ N(0, noise²)`, shape `[count, 1]`.

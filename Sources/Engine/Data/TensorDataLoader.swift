@@ -37,6 +37,11 @@ public struct TensorDataLoader {
     /// The number of batches per epoch.
     public var batchCount: Int { sampler.batchCount }
 
+    /// The order in which epoch `epoch` visits the examples (`sampler.epochOrder(epoch:)`): a
+    /// function of the seed and the epoch only, so a checkpoint resumes with `(sampler.seed,
+    /// epoch, next batch)`.
+    public func epochOrder(epoch: Int) -> [Int] { sampler.epochOrder(epoch: epoch) }
+
     /// The batches of epoch `epoch` (0-based), from batch `startBatch` on (to resume an epoch):
     /// `features` `[B, …]` and `targets` `[B, …]` gathered lazily, one batch at a time.
     public func batches(epoch: Int, startBatch: Int = 0) -> some Sequence<(features: Tensor, targets: Tensor)> {

@@ -69,6 +69,9 @@ struct FashionMNISTTests {
         #expect(data.train.labels[0] == 9)  // the first training image is an ankle boot
         #expect(FashionMNIST.textLabels(for: [data.train.labels[0]]) == ["ankle boot"])
         #expect(data.test.labels[0] == 9)
+        // Pixel sums of the first images, computed independently with Python's gzip module.
+        #expect(data.train.pixels.prefix(784).reduce(0) { $0 + Int($1) } == 76247)
+        #expect(data.test.pixels.prefix(784).reduce(0) { $0 + Int($1) } == 33456)
         // Balanced classes: 6000 training and 1000 test images per class.
         for label in 0..<10 {
             #expect(data.train.labels.filter { $0 == label }.count == 6000)
@@ -80,6 +83,7 @@ struct FashionMNISTTests {
         #expect(first.images.shape == [256, 1, 28, 28])
         #expect(first.labels == Array(data.test.labels.prefix(256)))
         let pixels = first.images.scalars
+        #expect(abs(pixels.prefix(784).reduce(0, +) * 255 - 33456) < 0.05)
         #expect(pixels.allSatisfy { $0 >= 0 && $0 <= 1 } && pixels.contains(1) && pixels.contains(0))
         let alexNet = data.loaders(batchSize: 2, seed: 0, testLimit: 3, resize: ImageSize(224, 224)).test
         #expect(alexNet.batchCount == 2)

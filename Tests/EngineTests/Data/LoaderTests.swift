@@ -19,6 +19,14 @@ struct LoaderTests {
         #expect(BatchSampler(count: 0, batchSize: 4, shuffle: true).batchIndices(epoch: 0).isEmpty)
     }
 
+    @Test("a batch size of 0 or a negative limit stops with a precondition")
+    func preconditions() async {
+        await #expect(processExitsWith: .failure) { _ = BatchSampler(count: 3, batchSize: 0, shuffle: false) }
+        await #expect(processExitsWith: .failure) {
+            _ = ImageBatchLoader(dataSet: LoaderTests.images, batchSize: 2, shuffle: false, limit: -1)
+        }
+    }
+
     @Test("shuffling is a permutation, reproducible from the seed, new each epoch")
     func shuffling() {
         let sampler = BatchSampler(count: 100, batchSize: 7, shuffle: true, seed: 42)
@@ -75,7 +83,7 @@ struct LoaderTests {
             }
         }
         // Abandoning an iteration part-way is fine.
-        var iterator = resized.prefetchingBatches(epoch: 0).makeIterator()
+        let iterator = resized.prefetchingBatches(epoch: 0).makeIterator()
         #expect(iterator.next()?.labels == Array(resized.batches(epoch: 0))[0].labels)
     }
 
