@@ -8,33 +8,46 @@ struct D2L: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "d2l",
         abstract: "Reproduce the experiments of Dive into Deep Learning (d2l.ai) on the CPU.",
-        subcommands: [List.self, LinearRegressionExperiment.self, BLASInfo.self],
+        discussion: "Run `d2l list` for the experiments. Every figure printed names the OpenBLAS kernel in use.",
+        subcommands: [List.self, BLASInfo.self, LinearRegressionExperiment.self],
         defaultSubcommand: List.self
     )
 
-    /// Restarts with the fast OpenBLAS kernel when needed, then parses and runs as usual.
+    /// Restarts with the fast OpenBLAS kernel when needed, then runs the command. Any error
+    /// (a bad option, an unreadable file, a diverged run) is one line on stderr and a non-zero exit.
     static func main() {
         BLAS.selectFastKernelOrRestart(programName: "d2l")
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            exit(withError: error)
+            let code = exitCode(for: error)
+            if code == .success {  // --help, --version
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = D2L.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandle.standardError.write(Data("d2l: \(message)\n".utf8))
+            Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
         }
     }
 }
 
+/// A command that reproduces one of the book's experiments; `d2l list` shows every one.
+protocol Experiment: ParsableCommand {
+    /// The book's section(s), e.g. `"6.6"`.
+    static var section: String { get }
+}
+
 /// The experiments available, one line each, with the book's section.
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the experiments.")
-
-    static let experiments: [(name: String, section: String, summary: String)] = [
-        ("linear-regression", "3.2", "linear regression from scratch on y = Xw + b + noise, beside LAPACK's least squares"),
-    ]
+    static let configuration = CommandConfiguration(abstract: "List the experiments, with the book's sections.")
 
     func run() {
-        for experiment in Self.experiments {
-            print("\(experiment.name.padding(toLength: 20, withPad: " ", startingAt: 0)) §\(experiment.section)  \(experiment.summary)")
+        for case let experiment as any Experiment.Type in D2L.configuration.subcommands {
+            let configuration = experiment.configuration
+            print((configuration.commandName ?? "").padding(toLength: 20, withPad: " ", startingAt: 0)
+                  + "§" + experiment.section.padding(toLength: 9, withPad: " ", startingAt: 0) + configuration.abstract)
         }
     }
 }

@@ -3,75 +3,79 @@ import Engine
 import Foundation
 import Models
 
-/// Section 3.2, linear regression from scratch: minibatch SGD on the squared loss, with the
-/// closed-form least-squares answer (LAPACKE_sgels) printed beside it.
-struct LinearRegressionExperiment: ParsableCommand {
+/// §3.2–3.3, linear regression from scratch and concise, with the closed-form least-squares
+/// answer (LAPACKE_sgels) printed beside SGD's.
+struct LinearRegressionExperiment: Experiment {
+    static let section = "3.2-3.3"
     static let configuration = CommandConfiguration(
         commandName: "linear-regression",
-        abstract: "Linear regression from scratch (d2l §3.2) beside LAPACK's least-squares solution.")
+        abstract: "Linear regression from scratch and concise, beside LAPACK's least squares.")
 
-    @Option(help: "Number of passes over the data.") var epochs = 3
-    @Option(help: "Minibatch size.") var batchSize = 10
-    @Option(help: "Learning rate.") var lr: Float = 0.03
+    @OptionGroup var options: ExperimentOptions
     @Option(help: "Number of synthetic examples.") var examples = 1000
-    @Option(help: "Seed of the random generator (data, initialization, shuffling).") var seed: UInt64 = 0
 
     func validate() throws {
-        guard epochs >= 0 else { throw ValidationError("--epochs must be >= 0, got \(epochs)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
-        guard examples >= 2 else { throw ValidationError("--examples must be >= 2, got \(examples)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        guard examples >= 3 else { throw ValidationError("--examples must be >= 3, got \(examples)") }
     }
 
     func run() throws {
-        print("d2l §3.2 linear regression from scratch (\(BLAS.summary))")
-        var generator = RandomGenerator(seed: seed)
-        let trueWeight = Tensor([2, -3.4], shape: [2, 1]), trueBias: Float = 4.2
-        // y = X w + b + ε, X ~ N(0, 1), ε ~ N(0, 0.01²)
-        let features = Tensor.randomNormal([examples, 2], using: &generator)
-        let noise = Tensor.randomNormal([examples, 1], standardDeviation: 0.01, using: &generator)
-        let labels = matmul(features, trueWeight) + trueBias + noise
+        options.configureThreads()
+        let epochs = options.epochs ?? 3, batchSize = options.batchSize ?? 10, lr = options.lr ?? 0.03
+        print("d2l §3.2 linear regression: \(examples) examples, batch \(batchSize), lr \(lr), \(epochs) epochs (\(BLAS.summary))")
+        var generator = RandomGenerator(seed: options.seed)
+        let trueWeights: [Float] = [2, -3.4], trueBias: Float = 4.2
+        let (features, labels) = SyntheticData.linear(weights: trueWeights, bias: trueBias, count: examples, using: &generator)
+        let loader = TensorDataLoader(features: features, targets: labels, batchSize: batchSize, shuffle: true, seed: options.seed)
 
+        print("from scratch (squared loss ½(ŷ − y)², sgd: param −= lr · grad / batch_size):")
         let model = LinearRegression(inputs: 2, using: &generator)
-        let start = Date()
-        for epoch in 1...max(epochs, 1) where epochs > 0 {
-            for batch in generator.permutation(examples).chunked(into: batchSize) {
-                let loss = squaredLoss(model(features.gatheringRows(batch)), labels.gatheringRows(batch))
-                loss.sum().backward()
-                withNoGrad {  // the book's sgd: param -= lr * grad / batch_size
+        for epoch in 0..<epochs {
+            for (x, y) in loader.batches(epoch: epoch) {
+                squaredLoss(model(x), y).sum().backward()
+                withNoGrad {
                     for parameter in model.parameters {
-                        parameter.addInPlace(parameter.grad!, scaledBy: -lr / Float(batch.count))
+                        parameter.addInPlace(parameter.grad!, scaledBy: -lr / Float(x.shape[0]))
                         parameter.zeroGrad()
                     }
                 }
             }
-            let trainLoss = withNoGrad { squaredLoss(model(features), labels).mean().item }
-            print("epoch \(epoch), loss \(String(format: "%f", trainLoss))")
+            let loss = withNoGrad { squaredLoss(model(features), labels).mean().item }
+            print("epoch \(epoch + 1), loss \(String(format: "%f", loss))")
         }
-        let seconds = Date().timeIntervalSince(start)
+        report(weights: model.weight.scalars, bias: model.bias.item, trueWeights: trueWeights, trueBias: trueBias)
 
-        // Closed form: append a column of ones for the bias and solve min ‖[X 1] θ − y‖.
-        let design = Tensor.zeros([examples, 3])
+        print("concise (nn.Linear(2, 1), weight ~ N(0, 0.01²), bias 0; MSELoss; SGD):")
+        let net = Sequential(Linear(inputFeatures: 2, outputFeatures: 1, using: &generator))
+        net.initializeWeights(.normal(mean: 0, standardDeviation: 0.01), bias: .zeros, using: &generator)
+        let optimizer = SGD(net, learningRate: lr)
+        for epoch in 0..<epochs {
+            for (x, y) in loader.batches(epoch: epoch) {
+                optimizer.zeroGrad()
+                mseLoss(net(x), y).backward()
+                optimizer.step()
+            }
+            let loss = withNoGrad { mseLoss(net(features), labels).item }
+            print("epoch \(epoch + 1), loss \(String(format: "%f", loss))")
+        }
+        let linear = net.layers[0] as! Linear
+        report(weights: linear.weight.scalars, bias: linear.bias!.item, trueWeights: trueWeights, trueBias: trueBias)
+
+        // Closed form: append a column of ones for the bias and solve min ‖[X 1] θ − y‖₂ by QR.
+        let design = Tensor.ones([examples, 3])
         for i in 0..<examples {
             design[i, 0] = features[i, 0]
             design[i, 1] = features[i, 1]
-            design[i, 2] = 1
         }
         let solution = try LeastSquares.solve(design, labels)
+        print("least squares (LAPACKE_sgels): w = [\(format(solution[0, 0])), \(format(solution[1, 0]))], b = \(format(solution[2, 0]))")
+        if let save = options.save { try net.saveStateDict(to: URL(fileURLWithPath: save)) }
+    }
 
-        let w = model.weight.scalars, b = model.bias.item
-        print("error in estimating w: [\(format(2 - w[0])), \(format(-3.4 - w[1]))]")
-        print("error in estimating b: \(format(trueBias - b))")
-        print("SGD:           w = [\(format(w[0])), \(format(w[1]))], b = \(format(b))  (\(String(format: "%.3f", seconds)) s)")
-        print("least squares: w = [\(format(solution[0, 0])), \(format(solution[1, 0]))], b = \(format(solution[2, 0]))  (LAPACKE_sgels)")
+    private func report(weights: [Float], bias: Float, trueWeights: [Float], trueBias: Float) {
+        print("error in estimating w: [\(format(trueWeights[0] - weights[0])), \(format(trueWeights[1] - weights[1]))]")
+        print("error in estimating b: \(format(trueBias - bias))")
+        print("learned: w = [\(format(weights[0])), \(format(weights[1]))], b = \(format(bias))")
     }
 
     private func format(_ value: Float) -> String { String(format: "%.6f", value) }
-}
-
-extension Array {
-    /// Consecutive slices of at most `size` elements (the last one may be shorter).
-    func chunked(into size: Int) -> [[Element]] {
-        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
-    }
 }

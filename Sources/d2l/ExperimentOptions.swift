@@ -1,0 +1,40 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// The options every experiment accepts. Unset values take the book's defaults for that
+/// experiment (`ExperimentDefaults`).
+struct ExperimentOptions: ParsableArguments {
+    @Option(help: "Number of epochs (default: the book's).") var epochs: Int?
+    @Option(help: "Minibatch size (default: the book's).") var batchSize: Int?
+    @Option(help: "Learning rate (default: the book's).") var lr: Float?
+    @Option(help: "Resize images to N×N (default: the book's for the model).") var resize: Int?
+    @Option(help: "Seed of every random generator (data order, initialization, dropout).") var seed: UInt64 = 0
+    @Option(help: "Use only the first N training examples.") var trainLimit: Int?
+    @Option(help: "Use only the first N test examples.") var testLimit: Int?
+    @Option(help: "OpenBLAS threads (default: one per core).") var threads: Int?
+    @Option(help: "Data directory (Fashion-MNIST IDX files; default /usr/share/datasets/fashion-mnist or $D2L_FASHION_MNIST_DIR) or data file.")
+    var data: String?
+    @Option(help: "Save the trained weights (safetensors state dict, loadable by PyTorch).") var save: String?
+    @Option(help: "Checkpoint to resume from; the run also writes its checkpoint there after every epoch.") var resume: String?
+    @Option(help: "Write a JSON log of the run (configuration, per-epoch metrics, BLAS core and threads).") var json: String?
+    @Option(help: "Write an SVG plot of the training curves, rewritten after every epoch.") var plot: String?
+
+    func validate() throws {
+        if let epochs, epochs < 0 { throw ValidationError("--epochs must be >= 0, got \(epochs)") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        if let resize, resize < 1 { throw ValidationError("--resize must be >= 1, got \(resize)") }
+        if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be >= 1, got \(trainLimit)") }
+        if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be >= 1, got \(testLimit)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
+    }
+
+    /// Applies `--threads`.
+    func configureThreads() {
+        if let threads { BLAS.setThreadCount(threads) }
+    }
+
+    /// `path` as a file URL.
+    static func url(_ path: String?) -> URL? { path.map { URL(fileURLWithPath: $0) } }
+}
