@@ -1,55 +1,76 @@
 import Foundation
 
 /// Elementwise functions and activations, each with its derivative beside it.
+///
+/// Forward and backward loops go through `map` / `zipMap`, which take non-escaping closures and
+/// are inlined, so each op compiles to its own tight loop (no call per element).
 
 extension Tensor {
-    /// Records an elementwise function: `y = f(x)`, `∂/∂x = g · f′`, where `derivative(x, y)`
-    /// gives `f′` from the input and output values.
+    /// `op(a[i], b[i])` for tensors of one shape; not recorded.
     @inline(__always)
-    private func elementwise(_ operation: String, _ f: (Float) -> Float,
-                             derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
-        let result = map(f)
-        let savedX = detached(), savedY = result.detached()
-        return Tensor.record(result, operation: operation, inputs: [self]) { g in
-            let dx = Tensor(uninitializedShape: g.shape)
-            let x = savedX.pointer, y = savedY.pointer, gp = g.pointer, d = dx.pointer
-            for i in 0..<g.count { d[i] = gp[i] * derivative(x[i], y[i]) }
-            return [dx]
+    static func zipMap(_ a: Tensor, _ b: Tensor, _ op: (Float, Float) -> Float) -> Tensor {
+        let result = Tensor(uninitializedShape: a.shape)
+        let x = a.pointer, y = b.pointer, z = result.pointer
+        for i in 0..<a.count { z[i] = op(x[i], y[i]) }
+        return result
+    }
+
+    /// `eˣ` elementwise. ∂/∂x = g · eˣ.
+    public func exp() -> Tensor {
+        let result = map { Foundation.exp($0) }
+        let y = result.detached()
+        return Tensor.record(result, operation: "exp", inputs: [self]) { g in [Tensor.zipMap(g, y, *)] }
+    }
+
+    /// Natural logarithm elementwise. ∂/∂x = g / x.
+    public func log() -> Tensor {
+        let x = detached()
+        return Tensor.record(map { Foundation.log($0) }, operation: "log", inputs: [self]) { g in [Tensor.zipMap(g, x, /)] }
+    }
+
+    /// `√x` elementwise. ∂/∂x = g / (2√x).
+    public func sqrt() -> Tensor {
+        let result = map { $0.squareRoot() }
+        let y = result.detached()
+        return Tensor.record(result, operation: "sqrt", inputs: [self]) { g in [Tensor.zipMap(g, y) { 0.5 * $0 / $1 }] }
+    }
+
+    /// `xᵖ` elementwise for a constant exponent. ∂/∂x = g · p·xᵖ⁻¹.
+    public func pow(_ exponent: Float) -> Tensor {
+        if exponent == 2 { return squared() }
+        let x = detached()
+        return Tensor.record(map { Foundation.pow($0, exponent) }, operation: "pow", inputs: [self]) { g in
+            [Tensor.zipMap(g, x) { $0 * exponent * Foundation.pow($1, exponent - 1) }]
         }
     }
 
-    /// `eˣ` elementwise. Derivative `eˣ`.
-    public func exp() -> Tensor { elementwise("exp", { Foundation.exp($0) }, derivative: { _, y in y }) }
-
-    /// Natural logarithm elementwise. Derivative `1/x`.
-    public func log() -> Tensor { elementwise("log", { Foundation.log($0) }, derivative: { x, _ in 1 / x }) }
-
-    /// `√x` elementwise. Derivative `1/(2√x)`.
-    public func sqrt() -> Tensor { elementwise("sqrt", { $0.squareRoot() }, derivative: { _, y in 0.5 / y }) }
-
-    /// `xᵖ` elementwise for a constant exponent. Derivative `p·xᵖ⁻¹`.
-    public func pow(_ exponent: Float) -> Tensor {
-        if exponent == 2 { return squared() }
-        return elementwise("pow", { Foundation.pow($0, exponent) },
-                           derivative: { x, _ in exponent * Foundation.pow(x, exponent - 1) })
+    /// `x²` elementwise. ∂/∂x = g · 2x.
+    public func squared() -> Tensor {
+        let x = detached()
+        return Tensor.record(map { $0 * $0 }, operation: "square", inputs: [self]) { g in [Tensor.zipMap(g, x) { 2 * $0 * $1 }] }
     }
 
-    /// `x²` elementwise. Derivative `2x`.
-    public func squared() -> Tensor { elementwise("square", { $0 * $0 }, derivative: { x, _ in 2 * x }) }
+    /// `max(x, 0)` elementwise. ∂/∂x = g where `x > 0`, else 0 (0 at the kink, as in PyTorch).
+    public func relu() -> Tensor {
+        let result = map { Swift.max($0, 0) }
+        let y = result.detached()  // y > 0 exactly where x > 0
+        return Tensor.record(result, operation: "relu", inputs: [self]) { g in [Tensor.zipMap(g, y) { $1 > 0 ? $0 : 0 }] }
+    }
 
-    /// `max(x, 0)` elementwise. Derivative 1 where `x > 0`, else 0 (0 at the kink, as in PyTorch).
-    public func relu() -> Tensor { elementwise("relu", { Swift.max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
-
-    /// `σ(x) = 1/(1 + e⁻ˣ)` elementwise, computed without overflow for large `|x|`.
-    /// Derivative `σ(x)(1 − σ(x))`.
+    /// `σ(x) = 1/(1 + e⁻ˣ)` elementwise, without overflow for large `|x|`. ∂/∂x = g · σ(1 − σ).
     public func sigmoid() -> Tensor {
-        elementwise("sigmoid", { x in
-            if x >= 0 { return 1 / (1 + Foundation.exp(-x)) }
-            let e = Foundation.exp(x)
-            return e / (1 + e)
-        }, derivative: { _, y in y * (1 - y) })
+        let result = map { x -> Float in
+            let e = Foundation.exp(-Swift.abs(x))  // in (0, 1]: never overflows
+            return x >= 0 ? 1 / (1 + e) : e / (1 + e)
+        }
+        let y = result.detached()
+        return Tensor.record(result, operation: "sigmoid", inputs: [self]) { g in [Tensor.zipMap(g, y) { $0 * $1 * (1 - $1) }] }
     }
 
-    /// `tanh(x)` elementwise. Derivative `1 − tanh²(x)`.
-    public func tanh() -> Tensor { elementwise("tanh", { Foundation.tanh($0) }, derivative: { _, y in 1 - y * y }) }
+    /// `tanh(x)` elementwise. ∂/∂x = g · (1 − tanh²(x)).
+    public func tanh() -> Tensor {
+        let result = map { Foundation.tanh($0) }
+        let y = result.detached()
+        return Tensor.record(result, operation: "tanh", inputs: [self]) { g in [Tensor.zipMap(g, y) { $0 * (1 - $1 * $1) }] }
+    }
 }
