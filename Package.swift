@@ -67,5 +67,11 @@ let package = Package(
             path: "Tests/EngineTests",
             exclude: ["Fixtures"]
         ),
+        .testTarget(
+            name: "ModelsTests",
+            dependencies: ["Models", "Engine"],
+            path: "Tests/ModelsTests",
+            exclude: ["Fixtures"]
+        ),
     ]
 )
