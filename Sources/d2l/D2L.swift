@@ -9,7 +9,13 @@ struct D2L: ParsableCommand {
         commandName: "d2l",
         abstract: "Reproduce the experiments of Dive into Deep Learning (d2l.ai) on the CPU.",
         discussion: "Run `d2l list` for the experiments. Every figure printed names the OpenBLAS kernel in use.",
-        subcommands: [List.self, BLASInfo.self, LinearRegressionExperiment.self],
+        subcommands: [
+            List.self, Summary.self, Evaluate.self, BLASInfo.self,
+            LinearRegressionExperiment.self,
+            SoftmaxRegressionExperiment.self, MLPExperiment.self, DropoutExperiment.self,
+            LeNetExperiment.self, AlexNetExperiment.self, VGGExperiment.self, NiNExperiment.self,
+            GoogLeNetExperiment.self, BatchNormExperiment.self, ResNetExperiment.self,
+        ],
         defaultSubcommand: List.self
     )
 
