@@ -56,7 +56,9 @@ public protocol Module: AnyObject {
 }
 
 extension Module {
+    /// No buffers.
     public var directBuffers: [(name: String, tensor: Tensor, elementType: ElementType)] { [] }
+    /// No children.
     public var children: [(name: String, module: any Module)] { [] }
 }
 
@@ -65,6 +67,7 @@ extension Module {
 public protocol ParameterlessLayer: Module {}
 
 extension ParameterlessLayer {
+    /// No parameters.
     public var directParameters: [(name: String, tensor: Tensor)] { [] }
 }
 
@@ -73,6 +76,7 @@ extension ParameterlessLayer {
 public protocol ModuleContainer: Module {}
 
 extension ModuleContainer {
+    /// No parameters of its own.
     public var directParameters: [(name: String, tensor: Tensor)] { [] }
 }
 
@@ -111,6 +115,11 @@ extension Module {
             for (name, child) in module.children { visit(child, prefix: prefix + name + ".") }
         }
         visit(self, prefix: "")
+        var keys: Set<String> = []
+        for named in result {
+            precondition(keys.insert(named.key).inserted,
+                         "Module.namedTensors(): the key '\(named.key)' names two different tensors; give children and parameters unique names")
+        }
         return result
     }
 

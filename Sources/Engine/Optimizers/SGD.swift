@@ -10,7 +10,9 @@
 /// Plain minibatch SGD (the textbook's `sgd`) is `μ = 0, λ = 0`: `p ← p − η·g`, where `g` is the
 /// gradient of the *mean* loss over the batch.
 public final class SGD: Optimizer {
+    /// See `Optimizer.parameterGroups`.
     public var parameterGroups: [ParameterGroup]
+    /// See `Optimizer.state`.
     public var state: [String: [String: Tensor]] = [:]
     /// The momentum coefficient `μ` (0: none).
     public var momentum: Float
@@ -21,6 +23,7 @@ public final class SGD: Optimizer {
     public init(_ groups: [ParameterGroup], momentum: Float = 0, nesterov: Bool = false) {
         precondition(momentum >= 0, "SGD: momentum must be ≥ 0, got \(momentum)")
         precondition(!nesterov || momentum > 0, "SGD: Nesterov momentum needs momentum > 0")
+        checkParameterGroups(groups, optimizer: "SGD")
         parameterGroups = groups
         self.momentum = momentum
         self.nesterov = nesterov
@@ -34,10 +37,12 @@ public final class SGD: Optimizer {
                   momentum: momentum, nesterov: nesterov)
     }
 
+    /// See `Optimizer.stateShapes(forParameterShape:)`.
     public func stateShapes(forParameterShape shape: [Int]) -> [String: [Int]] {
         momentum == 0 ? [:] : ["momentum_buffer": shape]
     }
 
+    /// The update rule of the type's documentation, for one parameter.
     public func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor], group: ParameterGroup) {
         var direction = gradient
         if group.weightDecay != 0 {

@@ -368,6 +368,7 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     /// Reading or writing the file failed.
     case io(path: String, reason: String)
 
+    /// A message naming the problem and the tensor or key concerned.
     public var description: String {
         switch self {
         case .truncated(let count):

@@ -210,6 +210,7 @@ struct SafeTensorsHostileInputTests {
         #"{"__metadata__":{"n":1}}"#,
         "{\"a\":\u{FF}}",
         "",
+        "{\"a\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}",
     ])
     func malformed(_ header: String) {
         guard case .malformedHeader = decodingError(safetensorsBytes(header: header, data: eightBytes)) else {
