@@ -1,0 +1,159 @@
+@testable import Engine
+import Testing
+
+/// The im2col/col2im pair and the chunked workspace of the convolution kernels.
+@Suite("Convolution kernels")
+struct ConvolutionKernelTests {
+    /// Geometries with padding wider than the kernel, stride larger than the kernel, non-square
+    /// everything and a pointwise kernel.
+    static let geometries: [Convolution2DGeometry] = [
+        .init(batch: 2, inputChannels: 3, inputHeight: 7, inputWidth: 6, outputChannels: 1, kernelHeight: 3,
+              kernelWidth: 3, strideHeight: 1, strideWidth: 1, paddingHeight: 1, paddingWidth: 1),
+        .init(batch: 3, inputChannels: 2, inputHeight: 9, inputWidth: 8, outputChannels: 1, kernelHeight: 3,
+              kernelWidth: 5, strideHeight: 2, strideWidth: 3, paddingHeight: 1, paddingWidth: 2),
+        .init(batch: 1, inputChannels: 2, inputHeight: 10, inputWidth: 10, outputChannels: 1, kernelHeight: 3,
+              kernelWidth: 3, strideHeight: 4, strideWidth: 4, paddingHeight: 3, paddingWidth: 3),
+        .init(batch: 2, inputChannels: 1, inputHeight: 8, inputWidth: 5, outputChannels: 1, kernelHeight: 2,
+              kernelWidth: 2, strideHeight: 3, strideWidth: 3, paddingHeight: 0, paddingWidth: 0),
+        .init(batch: 2, inputChannels: 4, inputHeight: 3, inputWidth: 4, outputChannels: 1, kernelHeight: 1,
+              kernelWidth: 1, strideHeight: 1, strideWidth: 1, paddingHeight: 0, paddingWidth: 0),
+    ]
+
+    @Test("col2im is the adjoint of im2col: ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩", arguments: geometries)
+    func adjoint(_ g: Convolution2DGeometry) {
+        var generator = RandomGenerator(seed: 7)
+        let x = Tensor.randomNormal([g.batch, g.inputChannels, g.inputHeight, g.inputWidth], using: &generator)
+        let y = Tensor.randomNormal([g.patchSize, g.batch * g.outputPlane], using: &generator)
+        let columns = Tensor(shape: [g.patchSize, g.batch * g.outputPlane], repeating: .nan)
+        im2col(columns.pointer, x.pointer, imageCount: g.batch, g)
+        let back = Tensor.zeros(x.shape)
+        col2im(back.pointer, y.pointer, imageCount: g.batch, g)
+        var left = 0.0, right = 0.0, magnitude = 0.0
+        for i in 0..<columns.count {
+            left += Double(columns.pointer[i]) * Double(y.pointer[i])
+            magnitude += abs(Double(columns.pointer[i]) * Double(y.pointer[i]))
+        }
+        for i in 0..<x.count { right += Double(x.pointer[i]) * Double(back.pointer[i]) }
+        #expect(!left.isNaN, "im2col left entries unwritten")
+        #expect(abs(left - right) <= 1e-6 * max(magnitude, 1), "⟨im2col(x), y⟩ = \(left), ⟨x, col2im(y)⟩ = \(right)")
+    }
+
+    @Test("im2col places input values and padding zeros where the formula says")
+    func im2colEntries() {
+        let g = Self.geometries[1]
+        let x = Tensor((0..<(g.batch * g.inputChannels * g.inputPlane)).map { Float($0 + 1) },
+                       shape: [g.batch, g.inputChannels, g.inputHeight, g.inputWidth])
+        let columns = Tensor.zeros([g.patchSize, g.batch * g.outputPlane])
+        im2col(columns.pointer, x.pointer, imageCount: g.batch, g)
+        var mismatches = 0
+        for b in 0..<g.batch {
+            for c in 0..<g.inputChannels {
+                for ki in 0..<g.kernelHeight {
+                    for kj in 0..<g.kernelWidth {
+                        for oy in 0..<g.outputHeight {
+                            for ox in 0..<g.outputWidth {
+                                let iy = oy * g.strideHeight - g.paddingHeight + ki
+                                let ix = ox * g.strideWidth - g.paddingWidth + kj
+                                let inside = iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth
+                                let expected: Float = inside ? x[b, c, iy, ix] : 0
+                                let row = (c * g.kernelHeight + ki) * g.kernelWidth + kj
+                                if columns[row, b * g.outputPlane + oy * g.outputWidth + ox] != expected { mismatches += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(mismatches == 0)
+    }
+
+    @Test("the chunk size follows the byte budget and stays within 1...N")
+    func chunkSize() {
+        let g = Convolution2DGeometry(batch: 128, inputChannels: 3, inputHeight: 224, inputWidth: 224,
+                                      outputChannels: 64, kernelHeight: 3, kernelWidth: 3, strideHeight: 1,
+                                      strideWidth: 1, paddingHeight: 1, paddingWidth: 1)
+        let perImage = (g.patchSize + g.outputChannels) * g.outputPlane * 4
+        #expect(g.imagesPerChunk(budgetBytes: 1) == 1)
+        #expect(g.imagesPerChunk(budgetBytes: 3 * perImage, targetColumns: .max / 2) == 3)
+        #expect(g.imagesPerChunk(budgetBytes: convolutionWorkspaceBudgetBytes) * perImage <= max(convolutionWorkspaceBudgetBytes, perImage))
+        var small = g
+        small.batch = 5; small.inputHeight = 6; small.inputWidth = 6
+        #expect(small.imagesPerChunk(budgetBytes: .max / 2) == 5)
+    }
+
+    @Test("chunked convolution equals unchunked, forward and backward", arguments: [1, 2, 3])
+    func chunkedEqualsUnchunked(imagesPerChunk: Int) {
+        var generator = RandomGenerator(seed: 11)
+        let x = Tensor.randomNormal([5, 3, 7, 6], using: &generator)
+        let w = Tensor.randomNormal([4, 3, 3, 3], using: &generator)
+        let b = Tensor.randomNormal([4], using: &generator)
+        let g = convolutionGeometry(input: x.shape, weight: w.shape, bias: b.shape, stride: (2, 1), padding: (1, 1))
+        let budget = imagesPerChunk * (g.patchSize + g.outputChannels) * g.outputPlane * 4
+        #expect(g.imagesPerChunk(budgetBytes: budget) == imagesPerChunk)
+        let upstream = Tensor.randomNormal([5, 4, g.outputHeight, g.outputWidth], using: &generator)
+        var results: [[Tensor]] = []
+        for budget in [budget, Int.max / 2] {
+            let (xs, ws, bs) = (x.copy(), w.copy(), b.copy())
+            for t in [xs, ws, bs] { t.requiresGrad = true }
+            let y = conv2d(xs, weight: ws, bias: bs, stride: (2, 1), padding: (1, 1), workspaceBudgetBytes: budget)
+            y.backward(seed: upstream)
+            results.append([y.detached(), xs.grad!, ws.grad!, bs.grad!])
+        }
+        for (index, name) in ["output", "input gradient", "weight gradient", "bias gradient"].enumerated() {
+            expectClose(results[0][index], results[1][index], relativeTolerance: 1e-5, absoluteTolerance: 1e-5,
+                        "chunks of \(imagesPerChunk): \(name)")
+        }
+    }
+
+    @Test("pointwise fast path equals the im2col path")
+    func pointwiseMatchesGeneral() {
+        var generator = RandomGenerator(seed: 5)
+        let x = Tensor.randomNormal([3, 4, 5, 6], using: &generator)
+        let w = Tensor.randomNormal([2, 4, 1, 1], using: &generator)
+        let upstream = Tensor.randomNormal([3, 2, 5, 6], using: &generator)
+        let pointwise = convolutionGeometry(input: x.shape, weight: w.shape, bias: nil, stride: (1, 1), padding: (0, 0))
+        #expect(pointwise.isPointwise)
+        // The same convolution through im2col: pad by one, then crop the border of the result.
+        let padded = Tensor.zeros([3, 4, 7, 8])
+        for n in 0..<3 { for c in 0..<4 { for i in 0..<5 { for j in 0..<6 { padded[n, c, i + 1, j + 1] = x[n, c, i, j] } } } }
+        let fast = conv2d(x, weight: w)
+        let general = conv2d(padded, weight: w)
+        for n in 0..<3 { for o in 0..<2 { for i in 0..<5 { for j in 0..<6 {
+            #expect(abs(fast[n, o, i, j] - general[n, o, i + 1, j + 1]) <= 1e-5)
+        } } } }
+        // Gradients through both kernels' backward directly.
+        let dxFast = Tensor.zeros(x.shape), dwFast = Tensor.zeros([2, 4])
+        convolution2DBackward(inputGradient: dxFast.pointer, weightGradient: dwFast.pointer, biasGradient: nil,
+                              outputGradient: upstream.pointer, input: x.pointer, weight: w.pointer, pointwise)
+        let viaColumns = pointwise
+        let dxGeneral = Tensor.zeros(x.shape), dwGeneral = Tensor.zeros([2, 4])
+        // The same 1×1 convolution by hand through im2col, one GEMM per direction and col2im.
+        let p = viaColumns.outputPlane, k = viaColumns.patchSize
+        let columns = Tensor.zeros([k, 3 * p]), dy = Tensor.zeros([2, 3 * p])
+        im2col(columns.pointer, x.pointer, imageCount: 3, viaColumns)
+        for n in 0..<3 { for o in 0..<2 { for i in 0..<p { dy[o, n * p + i] = upstream.pointer[(n * 2 + o) * p + i] } } }
+        BLAS.sgemm(transposeB: true, m: 2, n: k, k: 3 * p, a: dy.pointer, lda: 3 * p, b: columns.pointer, ldb: 3 * p,
+                   c: dwGeneral.pointer, ldc: k)
+        BLAS.sgemm(transposeA: true, m: k, n: 3 * p, k: 2, a: w.pointer, lda: k, b: dy.pointer, ldb: 3 * p,
+                   c: columns.pointer, ldc: 3 * p)
+        col2im(dxGeneral.pointer, columns.pointer, imageCount: 3, viaColumns)
+        expectClose(dxFast, dxGeneral, "pointwise input gradient")
+        expectClose(dwFast, dwGeneral, "pointwise weight gradient")
+    }
+
+    @Test("samePadding keeps the size at stride 1")
+    func samePaddingKeepsSize() {
+        #expect(samePadding(kernelSize: (1, 1)) == (0, 0))
+        #expect(samePadding(kernelSize: (3, 5)) == (1, 2))
+        #expect(samePadding(kernelSize: (11, 7)) == (5, 3))
+        let x = Tensor.zeros([1, 1, 9, 8])
+        let y = conv2d(x, weight: Tensor.zeros([2, 1, 5, 3]), padding: samePadding(kernelSize: (5, 3)))
+        #expect(y.shape == [1, 2, 9, 8])
+    }
+}
+
+extension Convolution2DGeometry: CustomTestStringConvertible {
+    public var testDescription: String {
+        "\(batch)×\(inputChannels)×\(inputHeight)×\(inputWidth) k\(kernelHeight)×\(kernelWidth) s\(strideHeight)×\(strideWidth) p\(paddingHeight)×\(paddingWidth)"
+    }
+}
