@@ -322,7 +322,9 @@ struct AtomicWriteTests {
         let old = try Data(contentsOf: url)
 
         #expect(throws: InjectedFailure.self) {
-            try SafeTensors.writeAtomically(Data([1, 2, 3]), to: url, beforeRename: { throw InjectedFailure() })
+            try SafeTensors.writeAtomically(to: url, beforeRename: { throw InjectedFailure() }) { sink in
+                try [UInt8](repeating: 7, count: 100).withUnsafeBytes { try sink($0) }
+            }
         }
         #expect(try Data(contentsOf: url) == old)
         // Encoding errors happen before anything is written.
