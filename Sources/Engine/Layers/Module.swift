@@ -24,11 +24,14 @@ public enum ElementType: String, Sendable, CaseIterable {
 ///
 /// Conforming types list what they own; the traversal gives PyTorch's dotted keys:
 ///
-///     final class TwoLayers: Module {
+///     final class TwoLayers: ModuleContainer {
 ///         let hidden: Linear, output: Linear
 ///         var isTraining = true
+///         init(using generator: inout RandomGenerator) {
+///             hidden = Linear(inputFeatures: 20, outputFeatures: 256, using: &generator)
+///             output = Linear(inputFeatures: 256, outputFeatures: 10, using: &generator)
+///         }
 ///         var children: [(name: String, module: any Module)] { [("hidden", hidden), ("output", output)] }
-///         var directParameters: [(name: String, tensor: Tensor)] { [] }
 ///         func callAsFunction(_ x: Tensor) -> Tensor { output(hidden(x).relu()) }
 ///     }
 ///     // namedParameters(): hidden.weight, hidden.bias, output.weight, output.bias

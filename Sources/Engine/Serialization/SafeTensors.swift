@@ -240,7 +240,9 @@ public enum SafeTensors {
             case .float32:
                 bytes.withUnsafeBytes { raw in
                     #if _endian(little)
-                    UnsafeMutableRawPointer(tensor.pointer).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+                    if let source = raw.baseAddress, raw.count > 0 {
+                        UnsafeMutableRawPointer(tensor.pointer).copyMemory(from: source, byteCount: raw.count)
+                    }
                     #else
                     for i in 0..<tensor.count {
                         tensor.pointer[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
