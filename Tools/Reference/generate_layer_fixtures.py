@@ -10,11 +10,15 @@ Writes, under Tests/EngineTests/Fixtures/:
   safetensors/mlp_initial.safetensors    the initial state dict of the two-layer network below
   safetensors/batchnorm_mlp.safetensors  a trained Linear-BatchNorm1d-ReLU-Linear state dict
                                          (running statistics, num_batches_tracked as int64)
+  safetensors/batchnorm_convnet.safetensors  Conv2d-BatchNorm2d-Sigmoid-MaxPool2d-Flatten-Linear-
+                                         BatchNorm1d, after two training batches
   layers.json                            expected values for all of the above: the tensors of
                                          torch_tensors, the optimizer trajectories (losses per
                                          step, final weights, final optimizer state), the eval
                                          output of the batch-norm network, and the parameter
-                                         keys, shapes and counts of small nn.Sequential networks
+                                         keys, shapes and counts of small nn.Sequential networks,
+                                         and the conv network's eval and train outputs, gradients
+                                         and running statistics after one training batch
 
 Read by Tests/EngineTests/Layers/LayerReferenceTests.swift and
 Tests/EngineTests/Serialization/SafeTensorsInteropTests.swift.
@@ -178,6 +182,36 @@ for name, net in networks.items():
         "parameterCount": sum(p.numel() for p in net.parameters()),
     })
 
+
+# --- a convolutional batch-norm network end to end: eval output, train output, gradients, and
+#     the running statistics after the training forward pass -----------------------------------
+
+conv_net = nn.Sequential(
+    nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(), nn.MaxPool2d(kernel_size=2, stride=2),
+    nn.Flatten(), nn.Linear(6 * 4 * 4, 10), nn.BatchNorm1d(10))
+conv_net.train()
+with torch.no_grad():
+    for _ in range(2):
+        conv_net(torch.randn(3, 1, 12, 12))
+save_file({k: v.contiguous() for k, v in conv_net.state_dict().items()},
+          os.path.join(SAFETENSORS_DIR, "batchnorm_convnet.safetensors"))
+conv_input = torch.randn(4, 1, 12, 12)
+conv_labels = torch.tensor([3, 1, 4, 1])
+conv_net.eval()
+with torch.no_grad():
+    conv_eval_output = conv_net(conv_input)
+conv_net.train()
+conv_train_output = conv_net(conv_input)
+nn.functional.cross_entropy(conv_train_output, conv_labels).backward()
+conv_case = {
+    "input": encode(conv_input),
+    "labels": conv_labels.tolist(),
+    "evalOutput": encode(conv_eval_output),
+    "trainOutput": encode(conv_train_output),
+    "gradients": {k: encode(p.grad) for k, p in conv_net.named_parameters()},
+    "buffersAfterTraining": {k: encode(v) for k, v in conv_net.named_buffers()},
+}
+
 with open(os.path.join(FIXTURES, "layers.json"), "w") as f:
     json.dump({
         "generator": "Tools/Reference/generate_layer_fixtures.py",
@@ -190,5 +224,6 @@ with open(os.path.join(FIXTURES, "layers.json"), "w") as f:
         "batchNormInput": encode(bn_input),
         "batchNormEvalOutput": encode(bn_output),
         "networks": network_cases,
+        "convNet": conv_case,
     }, f)
 print("wrote", FIXTURES)

@@ -28,6 +28,16 @@ struct LayerFixtureFile: Codable, Sendable {
         var testDescription: String { name }
     }
 
+    /// A convolutional batch-norm network after two training batches, run on one more batch.
+    struct ConvNetCase: Codable, Sendable {
+        var input: TensorFixture
+        var labels: [Int]
+        var evalOutput: TensorFixture
+        var trainOutput: TensorFixture
+        var gradients: [String: TensorFixture]
+        var buffersAfterTraining: [String: TensorFixture]
+    }
+
     var generator: String
     var torch: String
     var safetensors: String
@@ -38,6 +48,7 @@ struct LayerFixtureFile: Codable, Sendable {
     var batchNormInput: TensorFixture
     var batchNormEvalOutput: TensorFixture
     var networks: [Network]
+    var convNet: ConvNetCase
 }
 
 /// The layer fixtures, loaded once (empty lists if the file is missing; a dedicated test fails then).
