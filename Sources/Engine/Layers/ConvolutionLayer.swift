@@ -63,6 +63,7 @@ public final class Conv2D: WeightedLayer {
     /// `(kh, kw)`.
     public var kernelSize: (Int, Int) { (weight.shape[2], weight.shape[3]) }
 
+    /// `weight`, then `bias` if present.
     public var directParameters: [(name: String, tensor: Tensor)] {
         if let bias { return [("weight", weight), ("bias", bias)] }
         return [("weight", weight)]

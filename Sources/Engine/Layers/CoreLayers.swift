@@ -39,6 +39,7 @@ public final class Linear: WeightedLayer {
     /// `out`, the size of the last output dimension.
     public var outputFeatures: Int { weight.shape[0] }
 
+    /// `weight`, then `bias` if present.
     public var directParameters: [(name: String, tensor: Tensor)] {
         if let bias { return [("weight", weight), ("bias", bias)] }
         return [("weight", weight)]

@@ -24,11 +24,14 @@ public enum ElementType: String, Sendable, CaseIterable {
 ///
 /// Conforming types list what they own; the traversal gives PyTorch's dotted keys:
 ///
-///     final class TwoLayers: Module {
+///     final class TwoLayers: ModuleContainer {
 ///         let hidden: Linear, output: Linear
 ///         var isTraining = true
+///         init(using generator: inout RandomGenerator) {
+///             hidden = Linear(inputFeatures: 20, outputFeatures: 256, using: &generator)
+///             output = Linear(inputFeatures: 256, outputFeatures: 10, using: &generator)
+///         }
 ///         var children: [(name: String, module: any Module)] { [("hidden", hidden), ("output", output)] }
-///         var directParameters: [(name: String, tensor: Tensor)] { [] }
 ///         func callAsFunction(_ x: Tensor) -> Tensor { output(hidden(x).relu()) }
 ///     }
 ///     // namedParameters(): hidden.weight, hidden.bias, output.weight, output.bias
@@ -56,7 +59,9 @@ public protocol Module: AnyObject {
 }
 
 extension Module {
+    /// No buffers.
     public var directBuffers: [(name: String, tensor: Tensor, elementType: ElementType)] { [] }
+    /// No children.
     public var children: [(name: String, module: any Module)] { [] }
 }
 
@@ -65,6 +70,7 @@ extension Module {
 public protocol ParameterlessLayer: Module {}
 
 extension ParameterlessLayer {
+    /// No parameters.
     public var directParameters: [(name: String, tensor: Tensor)] { [] }
 }
 
@@ -73,6 +79,7 @@ extension ParameterlessLayer {
 public protocol ModuleContainer: Module {}
 
 extension ModuleContainer {
+    /// No parameters of its own.
     public var directParameters: [(name: String, tensor: Tensor)] { [] }
 }
 
@@ -111,6 +118,11 @@ extension Module {
             for (name, child) in module.children { visit(child, prefix: prefix + name + ".") }
         }
         visit(self, prefix: "")
+        var keys: Set<String> = []
+        for named in result {
+            precondition(keys.insert(named.key).inserted,
+                         "Module.namedTensors(): the key '\(named.key)' names two different tensors; give children and parameters unique names")
+        }
         return result
     }
 

@@ -25,8 +25,10 @@ public protocol BatchNormLayer: Module {
 }
 
 extension BatchNormLayer {
+    /// `weight` (γ) and `bias` (β).
     public var directParameters: [(name: String, tensor: Tensor)] { [("weight", weight), ("bias", bias)] }
 
+    /// `running_mean`, `running_var` and `num_batches_tracked` (`int64`), as in PyTorch.
     public var directBuffers: [(name: String, tensor: Tensor, elementType: ElementType)] {
         [("running_mean", runningMean, .float32), ("running_var", runningVariance, .float32),
          ("num_batches_tracked", batchesTracked, .int64)]
@@ -52,7 +54,9 @@ private func batchNormTensors(_ featureCount: Int, _ layer: String) -> (Tensor, 
 /// Batch normalization over `[N, C]` (fully connected layers) or `[N, C, L]` (PyTorch's
 /// `nn.BatchNorm1d`); statistics per feature `C` over `N` (and `L`).
 public final class BatchNorm1D: BatchNormLayer {
+    /// γ, β, the running mean and variance, and the batch counter (see `BatchNormLayer`).
     public let weight: Tensor, bias: Tensor, runningMean: Tensor, runningVariance: Tensor, batchesTracked: Tensor
+    /// The running averages' momentum and the variance's `ε` (see `BatchNormLayer`).
     public let momentum: Float, epsilon: Float
     /// See `Module.isTraining`.
     public var isTraining = true
@@ -77,7 +81,9 @@ public final class BatchNorm1D: BatchNormLayer {
 /// Batch normalization over `[N, C, H, W]` (PyTorch's `nn.BatchNorm2d`); statistics per channel
 /// over `N·H·W` values.
 public final class BatchNorm2D: BatchNormLayer {
+    /// γ, β, the running mean and variance, and the batch counter (see `BatchNormLayer`).
     public let weight: Tensor, bias: Tensor, runningMean: Tensor, runningVariance: Tensor, batchesTracked: Tensor
+    /// The running averages' momentum and the variance's `ε` (see `BatchNormLayer`).
     public let momentum: Float, epsilon: Float
     /// See `Module.isTraining`.
     public var isTraining = true

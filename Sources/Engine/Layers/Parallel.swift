@@ -27,6 +27,7 @@ public final class Parallel: ModuleContainer {
         self.init(axis: axis, content())
     }
 
+    /// The branches, named `"0"`, `"1"`, … by position.
     public var children: [(name: String, module: any Module)] {
         branches.enumerated().map { (String($0.offset), $0.element) }
     }

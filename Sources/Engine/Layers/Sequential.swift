@@ -4,12 +4,19 @@
 /// Builds `[any Module]` from a list of layer expressions, `for` loops and `if`s.
 @resultBuilder
 public enum ModuleBuilder {
+    /// One layer.
     public static func buildExpression(_ module: any Module) -> [any Module] { [module] }
+    /// Several layers (e.g. a helper returning a block's layers), spliced in.
     public static func buildExpression(_ modules: [any Module]) -> [any Module] { modules }
+    /// The layers of consecutive statements, in order.
     public static func buildBlock(_ parts: [any Module]...) -> [any Module] { parts.flatMap { $0 } }
+    /// The layers of every iteration of a `for` loop, in order.
     public static func buildArray(_ parts: [[any Module]]) -> [any Module] { parts.flatMap { $0 } }
+    /// The layers of an `if` without `else` (none when false).
     public static func buildOptional(_ part: [any Module]?) -> [any Module] { part ?? [] }
+    /// The layers of the first branch of an `if`/`else`.
     public static func buildEither(first part: [any Module]) -> [any Module] { part }
+    /// The layers of the second branch of an `if`/`else`.
     public static func buildEither(second part: [any Module]) -> [any Module] { part }
 }
 
@@ -46,6 +53,7 @@ public final class Sequential: ModuleContainer {
     /// The number of layers.
     public var count: Int { layers.count }
 
+    /// The layers, named `"0"`, `"1"`, … by position.
     public var children: [(name: String, module: any Module)] {
         layers.enumerated().map { (String($0.offset), $0.element) }
     }

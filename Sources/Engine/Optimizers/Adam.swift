@@ -10,7 +10,9 @@ import Foundation
 ///     v ← β₂·v + (1 − β₂)·g²                       (`exp_avg_sq`, starts at 0)
 ///     p ← p − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
 public final class Adam: Optimizer {
+    /// See `Optimizer.parameterGroups`.
     public var parameterGroups: [ParameterGroup]
+    /// See `Optimizer.state`.
     public var state: [String: [String: Tensor]] = [:]
     /// Decay rate `β₁` of the first-moment average.
     public var beta1: Float
@@ -22,6 +24,7 @@ public final class Adam: Optimizer {
     /// An optimizer over `groups` (PyTorch's defaults: `β = (0.9, 0.999)`, `ε = 1e-8`).
     public init(_ groups: [ParameterGroup], beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
         precondition((0..<1).contains(beta1) && (0..<1).contains(beta2), "Adam: betas must be in [0, 1), got (\(beta1), \(beta2))")
+        checkParameterGroups(groups, optimizer: "Adam")
         parameterGroups = groups
         self.beta1 = beta1
         self.beta2 = beta2
@@ -35,10 +38,12 @@ public final class Adam: Optimizer {
                   beta1: beta1, beta2: beta2, epsilon: epsilon)
     }
 
+    /// See `Optimizer.stateShapes(forParameterShape:)`.
     public func stateShapes(forParameterShape shape: [Int]) -> [String: [Int]] {
         ["step": [], "exp_avg": shape, "exp_avg_sq": shape]
     }
 
+    /// The update rule of the type's documentation, for one parameter.
     public func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor], group: ParameterGroup) {
         let stepTensor = state["step"] ?? Tensor(scalar: 0)
         let firstMoment = state["exp_avg"] ?? Tensor.zeros(parameter.shape)

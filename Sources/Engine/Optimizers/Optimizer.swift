@@ -33,6 +33,18 @@ public struct ParameterGroup {
     }
 }
 
+/// Stops unless every parameter appears in one group only, under one key (PyTorch refuses the
+/// same, since its update would run twice per step).
+func checkParameterGroups(_ groups: [ParameterGroup], optimizer: String) {
+    var keys: Set<String> = [], tensors: Set<ObjectIdentifier> = []
+    for group in groups {
+        for (key, tensor) in group.parameters {
+            precondition(keys.insert(key).inserted && tensors.insert(ObjectIdentifier(tensor)).inserted,
+                         "\(optimizer): parameter '\(key)' appears more than once in the parameter groups")
+        }
+    }
+}
+
 /// An error restoring optimizer state from named tensors.
 public enum OptimizerStateError: Error, CustomStringConvertible, Equatable {
     /// A state key does not belong to any parameter of the optimizer, or names unknown state.
@@ -40,6 +52,7 @@ public enum OptimizerStateError: Error, CustomStringConvertible, Equatable {
     /// A state tensor's shape differs from the shape the optimizer keeps for it.
     case shapeMismatch(key: String, expected: [Int], found: [Int])
 
+    /// A message naming the key.
     public var description: String {
         switch self {
         case .unexpectedKey(let key):

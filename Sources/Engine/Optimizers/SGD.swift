@@ -10,7 +10,9 @@
 /// Plain minibatch SGD (the textbook's `sgd`) is `μ = 0, λ = 0`: `p ← p − η·g`, where `g` is the
 /// gradient of the *mean* loss over the batch.
 public final class SGD: Optimizer {
+    /// See `Optimizer.parameterGroups`.
     public var parameterGroups: [ParameterGroup]
+    /// See `Optimizer.state`.
     public var state: [String: [String: Tensor]] = [:]
     /// The momentum coefficient `μ` (0: none).
     public var momentum: Float
@@ -21,6 +23,7 @@ public final class SGD: Optimizer {
     public init(_ groups: [ParameterGroup], momentum: Float = 0, nesterov: Bool = false) {
         precondition(momentum >= 0, "SGD: momentum must be ≥ 0, got \(momentum)")
         precondition(!nesterov || momentum > 0, "SGD: Nesterov momentum needs momentum > 0")
+        checkParameterGroups(groups, optimizer: "SGD")
         parameterGroups = groups
         self.momentum = momentum
         self.nesterov = nesterov
@@ -34,33 +37,37 @@ public final class SGD: Optimizer {
                   momentum: momentum, nesterov: nesterov)
     }
 
+    /// See `Optimizer.stateShapes(forParameterShape:)`.
     public func stateShapes(forParameterShape shape: [Int]) -> [String: [Int]] {
         momentum == 0 ? [:] : ["momentum_buffer": shape]
     }
 
+    /// The update rule of the type's documentation, for one parameter.
     public func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor], group: ParameterGroup) {
-        var direction = gradient
-        if group.weightDecay != 0 {
-            direction = gradient.copy()
-            direction.addInPlace(parameter, scaledBy: group.weightDecay)
+        // One fused pass over the parameter (the equations above, element by element).
+        let count = parameter.count
+        let p = parameter.pointer, g = gradient.pointer
+        let rate = group.learningRate, decay = group.weightDecay, momentum = self.momentum
+        if momentum == 0 {
+            for i in 0..<count { p[i] -= rate * (g[i] + decay * p[i]) }
+            return
         }
-        if momentum != 0 {
-            let buffer: Tensor
-            if let existing = state["momentum_buffer"] {
-                buffer = existing
-                buffer.scaleInPlace(by: momentum)
-                buffer.addInPlace(direction)
-            } else {
-                buffer = direction.copy()
-                state["momentum_buffer"] = buffer
+        let isFirstStep = state["momentum_buffer"] == nil
+        let buffer = state["momentum_buffer"] ?? Tensor(uninitializedShape: parameter.shape)
+        state["momentum_buffer"] = buffer
+        let b = buffer.pointer
+        if isFirstStep { for i in 0..<count { b[i] = 0 } }  // then b = μ·0 + g = g, PyTorch's first step
+        if nesterov {
+            for i in 0..<count {
+                let direction = g[i] + decay * p[i]
+                b[i] = momentum * b[i] + direction
+                p[i] -= rate * (direction + momentum * b[i])
             }
-            if nesterov {
-                if direction === gradient { direction = gradient.copy() }
-                direction.addInPlace(buffer, scaledBy: momentum)
-            } else {
-                direction = buffer
+        } else {
+            for i in 0..<count {
+                b[i] = momentum * b[i] + (g[i] + decay * p[i])
+                p[i] -= rate * b[i]
             }
         }
-        parameter.addInPlace(direction, scaledBy: -group.learningRate)
     }
 }

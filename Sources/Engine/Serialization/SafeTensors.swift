@@ -55,13 +55,28 @@ public enum SafeTensors {
     /// Throws `SafeTensorsError.invalidKey` for an empty, duplicate or reserved key, and
     /// `.valueNotRepresentable` for an `I64` entry holding a non-integer value.
     public static func encode(_ entries: [Entry], metadata: [String: String] = [:]) throws -> Data {
+        var data = Data()
+        try serialize(entries, metadata: metadata) { data.append(contentsOf: $0) }
+        return data
+    }
+
+    /// Checks `entries` and passes the file's bytes to `sink` in order: the length field, the
+    /// header, then each tensor's data straight from its memory (`F32`; `I64` values are converted
+    /// one tensor at a time), so a large state dict is never copied whole. Every check happens
+    /// before the first byte is passed on.
+    static func serialize(_ entries: [Entry], metadata: [String: String],
+                          into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         var seen: Set<String> = []
         for entry in entries {
             guard !entry.key.isEmpty, entry.key != "__metadata__", seen.insert(entry.key).inserted else {
                 throw SafeTensorsError.invalidKey(entry.key)
             }
+            if entry.elementType == .int64 {
+                for value in entry.tensor.buffer where !(value.isFinite && value.rounded() == value && abs(value) <= 0x1p24) {
+                    throw SafeTensorsError.valueNotRepresentable(key: entry.key, value: String(describing: value))
+                }
+            }
         }
-        var header = "{"
         var fields: [String] = []
         if !metadata.isEmpty {
             let pairs = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
@@ -73,32 +88,27 @@ public enum SafeTensors {
             fields.append("\(jsonString(entry.key)):{\"dtype\":\"\(entry.elementType.rawValue)\",\"shape\":\(entry.tensor.shape),\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
-        header += fields.joined(separator: ",") + "}"
-        var headerBytes = Array(header.utf8)
+        var header = Array(("{" + fields.joined(separator: ",") + "}").utf8)
         // Pad with spaces so the data starts at a multiple of 8 bytes (as the reference writer does).
-        while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
+        while header.count % 8 != 0 { header.append(0x20) }
 
-        var data = Data(capacity: 8 + headerBytes.count + offset)
-        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(contentsOf: headerBytes)
+        try withUnsafeBytes(of: UInt64(header.count).littleEndian) { try sink($0) }
+        try header.withUnsafeBytes { try sink($0) }
         for entry in entries {
+            let tensor = entry.tensor
             switch entry.elementType {
             case .float32:
-                var values = entry.tensor.scalars.map { $0.bitPattern.littleEndian }
-                values.withUnsafeMutableBytes { data.append(contentsOf: $0) }
+                #if _endian(little)
+                try sink(UnsafeRawBufferPointer(start: tensor.pointer, count: tensor.count * 4))
+                #else
+                let values = tensor.scalars.map { $0.bitPattern.littleEndian }
+                try values.withUnsafeBytes { try sink($0) }
+                #endif
             case .int64:
-                var values: [Int64] = []
-                values.reserveCapacity(entry.tensor.count)
-                for value in entry.tensor.buffer {
-                    guard value.isFinite, value.rounded() == value, abs(value) <= 0x1p24 else {
-                        throw SafeTensorsError.valueNotRepresentable(key: entry.key, value: String(describing: value))
-                    }
-                    values.append(Int64(value).littleEndian)
-                }
-                values.withUnsafeMutableBytes { data.append(contentsOf: $0) }
+                let values = tensor.scalars.map { Int64($0).littleEndian }
+                try values.withUnsafeBytes { try sink($0) }
             }
         }
-        return data
     }
 
     /// `value` as a JSON string literal (quotes, backslashes and control characters escaped).
@@ -229,9 +239,15 @@ public enum SafeTensors {
             switch item.type {
             case .float32:
                 bytes.withUnsafeBytes { raw in
+                    #if _endian(little)
+                    if let source = raw.baseAddress, raw.count > 0 {
+                        UnsafeMutableRawPointer(tensor.pointer).copyMemory(from: source, byteCount: raw.count)
+                    }
+                    #else
                     for i in 0..<tensor.count {
                         tensor.pointer[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
                     }
+                    #endif
                 }
             case .int64:
                 try bytes.withUnsafeBytes { raw in
@@ -273,7 +289,7 @@ public enum SafeTensors {
     /// the same directory, which is flushed to disk (`fsync`) and then renamed over `url`, so a
     /// reader sees the old file or the new one, never a partial one.
     public static func write(_ entries: [Entry], metadata: [String: String] = [:], to url: URL) throws {
-        try writeAtomically(encode(entries, metadata: metadata), to: url)
+        try writeAtomically(to: url) { sink in try serialize(entries, metadata: metadata, into: sink) }
     }
 
     /// Reads and validates the file at `url`.
@@ -287,10 +303,12 @@ public enum SafeTensors {
         return try decode(data)
     }
 
-    /// Writes `data` to `url` through a temporary file, `fsync` and `rename`. `beforeRename` (a
-    /// hook for tests) runs after the temporary file is complete; if anything throws, the
-    /// temporary file is removed and `url` is untouched.
-    static func writeAtomically(_ data: Data, to url: URL, beforeRename: () throws -> Void = {}) throws {
+    /// Writes the bytes `produce` passes to its sink to `url` through a temporary file in the
+    /// same directory, `fsync` and `rename`. `beforeRename` (a hook for tests) runs after the
+    /// temporary file is complete; if anything throws, the temporary file is removed and `url`
+    /// is untouched.
+    static func writeAtomically(to url: URL, beforeRename: () throws -> Void = {},
+                                _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let directory = url.deletingLastPathComponent()
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
@@ -300,7 +318,7 @@ public enum SafeTensors {
         var closed = false
         do {
             defer { if !closed { close(descriptor) } }
-            try data.withUnsafeBytes { raw in
+            try produce { raw in
                 var written = 0
                 while written < raw.count {
                     let result = Foundation.write(descriptor, raw.baseAddress! + written, raw.count - written)
@@ -368,6 +386,7 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     /// Reading or writing the file failed.
     case io(path: String, reason: String)
 
+    /// A message naming the problem and the tensor or key concerned.
     public var description: String {
         switch self {
         case .truncated(let count):

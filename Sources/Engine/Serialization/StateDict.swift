@@ -55,6 +55,7 @@ public enum StateDictError: Error, CustomStringConvertible, Equatable {
     /// The tensor for `key` has another shape than the module's.
     case shapeMismatch(key: String, expected: [Int], found: [Int])
 
+    /// A message naming the problem and the tensor or key concerned.
     public var description: String {
         switch self {
         case .keyMismatch(let missing, let unexpected):
