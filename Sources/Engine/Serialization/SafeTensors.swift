@@ -303,6 +303,12 @@ public enum SafeTensors {
         return try decode(data)
     }
 
+    /// Writes `data` to `url` atomically (temporary file, `fsync`, `rename`), like `write`; used
+    /// for every file a training run rewrites (logs, curves, plots).
+    static func writeAtomically(_ data: Data, to url: URL) throws {
+        try writeAtomically(to: url) { write in try data.withUnsafeBytes { try write($0) } }
+    }
+
     /// Writes the bytes `produce` passes to its sink to `url` through a temporary file in the
     /// same directory, `fsync` and `rename`. `beforeRename` (a hook for tests) runs after the
     /// temporary file is complete; if anything throws, the temporary file is removed and `url`
