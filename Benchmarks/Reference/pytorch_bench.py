@@ -12,6 +12,8 @@ Pinned: torch 2.15.0, numpy 2.4.6 (Tools/Reference/requirements.txt).
 Workloads (names match the Swift side exactly):
   gemm  "gemm NxNxN": float32 numpy.matmul (numpy's own bundled OpenBLAS), the baseline the
         engine's sgemm is held to.
+  train "train <model>": one training step (zero_grad, forward, CrossEntropyLoss, backward,
+        SGD step) at the book's batch and input size, on random data.
 """
 import argparse
 import datetime
@@ -60,6 +62,42 @@ def gemm_benchmarks(quick):
         yield f"gemm {n}x{n}x{n}", run
 
 
+def lenet():
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
+
+
+def train_step_benchmark(name, make_model, input_shape, classes=10, lr=0.1):
+    def run(warmup, repetitions):
+        torch.manual_seed(3)
+        model = make_model()
+        images = torch.rand(input_shape)
+        labels = torch.randint(0, classes, (input_shape[0],))
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        model.train()
+
+        def step():
+            optimizer.zero_grad()
+            loss = loss_fn(model(images), labels)
+            loss.backward()
+            optimizer.step()
+
+        times = measure(step, warmup, repetitions)
+        params = sum(p.numel() for p in model.parameters())
+        per_second = input_shape[0] / (statistics.median(times) / 1e3)
+        return result(name, "train", times, 0.0, params=params,
+                      notes=f"{per_second:.0f} examples/s, batch {input_shape[0]}, input {list(input_shape[1:])}")
+    return run
+
+
+def train_benchmarks(quick):
+    yield "train lenet", train_step_benchmark("train lenet", lenet, (32 if quick else 256, 1, 28, 28))
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -103,7 +141,7 @@ def main():
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores | torch {torch.__version__}, {torch.get_num_threads()} threads"
           f" | numpy {np.__version__} (OpenBLAS {core})")
     results = []
-    for name, run in gemm_benchmarks(args.quick):
+    for name, run in list(gemm_benchmarks(args.quick)) + list(train_benchmarks(args.quick)):
         if args.filter and args.filter not in name:
             continue
         r = run(warmup, repetitions)
