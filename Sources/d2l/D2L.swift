@@ -9,7 +9,8 @@ struct D2L: ParsableCommand {
         commandName: "d2l",
         abstract: "Reproduce the experiments of Dive into Deep Learning (d2l.ai) on the CPU.",
         discussion: "Run `d2l list` for the experiments. Every figure printed names the OpenBLAS kernel in use.",
-        subcommands: [List.self, BLASInfo.self, LinearRegressionExperiment.self],
+        subcommands: [List.self, BLASInfo.self, LinearRegressionExperiment.self, ActivationsExperiment.self, PolynomialExperiment.self,
+                      WeightDecayExperiment.self, InitializationExperiment.self, KFoldExperiment.self],
         defaultSubcommand: List.self
     )
 
