@@ -67,5 +67,11 @@ let package = Package(
             path: "Tests/EngineTests",
             exclude: ["Fixtures"]
         ),
+        /// Runs the built `d2l` executable (built by `swift test` beside the test bundle) and
+        /// checks its output, files and exit status; skipped when the binary is missing.
+        .testTarget(
+            name: "CLITests",
+            path: "Tests/CLITests"
+        ),
     ]
 )

@@ -10,8 +10,9 @@ import Foundation
 /// first weight matrix stay identical (their largest pairwise difference stays exactly 0) and the
 /// network is as good as one hidden unit. Xavier's random start breaks the symmetry.
 ///
-/// Defaults: SGD lr 0.1, batch 256 (the MLP's), 1 epoch, constant 0.001 (0.01 also stays symmetric but its 256 identical units make lr 0.1 overshoot). `--train-limit` and
-/// `--test-limit` take a slice of the data.
+/// Defaults: SGD lr 0.1, batch 256 (the MLP's), 1 epoch, constant 0.001 (0.01 stays symmetric
+/// too, but its 256 identical units act as one unit with a 256× step, and lr 0.1 overshoots).
+/// `--train-limit` and `--test-limit` take a slice of the data.
 struct InitializationExperiment: Experiment {
     static let section = "4.8"
     static let configuration = CommandConfiguration(
