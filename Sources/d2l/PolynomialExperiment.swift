@@ -99,7 +99,7 @@ struct PolynomialExperiment: Experiment {
             print("\(item.name), \(epochs) epochs:")
             print("  weight: \(ExperimentOutput.list(weights))")
             print("  true:   \(ExperimentOutput.list(Array(data.trueWeights.prefix(item.features))))")
-            print("  train MSE \(String(format: "%.6g", final.train)), test MSE \(String(format: "%.6g", final.test)) (\(String(format: "%.1f", seconds)) s)")
+            print("  train MSE \(String(format: "%.6g", final.train)), test MSE \(String(format: "%.6g", final.test)) (\(String(format: "%.3f", seconds)) s)")
             guard final.train.isFinite else { throw ExperimentFailure("\(item.name): training diverged (train MSE \(final.train)); try a smaller --lr") }
             results.append(CaseResult(name: item.name, features: item.features, epochs: epochs, weights: weights,
                                       trueWeights: Array(data.trueWeights.prefix(item.features)), trainMSE: final.train,
@@ -121,7 +121,7 @@ struct PolynomialExperiment: Experiment {
     static func plot(_ results: [CaseResult]) -> CurvePlot {
         var series: [CurvePlot.Series] = []
         for (item, result) in zip(cases, results) {
-            let label = "\(item.features) features"
+            let label = "\(item.features) feat."
             series.append(.init(label: "\(label) train", color: item.color,
                                 points: result.curve.map { (Double($0[0]), ExperimentOutput.log10($0[1])) }))
             series.append(.init(label: "\(label) test", color: item.color, dash: "6,4",

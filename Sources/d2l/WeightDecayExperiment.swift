@@ -14,8 +14,9 @@ import Foundation
 /// the norm of the exact minimiser of the same full-batch objective (ridge regression with an
 /// unpenalised bias, by `LeastSquares.solveRidge` on centred data): SGD after 100 epochs has not
 /// reached it, because the part of `w` outside the span of the 20 examples only shrinks by
-/// `(1 − lr·λ)` per step. `--plot FILE` writes the train (solid) and test (dashed) losses of the
-/// four runs, every 5 epochs, on a log₁₀ axis, in one SVG.
+/// `(1 − lr·λ)` per step. `--plot FILE` writes the train (solid) and test (dashed) losses, every
+/// 5 epochs, on a log₁₀ axis: the from-scratch runs to FILE and the concise runs to
+/// `<FILE without extension>-concise.svg`.
 struct WeightDecayExperiment: Experiment {
     static let section = "4.5"
     static let configuration = CommandConfiguration(
@@ -128,8 +129,12 @@ struct WeightDecayExperiment: Experiment {
         }
 
         if let plot = options.plot {
-            try ExperimentOutput.writeSVG(Self.plot(runs, epochs: epochs), yLabel: "log10 loss", to: plot)
-            print("plot: \(plot)")
+            let concisePlot = Self.concisePlotPath(plot)
+            try ExperimentOutput.writeSVG(Self.plot(runs.filter { $0.implementation == "scratch" }, epochs: epochs),
+                                          yLabel: "log10 ½-squared loss (from scratch)", to: plot)
+            try ExperimentOutput.writeSVG(Self.plot(runs.filter { $0.implementation == "concise" }, epochs: epochs),
+                                          yLabel: "log10 MSE (concise)", to: concisePlot)
+            print("plots: \(plot) (from scratch), \(concisePlot) (concise)")
         }
         if let json = options.json {
             try ExperimentOutput.writeJSON(Results(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: options.seed,
@@ -176,20 +181,25 @@ struct WeightDecayExperiment: Experiment {
         return Float(solution.scalars.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot())
     }
 
-    /// Train (solid) and test (dashed) loss of every run, log₁₀ scale.
+    /// Where `--plot FILE` puts the concise runs: `FILE` without its extension, then `-concise.svg`.
+    static func concisePlotPath(_ path: String) -> String {
+        (path as NSString).deletingPathExtension + "-concise.svg"
+    }
+
+    /// Train (solid) and test (dashed) loss of every run in `runs`, log₁₀ scale.
     static func plot(_ runs: [RunResult], epochs: Int) -> CurvePlot {
         let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f"]
         var series: [CurvePlot.Series] = []
         for (index, run) in runs.enumerated() {
-            let color = colors[index % colors.count], name = "\(run.implementation) λ=\(String(format: "%g", run.lambda))"
+            let color = colors[index % colors.count], name = "λ=\(String(format: "%g", run.lambda))"
             series.append(.init(label: "\(name) train", color: color, points: run.curve.map { (Double($0[0]), ExperimentOutput.log10($0[1])) }))
             series.append(.init(label: "\(name) test", color: color, dash: "6,4", points: run.curve.map { (Double($0[0]), ExperimentOutput.log10($0[2])) }))
         }
         let values = series.flatMap(\.points).map(\.y).filter(\.isFinite)
         var plot = CurvePlot(series: series, xRange: 5...Double(Swift.max(epochs, 10)),
                              yRange: (values.min() ?? -3).rounded(.down)...Swift.max((values.max() ?? 2).rounded(.up), 1))
-        plot.width = 620
-        plot.height = 400
+        plot.width = 520
+        plot.height = 340
         return plot
     }
 }

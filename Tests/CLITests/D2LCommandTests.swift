@@ -76,7 +76,7 @@ struct D2LCommandTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let json = directory.appendingPathComponent("wd.json")
-        let run = try d2l(["weight-decay", "--epochs", "5", "--json", json.path])
+        let run = try d2l(["weight-decay", "--epochs", "5", "--json", json.path, "--plot", "wd.svg"], in: directory)
         #expect(run.status == 0, "stderr: \(run.errorOutput)")
         #expect(run.lines.first?.hasPrefix("d2l §4.5 weight decay:") == true)
         #expect(run.lines.first?.contains("OpenBLAS") == true)
@@ -92,6 +92,11 @@ struct D2LCommandTests {
         // The penalty must shrink w: λ = 3 ends smaller than λ = 0, from scratch and concise.
         #expect(norms[1] < norms[0] && norms[3] < norms[2], "norms \(norms)")
         #expect(runs.map { $0["implementation"] as? String } == ["scratch", "scratch", "concise", "concise"])
+        // Two figures (relative to the working directory), each λ = 0 and 3, train and test.
+        for name in ["wd.svg", "wd-concise.svg"] {
+            let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+            #expect(text.components(separatedBy: "<path ").count - 1 == 4, "\(name)")
+        }
     }
 
     @Test func polynomialRecoversTheCubicAndPlotsSixCurves() throws {
