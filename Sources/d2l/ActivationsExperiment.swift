@@ -13,7 +13,8 @@ struct ActivationsExperiment: Experiment {
     static let section = "4.1"
     static let configuration = CommandConfiguration(
         commandName: "activations",
-        abstract: "ReLU, sigmoid and tanh and their autodiff gradients, plotted over [-8, 8].")
+        abstract: "ReLU, sigmoid and tanh and their autodiff gradients, plotted over [-8, 8].",
+        discussion: "Writes activation-relu.svg, activation-sigmoid.svg and activation-tanh.svg into the directory given by --plot DIR (created if needed), or into the current directory.")
 
     @OptionGroup var options: ExperimentOptions
 

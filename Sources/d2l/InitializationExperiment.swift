@@ -17,7 +17,8 @@ struct InitializationExperiment: Experiment {
     static let section = "4.8"
     static let configuration = CommandConfiguration(
         commandName: "initialization",
-        abstract: "The symmetry problem: an MLP started from constant weights vs Xavier on Fashion-MNIST.")
+        abstract: "The symmetry problem: an MLP started from constant weights vs Xavier on Fashion-MNIST.",
+        discussion: "Default: 1 epoch of the full training set; --train-limit / --test-limit take a slice. --data DIR is the Fashion-MNIST directory.")
 
     @OptionGroup var options: ExperimentOptions
     @Option(help: "The constant every weight starts from in the symmetric run.") var constant: Float = 0.001

@@ -20,7 +20,8 @@ struct KFoldExperiment: Experiment {
     static let section = "4.10"
     static let configuration = CommandConfiguration(
         commandName: "kfold",
-        abstract: "House prices: 5-fold cross-validation of a linear model trained with Adam (Kaggle CSVs via --data).")
+        abstract: "House prices: 5-fold cross-validation of a linear model trained with Adam (Kaggle CSVs via --data).",
+        discussion: "--data DIR reads DIR/kaggle_house_pred_train.csv and, if present, DIR/kaggle_house_pred_test.csv (standardised together, as the book); --data FILE reads one training CSV. Without --data the run uses a synthetic house-price table and says so. --plot FILE draws fold 1's train/valid log-rmse (log10).")
 
     @OptionGroup var options: ExperimentOptions
     @Option(help: "Number of folds k.") var folds = 5

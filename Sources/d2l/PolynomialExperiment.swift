@@ -15,7 +15,8 @@ struct PolynomialExperiment: Experiment {
     static let section = "4.4"
     static let configuration = CommandConfiguration(
         commandName: "polynomial",
-        abstract: "Polynomial regression with 4, 2 and 20 features: fitting, underfitting, overfitting.")
+        abstract: "Polynomial regression with 4, 2 and 20 features: fitting, underfitting, overfitting.",
+        discussion: "--epochs sets all three cases (default 400, 1500 for 20 features). --plot FILE writes one SVG with the six train/test MSE curves on a log10 axis.")
 
     @OptionGroup var options: ExperimentOptions
 

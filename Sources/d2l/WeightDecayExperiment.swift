@@ -21,7 +21,8 @@ struct WeightDecayExperiment: Experiment {
     static let section = "4.5"
     static let configuration = CommandConfiguration(
         commandName: "weight-decay",
-        abstract: "Weight decay (L2 penalty) from scratch and through SGD parameter groups, beside ridge regression.")
+        abstract: "Weight decay (L2 penalty) from scratch and through SGD parameter groups, beside ridge regression.",
+        discussion: "--plot FILE writes the from-scratch curves to FILE and the concise ones to FILE-without-extension + -concise.svg (train and test loss every 5 epochs, log10 axis).")
 
     @OptionGroup var options: ExperimentOptions
     @Option(parsing: .upToNextOption, help: "The penalties λ (and weight decays) to run.") var lambdas: [Float] = [0, 3]
