@@ -73,5 +73,11 @@ let package = Package(
             path: "Tests/ModelsTests",
             exclude: ["Fixtures"]
         ),
+        /// Runs the built `d2l` executable (built by `swift test` beside the test bundle) and
+        /// checks its output, files and exit status; skipped when the binary is missing.
+        .testTarget(
+            name: "CLITests",
+            path: "Tests/CLITests"
+        ),
     ]
 )

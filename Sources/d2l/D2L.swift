@@ -12,7 +12,9 @@ struct D2L: ParsableCommand {
         subcommands: [
             List.self, Summary.self, Evaluate.self, BLASInfo.self,
             LinearRegressionExperiment.self,
-            SoftmaxRegressionExperiment.self, MLPExperiment.self, DropoutExperiment.self,
+            SoftmaxRegressionExperiment.self, ActivationsExperiment.self, MLPExperiment.self,
+            PolynomialExperiment.self, WeightDecayExperiment.self, DropoutExperiment.self,
+            InitializationExperiment.self, KFoldExperiment.self,
             LeNetExperiment.self, AlexNetExperiment.self, VGGExperiment.self, NiNExperiment.self,
             GoogLeNetExperiment.self, BatchNormExperiment.self, ResNetExperiment.self,
         ],

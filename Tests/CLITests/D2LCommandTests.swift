@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+
+/// End-to-end tests of the `d2l` executable: they run the built binary (which `swift test` builds
+/// into the same directory as the test bundle) with small settings and check its exit status,
+/// its printed lines and the files it writes. Skipped, with a message, when the binary is absent.
+
+/// The `d2l` executable next to the test bundle, or in `.build/debug` / `.build/release` of this
+/// package; `nil` when none is built.
+let d2lBinary: URL? = {
+    var candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("d2l"),
+                      Bundle.main.bundleURL.appendingPathComponent("d2l"),
+                      Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("d2l")]
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    candidates += ["debug", "release"].map { root.appendingPathComponent(".build/\($0)/d2l") }
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+}()
+
+/// Whether Fashion-MNIST is installed where `d2l` looks by default.
+let fashionMNISTInstalled = FileManager.default.fileExists(
+    atPath: ProcessInfo.processInfo.environment["D2L_FASHION_MNIST_DIR"] ?? "/usr/share/datasets/fashion-mnist")
+
+/// What one run of `d2l` did.
+struct Run {
+    var status: Int32
+    var output: String
+    var errorOutput: String
+    var lines: [String] { output.split(separator: "\n").map(String.init) }
+    var errorLines: [String] { errorOutput.split(separator: "\n").map(String.init) }
+}
+
+/// Runs `d2l arguments…` in `directory` and waits for it.
+func d2l(_ arguments: [String], in directory: URL? = nil) throws -> Run {
+    let binary = try #require(d2lBinary, "d2l is not built")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
+    let output = Pipe(), errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    // The experiments print little on stderr (one line at most), so reading stdout to its end
+    // first cannot deadlock.
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+               errorOutput: String(decoding: errorData, as: UTF8.self))
+}
+
+/// A fresh temporary directory.
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("d2l-cli-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// A JSON file as a dictionary.
+func readJSON(_ url: URL) throws -> [String: Any] {
+    try #require(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+}
+
+@Suite(.enabled(if: d2lBinary != nil, "the d2l executable is not built (run `swift build` first)"))
+struct D2LCommandTests {
+    @Test func listShowsEveryExperimentWithItsSection() throws {
+        let run = try d2l(["list"])
+        #expect(run.status == 0)
+        for (name, section) in [("polynomial", "§4.4"), ("weight-decay", "§4.5"), ("kfold", "§4.10"),
+                                ("initialization", "§4.8"), ("activations", "§4.1")] {
+            #expect(run.lines.contains { $0.hasPrefix(name + " ") && $0.contains(section) }, "no line for \(name) \(section) in:\n\(run.output)")
+        }
+    }
+
+    @Test func weightDecayShrinksTheNormAndWritesJSON() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let json = directory.appendingPathComponent("wd.json")
+        let run = try d2l(["weight-decay", "--epochs", "5", "--json", json.path, "--plot", "wd.svg"], in: directory)
+        #expect(run.status == 0, "stderr: \(run.errorOutput)")
+        #expect(run.lines.first?.hasPrefix("d2l §4.5 weight decay:") == true)
+        #expect(run.lines.first?.contains("OpenBLAS") == true)
+        #expect(run.lines.filter { $0.contains("L2 norm of w:") }.count == 4)
+        #expect(run.lines.filter { $0.contains("reference, closed-form ‖w‖₂:") }.count == 4)
+
+        let results = try readJSON(json)
+        #expect(results["epochs"] as? Int == 5)
+        let runs = try #require(results["runs"] as? [[String: Any]])
+        #expect(runs.count == 4)
+        let norms = runs.compactMap { $0["weightNorm"] as? Double }
+        #expect(norms.count == 4)
+        // The penalty must shrink w: λ = 3 ends smaller than λ = 0, from scratch and concise.
+        #expect(norms[1] < norms[0] && norms[3] < norms[2], "norms \(norms)")
+        #expect(runs.map { $0["implementation"] as? String } == ["scratch", "scratch", "concise", "concise"])
+        // Two figures (relative to the working directory), each λ = 0 and 3, train and test.
+        for name in ["wd.svg", "wd-concise.svg"] {
+            let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+            #expect(text.components(separatedBy: "<path ").count - 1 == 4, "\(name)")
+        }
+    }
+
+    @Test func polynomialRecoversTheCubicAndPlotsSixCurves() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let svg = directory.appendingPathComponent("poly.svg"), json = directory.appendingPathComponent("poly.json")
+        let run = try d2l(["polynomial", "--epochs", "400", "--plot", svg.path, "--json", json.path])
+        #expect(run.status == 0, "stderr: \(run.errorOutput)")
+        #expect(run.lines.first?.hasPrefix("d2l §4.4 polynomial regression:") == true)
+        #expect(run.lines.filter { $0.hasPrefix("  weight: [") }.count == 3)
+
+        let cases = try #require(try readJSON(json)["cases"] as? [[String: Any]])
+        #expect(cases.count == 3)
+        let cubic = try #require(cases.first)
+        let weights = try #require(cubic["weights"] as? [Double])
+        #expect(weights.count == 4)
+        for (learned, truth) in zip(weights, [5, 1.2, -3.4, 5.6]) {
+            #expect(abs(learned - truth) < 0.3, "cubic weights \(weights)")
+        }
+        // The noise variance is 0.01: the cubic reaches it, the line cannot.
+        #expect(try #require(cubic["trainMSE"] as? Double) < 0.05)
+        #expect(try #require(cases[1]["trainMSE"] as? Double) > 1)
+        let text = try String(contentsOf: svg, encoding: .utf8)
+        #expect(text.components(separatedBy: "<path ").count - 1 == 6)
+        #expect(text.contains("log10 MSE"))
+    }
+
+    @Test func kfoldOnTheSyntheticTableSaysSo() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let json = directory.appendingPathComponent("kfold.json")
+        let run = try d2l(["kfold", "--epochs", "3", "--json", json.path])
+        #expect(run.status == 0, "stderr: \(run.errorOutput)")
+        #expect(run.lines.first?.hasPrefix("d2l §4.10 house prices, 5-fold:") == true)
+        #expect(run.lines.contains { $0.hasPrefix("data: SYNTHETIC") && $0.contains("NOT Kaggle") })
+        for fold in 1...5 { #expect(run.lines.contains { $0.hasPrefix("fold \(fold), train log rmse ") && $0.contains("valid log rmse") }) }
+        #expect(run.lines.contains { $0.hasPrefix("5-fold validation: avg train log rmse: ") })
+
+        let results = try readJSON(json)
+        let folds = try #require(results["foldResults"] as? [[String: Any]])
+        let valid = folds.compactMap { $0["validLogRMSE"] as? Double }
+        #expect(valid.count == 5)
+        let average = try #require(results["averageValidLogRMSE"] as? Double)
+        #expect(abs(average - valid.reduce(0, +) / 5) < 1e-5)
+    }
+
+    @Test func kfoldReadsAKaggleStyleDirectory() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // 10 rows, two numeric columns, one categorical with a missing value: 2 + (2 + 1) features.
+        var train = "Id,LotArea,Street,YearBuilt,SalePrice\n"
+        for i in 1...10 { train += "\(i),\(8000 + 300 * i),\(i == 4 ? "NA" : (i % 2 == 0 ? "Pave" : "Grvl")),\(1950 + i),\(100_000 + 5000 * i)\n" }
+        try train.write(to: directory.appendingPathComponent("kaggle_house_pred_train.csv"), atomically: true, encoding: .utf8)
+        let run = try d2l(["kfold", "--epochs", "2", "--batch-size", "4", "--data", directory.path])
+        #expect(run.status == 0, "stderr: \(run.errorOutput)")
+        #expect(run.lines.first?.contains("10 rows × 5 features") == true, "first line: \(run.lines.first ?? "")")
+        #expect(run.lines.contains { $0.hasPrefix("data: ") && $0.contains("kaggle_house_pred_train.csv") && !$0.contains("SYNTHETIC") })
+        #expect(run.lines.filter { $0.hasPrefix("fold ") }.count == 5)
+    }
+
+    @Test func activationsWriteThreeFiguresAndTheTable() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = try d2l(["activations", "--plot", directory.path])
+        #expect(run.status == 0, "stderr: \(run.errorOutput)")
+        for name in ["relu", "sigmoid", "tanh"] {
+            let text = try String(contentsOf: directory.appendingPathComponent("activation-\(name).svg"), encoding: .utf8)
+            #expect(text.components(separatedBy: "<path ").count - 1 == 2, "\(name): function and gradient")
+        }
+        // At x = 0: relu 0 (gradient 0, as PyTorch), sigmoid 0.5 and 0.25, tanh 0 and 1.
+        let zero = try #require(run.lines.first { $0.hasPrefix("0 ") })
+        #expect(zero.split(separator: " ").map(String.init) == ["0", "0.000000", "0.000000", "0.500000", "0.250000", "0.000000", "1.000000"])
+    }
+
+    @Test(.enabled(if: fashionMNISTInstalled, "Fashion-MNIST is not installed"))
+    func constantInitializationKeepsHiddenUnitsIdentical() throws {
+        let run = try d2l(["initialization", "--train-limit", "512", "--test-limit", "256"])
+        #expect(run.status == 0, "stderr: \(run.errorOutput)")
+        let constant = try #require(run.lines.first { $0.hasPrefix("constant ") })
+        #expect(constant.contains("hidden weight rows 0 → 0 after training"), "\(constant)")
+        #expect(constant.contains("distinct hidden units 1 of 256"), "\(constant)")
+        let xavier = try #require(run.lines.first { $0.hasPrefix("xavier uniform") })
+        #expect(xavier.contains("distinct hidden units 256 of 256"), "\(xavier)")
+    }
+
+    @Test(arguments: [["polynomial", "--epochs=-1"], ["nosuch"], ["weight-decay", "--lambdas", "-1"],
+                      ["kfold", "--epochs", "1", "--data", "/nonexistent/kaggle"]])
+    func errorsAreOneLineOnStandardError(arguments: [String]) throws {
+        let run = try d2l(arguments)
+        #expect(run.status != 0)
+        #expect(run.errorLines.count == 1, "stderr: \(run.errorOutput)")
+        #expect(run.errorLines.first?.hasPrefix("d2l: ") == true)
+    }
+}
