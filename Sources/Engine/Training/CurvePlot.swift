@@ -85,6 +85,7 @@ public struct CurvePlot {
         <?xml version="1.0" encoding="UTF-8"?>
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="11">
         <rect x="0" y="0" width="\(Int(width))" height="\(Int(height))" fill="white"/>
+        <defs><clipPath id="plot-area"><rect x="\(f(left))" y="\(f(top))" width="\(f(right - left))" height="\(f(bottom - top))"/></clipPath></defs>
 
         """
         for tick in Self.ticks(xs) {
@@ -101,7 +102,7 @@ public struct CurvePlot {
             let points = item.points.filter { $0.x.isFinite && $0.y.isFinite }
             let d = points.enumerated().map { "\($0.offset == 0 ? "M" : "L")\(f(px($0.element.x))),\(f(py($0.element.y)))" }
                 .joined(separator: " ")
-            out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(item.color)\" stroke-width=\"1.8\""
+            out += "<path d=\"\(d)\" clip-path=\"url(#plot-area)\" fill=\"none\" stroke=\"\(item.color)\" stroke-width=\"1.8\""
                 + (item.dash.map { " stroke-dasharray=\"\($0)\"" } ?? "") + "/>\n"
         }
         for (index, item) in series.enumerated() {
