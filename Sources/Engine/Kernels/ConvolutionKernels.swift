@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// 2-D convolution (cross-correlation, as in PyTorch) lowered to im2col + GEMM, with a bounded
 /// workspace. No autodiff here: `Ops/Convolution.swift` records these kernels.
@@ -46,7 +47,7 @@ struct Convolution2DGeometry: Sendable, Equatable {
     /// together in `budgetBytes` (at least 1, at most N). Chunks are also capped at about
     /// `targetColumns` columns: beyond that a GEMM gains nothing, and a chunk of one image needs
     /// no staging copy at all.
-    func imagesPerChunk(budgetBytes: Int, targetColumns: Int = 8192) -> Int {
+    func imagesPerChunk(budgetBytes: Int, targetColumns: Int = 16384) -> Int {
         let bytesPerImage = Swift.max(1, (patchSize + outputChannels) * outputPlane * MemoryLayout<Float>.stride)
         let byBudget = budgetBytes / bytesPerImage
         let byColumns = (targetColumns + outputPlane - 1) / Swift.max(outputPlane, 1)
@@ -70,58 +71,50 @@ private func validOutputColumns(_ g: Convolution2DGeometry, kernelColumn kj: Int
     return low..<high
 }
 
-/// Writes channel `c` of one image into its `kh·kw` rows of a column matrix:
+/// Writes row `(c, ki, kj)` of one image's column matrix:
 /// `columns[(c·kh + ki)·kw + kj, oy·OW + ox] = image[c, oy·sh − ph + ki, ox·sw − pw + kj]`
 /// (0 in the padding). `columns` points at the image's first column; `rowStride` is the row
 /// length of the whole column matrix (B·P for a chunk of B images).
 ///
-/// `col2imChannel` has exactly this loop nest, with `+=` in the other direction.
+/// `col2imRow` has exactly this loop nest, with `+=` in the other direction.
 @inline(__always)
-func im2colChannel(_ columns: UnsafeMutablePointer<Float>, rowStride: Int,   // [K, rowStride]
-                   _ image: UnsafePointer<Float>,                          // [C, H, W]
-                   channel c: Int, _ g: Convolution2DGeometry) {
+func im2colRow(_ columns: UnsafeMutablePointer<Float>, rowStride: Int,   // [K, rowStride]
+               _ image: UnsafePointer<Float>,                           // [C, H, W]
+               channel c: Int, kernelRow ki: Int, kernelColumn kj: Int, _ g: Convolution2DGeometry) {
     let outputHeight = g.outputHeight, outputWidth = g.outputWidth
-    for ki in 0..<g.kernelHeight {
-        for kj in 0..<g.kernelWidth {
-            let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
-            let valid = validOutputColumns(g, kernelColumn: kj)
-            for oy in 0..<outputHeight {
-                let out = row + oy * outputWidth
-                let iy = oy * g.strideHeight - g.paddingHeight + ki
-                if iy < 0 || iy >= g.inputHeight { out.update(repeating: 0, count: outputWidth); continue }
-                let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
-                for ox in 0..<valid.lowerBound { out[ox] = 0 }
-                if g.strideWidth == 1 {
-                    (out + valid.lowerBound).update(from: image + base + valid.lowerBound, count: valid.count)
-                } else {
-                    for ox in valid { out[ox] = image[base + ox * g.strideWidth] }
-                }
-                for ox in valid.upperBound..<outputWidth { out[ox] = 0 }
-            }
+    let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
+    let valid = validOutputColumns(g, kernelColumn: kj)
+    for oy in 0..<outputHeight {
+        let out = row + oy * outputWidth
+        let iy = oy * g.strideHeight - g.paddingHeight + ki
+        if iy < 0 || iy >= g.inputHeight { out.update(repeating: 0, count: outputWidth); continue }
+        let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
+        for ox in 0..<valid.lowerBound { out[ox] = 0 }
+        if g.strideWidth == 1 {
+            (out + valid.lowerBound).update(from: image + base + valid.lowerBound, count: valid.count)
+        } else {
+            for ox in valid { out[ox] = image[base + ox * g.strideWidth] }
         }
+        for ox in valid.upperBound..<outputWidth { out[ox] = 0 }
     }
 }
 
-/// The adjoint of `im2colChannel`: adds each entry of channel `c`'s rows of a column matrix into
-/// the input position it was copied from, `image[c, oy·sh − ph + ki, ox·sw − pw + kj] +=
+/// The adjoint of `im2colRow`: adds each entry of row `(c, ki, kj)` of a column matrix into the
+/// input position it was copied from, `image[c, oy·sh − ph + ki, ox·sw − pw + kj] +=
 /// columns[(c·kh + ki)·kw + kj, oy·OW + ox]`, skipping the padding. Same loop nest as im2col.
 @inline(__always)
-func col2imChannel(_ image: UnsafeMutablePointer<Float>,                    // [C, H, W], accumulated
-                   _ columns: UnsafePointer<Float>, rowStride: Int,        // [K, rowStride]
-                   channel c: Int, _ g: Convolution2DGeometry) {
+func col2imRow(_ image: UnsafeMutablePointer<Float>,                    // [C, H, W], accumulated
+               _ columns: UnsafePointer<Float>, rowStride: Int,        // [K, rowStride]
+               channel c: Int, kernelRow ki: Int, kernelColumn kj: Int, _ g: Convolution2DGeometry) {
     let outputHeight = g.outputHeight, outputWidth = g.outputWidth
-    for ki in 0..<g.kernelHeight {
-        for kj in 0..<g.kernelWidth {
-            let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
-            let valid = validOutputColumns(g, kernelColumn: kj)
-            for oy in 0..<outputHeight {
-                let out = row + oy * outputWidth
-                let iy = oy * g.strideHeight - g.paddingHeight + ki
-                if iy < 0 || iy >= g.inputHeight { continue }
-                let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
-                for ox in valid { image[base + ox * g.strideWidth] += out[ox] }
-            }
-        }
+    let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
+    let valid = validOutputColumns(g, kernelColumn: kj)
+    for oy in 0..<outputHeight {
+        let out = row + oy * outputWidth
+        let iy = oy * g.strideHeight - g.paddingHeight + ki
+        if iy < 0 || iy >= g.inputHeight { continue }
+        let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
+        for ox in valid { image[base + ox * g.strideWidth] += out[ox] }
     }
 }
 
@@ -149,9 +142,13 @@ func im2col(_ columns: UnsafeMutablePointer<Float>,       // [K, B·P]
             imageCount: Int, _ g: Convolution2DGeometry) {
     let rowStride = imageCount * g.outputPlane
     let imageSize = g.inputChannels * g.inputPlane
-    parallelFor(imageCount * g.inputChannels, work: g.patchSize * rowStride) { index in
-        let (b, c) = index.quotientAndRemainder(dividingBy: g.inputChannels)
-        im2colChannel(columns + b * g.outputPlane, rowStride: rowStride, images + b * imageSize, channel: c, g)
+    // Each (image, row of the column matrix) is its own task: no two write the same memory.
+    parallelFor(imageCount * g.patchSize, work: g.patchSize * rowStride) { index in
+        let (b, row) = index.quotientAndRemainder(dividingBy: g.patchSize)
+        let (c, kernelIndex) = row.quotientAndRemainder(dividingBy: g.kernelHeight * g.kernelWidth)
+        let (ki, kj) = kernelIndex.quotientAndRemainder(dividingBy: g.kernelWidth)
+        im2colRow(columns + b * g.outputPlane, rowStride: rowStride, images + b * imageSize,
+                  channel: c, kernelRow: ki, kernelColumn: kj, g)
     }
 }
 
@@ -162,17 +159,60 @@ func col2im(_ images: UnsafeMutablePointer<Float>,        // [B, C, H, W], accum
             imageCount: Int, _ g: Convolution2DGeometry) {
     let rowStride = imageCount * g.outputPlane
     let imageSize = g.inputChannels * g.inputPlane
+    // The rows of one channel add into the same plane, so each (image, channel) is one task.
     parallelFor(imageCount * g.inputChannels, work: g.patchSize * rowStride) { index in
         let (b, c) = index.quotientAndRemainder(dividingBy: g.inputChannels)
-        col2imChannel(images + b * imageSize, columns + b * g.outputPlane, rowStride: rowStride, channel: c, g)
+        for ki in 0..<g.kernelHeight {
+            for kj in 0..<g.kernelWidth {
+                col2imRow(images + b * imageSize, columns + b * g.outputPlane, rowStride: rowStride,
+                          channel: c, kernelRow: ki, kernelColumn: kj, g)
+            }
+        }
     }
 }
 
-/// A reusable scratch buffer of `Float`s.
-private final class Workspace {
+/// A scratch buffer of `Float`s, taken from and returned to `WorkspacePool.shared`.
+final class Workspace: @unchecked Sendable {
     let base: UnsafeMutablePointer<Float>
-    init(count: Int) { base = .allocate(capacity: Swift.max(count, 1)) }
+    let capacity: Int
+    init(capacity: Int) {
+        self.capacity = Swift.max(capacity, 1)
+        base = .allocate(capacity: self.capacity)
+    }
     deinit { base.deallocate() }
+}
+
+/// Keeps the convolution workspaces between calls, so a training step does not map, fault in and
+/// unmap tens of megabytes per layer and direction. Holds at most `maximumKept` free buffers;
+/// each is at most the largest workspace a convolution asked for (bounded by the budget or one
+/// image, see `Convolution2DGeometry.imagesPerChunk`). Thread-safe: concurrent convolutions get
+/// different buffers.
+final class WorkspacePool: @unchecked Sendable {
+    static let shared = WorkspacePool()
+    static let maximumKept = 4
+
+    private let lock = NSLock()
+    private var free: [Workspace] = []
+
+    /// A buffer of at least `count` elements (the smallest free one that fits, else a new one).
+    func take(count: Int) -> Workspace {
+        lock.lock()
+        defer { lock.unlock() }
+        if let index = free.indices.filter({ free[$0].capacity >= count }).min(by: { free[$0].capacity < free[$1].capacity }) {
+            return free.remove(at: index)
+        }
+        return Workspace(capacity: count)
+    }
+
+    /// Returns a buffer for later calls; drops the smallest when more than `maximumKept` are free.
+    func give(_ workspace: Workspace) {
+        lock.lock()
+        defer { lock.unlock() }
+        free.append(workspace)
+        if free.count > WorkspacePool.maximumKept {
+            free.remove(at: free.indices.min(by: { free[$0].capacity < free[$1].capacity })!)
+        }
+    }
 }
 
 /// Forward convolution: `y[n, o] = Σ_{c,ki,kj} w[o, c, ki, kj] · x[n, c, ·+ki, ·+kj] + b[o]`.
@@ -181,7 +221,7 @@ private final class Workspace {
 /// workspace `[K, B·P]`, one GEMM `W[O, K] · col → [O, B·P]`, and (for B > 1) a copy of the
 /// staging matrix into the `[B, O, P]` output. Pointwise convolutions skip im2col (one GEMM per
 /// image on the input itself). The workspace holds at most `max(budgetBytes, (K + O)·P·4)` bytes,
-/// allocated once per call and reused by every chunk, so it does not grow with N.
+/// reused by every chunk and kept between calls (`WorkspacePool`), so it does not grow with N.
 func convolution2DForward(
     _ output: UnsafeMutablePointer<Float>,   // [N, O, OH, OW]
     _ input: UnsafePointer<Float>,           // [N, C, H, W]
@@ -198,8 +238,12 @@ func convolution2DForward(
         }
     } else {
         let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
-        let columns = Workspace(count: k * chunk * p)
-        let staging = chunk > 1 ? Workspace(count: o * chunk * p) : nil
+        let columns = WorkspacePool.shared.take(count: k * chunk * p)
+        let staging = chunk > 1 ? WorkspacePool.shared.take(count: o * chunk * p) : nil
+        defer {
+            WorkspacePool.shared.give(columns)
+            if let staging { WorkspacePool.shared.give(staging) }
+        }
         for first in stride(from: 0, to: g.batch, by: chunk) {
             let count = Swift.min(chunk, g.batch - first)
             im2col(columns.base, input + first * imageSize, imageCount: count, g)
@@ -275,8 +319,12 @@ func convolution2DBackward(
     if weightGradient == nil && inputGradient == nil { return }
     if let inputGradient { inputGradient.update(repeating: 0, count: g.batch * imageSize) }
     let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
-    let columns = Workspace(count: k * chunk * p)
-    let staging = chunk > 1 ? Workspace(count: o * chunk * p) : nil
+    let columns = WorkspacePool.shared.take(count: k * chunk * p)
+    let staging = chunk > 1 ? WorkspacePool.shared.take(count: o * chunk * p) : nil
+    defer {
+        WorkspacePool.shared.give(columns)
+        if let staging { WorkspacePool.shared.give(staging) }
+    }
     for first in stride(from: 0, to: g.batch, by: chunk) {
         let count = Swift.min(chunk, g.batch - first), width = count * p
         // dy of the chunk as [O, B·P].
