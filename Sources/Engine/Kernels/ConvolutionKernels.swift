@@ -215,13 +215,36 @@ final class WorkspacePool: @unchecked Sendable {
     }
 }
 
+/// `Σ x[i]` over `count` elements with 32 partial sums in SIMD registers: a plain `+=` loop is
+/// not vectorised (float addition is not reassociated) and runs at one add per 4 cycles.
+@inline(__always)
+func vectorSum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var a = SIMD16<Float>(), b = SIMD16<Float>()
+    var i = 0
+    let raw = UnsafeRawPointer(x)
+    while i + 32 <= count {
+        a += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        b += raw.loadUnaligned(fromByteOffset: (i + 16) * 4, as: SIMD16<Float>.self)
+        i += 32
+    }
+    var total = (a + b).sum()
+    while i < count { total += x[i]; i += 1 }
+    return total
+}
+
+/// Output planes at least this large get one GEMM per image straight into the NCHW output; smaller
+/// ones are gathered into one wide GEMM per chunk through a staging matrix `[O, B·P]`.
+let convolutionStagingThreshold = 2048
+
 /// Forward convolution: `y[n, o] = Σ_{c,ki,kj} w[o, c, ki, kj] · x[n, c, ·+ki, ·+kj] + b[o]`.
 ///
 /// For each chunk of B images (`Convolution2DGeometry.imagesPerChunk`): im2col into the column
-/// workspace `[K, B·P]`, one GEMM `W[O, K] · col → [O, B·P]`, and (for B > 1) a copy of the
-/// staging matrix into the `[B, O, P]` output. Pointwise convolutions skip im2col (one GEMM per
-/// image on the input itself). The workspace holds at most `max(budgetBytes, (K + O)·P·4)` bytes,
-/// reused by every chunk and kept between calls (`WorkspacePool`), so it does not grow with N.
+/// workspace `[K, B·P]`, then `W[O, K] · col`: one GEMM per image when P ≥
+/// `convolutionStagingThreshold` (reading its columns through `ldb`), else one GEMM for the chunk
+/// into a staging matrix `[O, B·P]` copied out to `[B, O, P]`. The bias is written first and the
+/// GEMMs add to it (beta = 1). Pointwise convolutions skip im2col (one GEMM per image on the
+/// input itself). The workspace holds at most `max(budgetBytes, (K + O)·P·4)` bytes, reused by
+/// every chunk and kept between calls (`WorkspacePool`), so it does not grow with N.
 func convolution2DForward(
     _ output: UnsafeMutablePointer<Float>,   // [N, O, OH, OW]
     _ input: UnsafePointer<Float>,           // [N, C, H, W]
@@ -231,43 +254,48 @@ func convolution2DForward(
 ) {
     let p = g.outputPlane, k = g.patchSize, o = g.outputChannels
     let imageSize = g.inputChannels * g.inputPlane, outputSize = o * p
+    let beta: Float = bias == nil ? 0 : 1
+    /// Fills the `[O, width]` matrix at `target` (row stride `width`) with the bias.
+    func fillBias(_ target: UnsafeMutablePointer<Float>, width: Int) {
+        guard let bias else { return }
+        for channel in 0..<o { (target + channel * width).update(repeating: bias[channel], count: width) }
+    }
     if g.isPointwise {
         for n in 0..<g.batch {
+            fillBias(output + n * outputSize, width: p)
             BLAS.sgemm(m: o, n: p, k: k, a: weight, lda: k, b: input + n * imageSize, ldb: p,
-                       c: output + n * outputSize, ldc: p)
+                       beta: beta, c: output + n * outputSize, ldc: p)
         }
-    } else {
-        let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
-        let columns = WorkspacePool.shared.take(count: k * chunk * p)
-        let staging = chunk > 1 ? WorkspacePool.shared.take(count: o * chunk * p) : nil
-        defer {
-            WorkspacePool.shared.give(columns)
-            if let staging { WorkspacePool.shared.give(staging) }
-        }
-        for first in stride(from: 0, to: g.batch, by: chunk) {
-            let count = Swift.min(chunk, g.batch - first)
-            im2col(columns.base, input + first * imageSize, imageCount: count, g)
-            if let staging {
-                BLAS.sgemm(m: o, n: count * p, k: k, a: weight, lda: k, b: columns.base, ldb: count * p,
-                           c: staging.base, ldc: count * p)
-                // [O, B·P] → [B, O, P]
-                for b in 0..<count {
-                    for channel in 0..<o {
-                        (output + (first + b) * outputSize + channel * p)
-                            .update(from: staging.base + channel * count * p + b * p, count: p)
-                    }
-                }
-            } else {
-                BLAS.sgemm(m: o, n: p, k: k, a: weight, lda: k, b: columns.base, ldb: p,
-                           c: output + first * outputSize, ldc: p)
-            }
-        }
+        return
     }
-    if let bias {
-        for n in 0..<g.batch {
-            for channel in 0..<o {
-                let plane = output + n * outputSize + channel * p, value = bias[channel]
-                for i in 0..<p { plane[i] += value }
+    let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
+    let staged = chunk > 1 && p < convolutionStagingThreshold
+    let columns = WorkspacePool.shared.take(count: k * chunk * p)
+    let staging = staged ? WorkspacePool.shared.take(count: o * chunk * p) : nil
+    defer {
+        WorkspacePool.shared.give(columns)
+        if let staging { WorkspacePool.shared.give(staging) }
+    }
+    for first in stride(from: 0, to: g.batch, by: chunk) {
+        let count = Swift.min(chunk, g.batch - first), width = count * p
+        im2col(columns.base, input + first * imageSize, imageCount: count, g)
+        if let staging {
+            fillBias(staging.base, width: width)
+            BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
+                       beta: beta, c: staging.base, ldc: width)
+            // [O, B·P] → [B, O, P]
+            for b in 0..<count {
+                for channel in 0..<o {
+                    (output + (first + b) * outputSize + channel * p)
+                        .update(from: staging.base + channel * width + b * p, count: p)
+                }
+            }
+        } else {
+            for b in 0..<count {
+                let y = output + (first + b) * outputSize
+                fillBias(y, width: p)
+                BLAS.sgemm(m: o, n: p, k: k, a: weight, lda: k, b: columns.base + b * p, ldb: width,
+                           beta: beta, c: y, ldc: p)
             }
         }
     }
@@ -278,9 +306,10 @@ func convolution2DForward(
 /// - `db += Σ_{n, positions} dy[n, o]`;
 /// - `dx = col2im(Wᵀ · dy)` (`[K, O] · [O, B·P]` into the column workspace, then col2im).
 ///
-/// The column matrix is recomputed from `x` chunk by chunk rather than saved by the forward
-/// pass, so the memory bound is that of `convolution2DForward`. `inputGradient` is overwritten;
-/// `weightGradient` and `biasGradient` are accumulated into. Pass `nil` for what is not needed.
+/// Chunks, staging and per-image GEMMs as in `convolution2DForward`. The column matrix is
+/// recomputed from `x` chunk by chunk rather than saved by the forward pass, so the memory bound
+/// is that of the forward pass. `inputGradient` is overwritten; `weightGradient` and
+/// `biasGradient` are accumulated into. Pass `nil` for what is not needed.
 func convolution2DBackward(
     inputGradient: UnsafeMutablePointer<Float>?,    // [N, C, H, W], overwritten
     weightGradient: UnsafeMutablePointer<Float>?,   // [O, K], accumulated
@@ -295,10 +324,7 @@ func convolution2DBackward(
     if let biasGradient {
         for n in 0..<g.batch {
             for channel in 0..<o {
-                let plane = outputGradient + n * outputSize + channel * p
-                var sum: Float = 0
-                for i in 0..<p { sum += plane[i] }
-                biasGradient[channel] += sum
+                biasGradient[channel] += vectorSum(outputGradient + n * outputSize + channel * p, count: p)
             }
         }
     }
@@ -319,36 +345,49 @@ func convolution2DBackward(
     if weightGradient == nil && inputGradient == nil { return }
     if let inputGradient { inputGradient.update(repeating: 0, count: g.batch * imageSize) }
     let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
+    let staged = chunk > 1 && p < convolutionStagingThreshold
     let columns = WorkspacePool.shared.take(count: k * chunk * p)
-    let staging = chunk > 1 ? WorkspacePool.shared.take(count: o * chunk * p) : nil
+    let staging = staged ? WorkspacePool.shared.take(count: o * chunk * p) : nil
     defer {
         WorkspacePool.shared.give(columns)
         if let staging { WorkspacePool.shared.give(staging) }
     }
     for first in stride(from: 0, to: g.batch, by: chunk) {
         let count = Swift.min(chunk, g.batch - first), width = count * p
-        // dy of the chunk as [O, B·P].
-        let dy: UnsafePointer<Float>
         if let staging {
+            // dy of the chunk as one [O, B·P] matrix: one GEMM per direction.
             for b in 0..<count {
                 for channel in 0..<o {
                     (staging.base + channel * width + b * p)
                         .update(from: outputGradient + (first + b) * outputSize + channel * p, count: p)
                 }
             }
-            dy = UnsafePointer(staging.base)
+            if let weightGradient {
+                im2col(columns.base, input + first * imageSize, imageCount: count, g)
+                BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: staging.base, lda: width, b: columns.base,
+                           ldb: width, beta: 1, c: weightGradient, ldc: k)
+            }
+            if inputGradient != nil {
+                BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: staging.base, ldb: width,
+                           c: columns.base, ldc: width)
+            }
         } else {
-            dy = outputGradient + first * outputSize
+            // Each image's dy `[O, P]` is already contiguous: one GEMM per image and direction.
+            if let weightGradient {
+                im2col(columns.base, input + first * imageSize, imageCount: count, g)
+                for b in 0..<count {
+                    BLAS.sgemm(transposeB: true, m: o, n: k, k: p, a: outputGradient + (first + b) * outputSize, lda: p,
+                               b: columns.base + b * p, ldb: width, beta: 1, c: weightGradient, ldc: k)
+                }
+            }
+            if inputGradient != nil {
+                for b in 0..<count {
+                    BLAS.sgemm(transposeA: true, m: k, n: p, k: o, a: weight, lda: k,
+                               b: outputGradient + (first + b) * outputSize, ldb: p,
+                               c: columns.base + b * p, ldc: width)
+                }
+            }
         }
-        if let weightGradient {
-            im2col(columns.base, input + first * imageSize, imageCount: count, g)
-            BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: dy, lda: width, b: columns.base, ldb: width,
-                       beta: 1, c: weightGradient, ldc: k)
-        }
-        if let inputGradient {
-            BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: dy, ldb: width,
-                       c: columns.base, ldc: width)
-            col2im(inputGradient + first * imageSize, columns.base, imageCount: count, g)
-        }
+        if let inputGradient { col2im(inputGradient + first * imageSize, columns.base, imageCount: count, g) }
     }
 }
