@@ -118,18 +118,26 @@ func col2imRow(_ image: UnsafeMutablePointer<Float>,                    // [C, H
     }
 }
 
-/// Runs `body(index)` for `index` in `0..<count`, spread over the cores when the total `work`
-/// (in elements touched) is large enough to pay for it. Never call it around a BLAS call.
+/// The number of blocks `parallelFor` splits its range into: a few per core, so uneven blocks
+/// even out without paying a dispatch per tiny iteration.
+let parallelBlockCount = 4 * ProcessInfo.processInfo.activeProcessorCount
+
+/// Runs `body(index)` for `index` in `0..<count`, in contiguous blocks spread over the cores when
+/// the total `work` (in elements touched) is large enough to pay for it. Never call it around a
+/// BLAS call (OpenBLAS already uses every core).
 ///
-/// The iterations must write disjoint memory (the kernels here split by image, channel or plane).
-/// That is what makes handing the raw pointers they capture to other threads safe, which the
-/// compiler cannot see: hence the `@Sendable` cast.
+/// The iterations must write disjoint memory (the kernels here split by image, channel, plane or
+/// row of a column matrix). That is what makes handing the raw pointers they capture to other
+/// threads safe, which the compiler cannot see: hence the `@Sendable` cast.
 @inline(__always)
 func parallelFor(_ count: Int, work: Int, _ body: (Int) -> Void) {
     if count > 1 && work >= 1 << 16 {
+        let blocks = Swift.min(count, parallelBlockCount)
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: count,
-                                            execute: unsafeBitCast(body, to: (@Sendable (Int) -> Void).self))
+            let run = unsafeBitCast(body, to: (@Sendable (Int) -> Void).self)
+            DispatchQueue.concurrentPerform(iterations: blocks) { block in
+                for index in (block * count / blocks)..<((block + 1) * count / blocks) { run(index) }
+            }
         }
     } else {
         for index in 0..<count { body(index) }
