@@ -15,9 +15,10 @@
 ///
 /// Memory bound: images are processed in chunks whose column matrix `[C·kh·kw, B·H′·W′]` plus
 /// staging matrix `[O, B·H′·W′]` fit in 64 MiB (at least one image per chunk, so the bound is
-/// `max(64 MiB, (C·kh·kw + O)·H′·W′·4 bytes)`), independent of N. The workspaces are reused by
-/// every chunk and kept between calls; the backward pass recomputes the column matrix instead of
-/// keeping it from the forward pass.
+/// `max(64 MiB, (C·kh·kw + O)·H′·W′·4 bytes)` per call), independent of N. The workspaces are
+/// reused by every chunk and kept between calls (at most four free buffers, each within that
+/// bound); the backward pass recomputes the column matrix instead of keeping it from the forward
+/// pass.
 ///
 /// - Precondition: `input` is rank 4, `weight` rank 4 with `C` input channels, `bias` `[O]`;
 ///   strides ≥ 1, paddings ≥ 0, and the kernel fits in the padded input.
