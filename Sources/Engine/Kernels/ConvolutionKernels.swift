@@ -55,6 +55,19 @@ struct Convolution2DGeometry: Sendable, Equatable {
     }
 }
 
+extension Convolution2DGeometry {
+    /// For a plane processed image by image: how many output rows one column block covers, so
+    /// that the block `[K, R·OW]` stays within `min(budgetBytes, cacheBytes)` (written by im2col,
+    /// it is still in cache when the GEMM reads it) but, budget permitting, is at least
+    /// `minimumColumns` wide (narrower GEMMs run slowly). Between 1 and OH.
+    func outputRowsPerBlock(budgetBytes: Int, cacheBytes: Int = 2 << 20, minimumColumns: Int = 768) -> Int {
+        let bytesPerRow = Swift.max(1, patchSize * outputWidth * MemoryLayout<Float>.stride)
+        let byCache = Swift.min(budgetBytes, cacheBytes) / bytesPerRow
+        let byWidth = Swift.min(budgetBytes / bytesPerRow, (minimumColumns + outputWidth - 1) / Swift.max(outputWidth, 1))
+        return Swift.max(1, Swift.min(outputHeight, Swift.max(byCache, byWidth)))
+    }
+}
+
 /// The default byte budget of the convolution workspace (column matrix plus staging matrix of
 /// one chunk): 64 MiB, or one image's worth when a single image needs more.
 let convolutionWorkspaceBudgetBytes = 64 << 20
@@ -71,21 +84,23 @@ private func validOutputColumns(_ g: Convolution2DGeometry, kernelColumn kj: Int
     return low..<high
 }
 
-/// Writes row `(c, ki, kj)` of one image's column matrix:
-/// `columns[(c·kh + ki)·kw + kj, oy·OW + ox] = image[c, oy·sh − ph + ki, ox·sw − pw + kj]`
-/// (0 in the padding). `columns` points at the image's first column; `rowStride` is the row
-/// length of the whole column matrix (B·P for a chunk of B images).
+/// Writes row `(c, ki, kj)` of one image's column matrix, for the output rows `oy` in
+/// `outputRows` (all of them, `0..<OH`, except when a large plane is processed in blocks):
+/// `columns[(c·kh + ki)·kw + kj, (oy − oy₀)·OW + ox] = image[c, oy·sh − ph + ki, ox·sw − pw + kj]`
+/// (0 in the padding), `oy₀ = outputRows.lowerBound`. `columns` points at the image's first
+/// column; `rowStride` is the row length of the whole column matrix (B·P for a chunk of B images).
 ///
 /// `col2imRow` has exactly this loop nest, with `+=` in the other direction.
 @inline(__always)
 func im2colRow(_ columns: UnsafeMutablePointer<Float>, rowStride: Int,   // [K, rowStride]
                _ image: UnsafePointer<Float>,                           // [C, H, W]
-               channel c: Int, kernelRow ki: Int, kernelColumn kj: Int, _ g: Convolution2DGeometry) {
-    let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+               channel c: Int, kernelRow ki: Int, kernelColumn kj: Int, outputRows: Range<Int>,
+               _ g: Convolution2DGeometry) {
+    let outputWidth = g.outputWidth
     let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
     let valid = validOutputColumns(g, kernelColumn: kj)
-    for oy in 0..<outputHeight {
-        let out = row + oy * outputWidth
+    for oy in outputRows {
+        let out = row + (oy - outputRows.lowerBound) * outputWidth
         let iy = oy * g.strideHeight - g.paddingHeight + ki
         if iy < 0 || iy >= g.inputHeight { out.update(repeating: 0, count: outputWidth); continue }
         let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
@@ -101,16 +116,17 @@ func im2colRow(_ columns: UnsafeMutablePointer<Float>, rowStride: Int,   // [K, 
 
 /// The adjoint of `im2colRow`: adds each entry of row `(c, ki, kj)` of a column matrix into the
 /// input position it was copied from, `image[c, oy·sh − ph + ki, ox·sw − pw + kj] +=
-/// columns[(c·kh + ki)·kw + kj, oy·OW + ox]`, skipping the padding. Same loop nest as im2col.
+/// columns[(c·kh + ki)·kw + kj, (oy − oy₀)·OW + ox]`, skipping the padding. Same loop nest as im2col.
 @inline(__always)
 func col2imRow(_ image: UnsafeMutablePointer<Float>,                    // [C, H, W], accumulated
                _ columns: UnsafePointer<Float>, rowStride: Int,        // [K, rowStride]
-               channel c: Int, kernelRow ki: Int, kernelColumn kj: Int, _ g: Convolution2DGeometry) {
-    let outputHeight = g.outputHeight, outputWidth = g.outputWidth
+               channel c: Int, kernelRow ki: Int, kernelColumn kj: Int, outputRows: Range<Int>,
+               _ g: Convolution2DGeometry) {
+    let outputWidth = g.outputWidth
     let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
     let valid = validOutputColumns(g, kernelColumn: kj)
-    for oy in 0..<outputHeight {
-        let out = row + oy * outputWidth
+    for oy in outputRows {
+        let out = row + (oy - outputRows.lowerBound) * outputWidth
         let iy = oy * g.strideHeight - g.paddingHeight + ki
         if iy < 0 || iy >= g.inputHeight { continue }
         let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
@@ -144,36 +160,40 @@ func parallelFor(_ count: Int, work: Int, _ body: (Int) -> Void) {
     }
 }
 
-/// im2col of `imageCount` consecutive images into one column matrix `[K, imageCount·P]`.
-func im2col(_ columns: UnsafeMutablePointer<Float>,       // [K, B·P]
+/// im2col of `imageCount` consecutive images into one column matrix `[K, imageCount·R·OW]`,
+/// for the `R` output rows `outputRows` of each image (default: all, R·OW = P).
+func im2col(_ columns: UnsafeMutablePointer<Float>,       // [K, B·R·OW]
             _ images: UnsafePointer<Float>,               // [B, C, H, W]
-            imageCount: Int, _ g: Convolution2DGeometry) {
-    let rowStride = imageCount * g.outputPlane
+            imageCount: Int, outputRows: Range<Int>? = nil, _ g: Convolution2DGeometry) {
+    let rows = outputRows ?? 0..<g.outputHeight
+    let imageWidth = rows.count * g.outputWidth, rowStride = imageCount * imageWidth
     let imageSize = g.inputChannels * g.inputPlane
     // Each (image, row of the column matrix) is its own task: no two write the same memory.
     parallelFor(imageCount * g.patchSize, work: g.patchSize * rowStride) { index in
         let (b, row) = index.quotientAndRemainder(dividingBy: g.patchSize)
         let (c, kernelIndex) = row.quotientAndRemainder(dividingBy: g.kernelHeight * g.kernelWidth)
         let (ki, kj) = kernelIndex.quotientAndRemainder(dividingBy: g.kernelWidth)
-        im2colRow(columns + b * g.outputPlane, rowStride: rowStride, images + b * imageSize,
-                  channel: c, kernelRow: ki, kernelColumn: kj, g)
+        im2colRow(columns + b * imageWidth, rowStride: rowStride, images + b * imageSize,
+                  channel: c, kernelRow: ki, kernelColumn: kj, outputRows: rows, g)
     }
 }
 
-/// col2im of a column matrix `[K, imageCount·P]` into `imageCount` consecutive images
-/// (accumulating: `images += col2im(columns)`). The exact adjoint of `im2col`.
+/// col2im of a column matrix `[K, imageCount·R·OW]` into `imageCount` consecutive images
+/// (accumulating: `images += col2im(columns)`). The exact adjoint of `im2col` with the same
+/// `outputRows`.
 func col2im(_ images: UnsafeMutablePointer<Float>,        // [B, C, H, W], accumulated
-            _ columns: UnsafePointer<Float>,              // [K, B·P]
-            imageCount: Int, _ g: Convolution2DGeometry) {
-    let rowStride = imageCount * g.outputPlane
+            _ columns: UnsafePointer<Float>,              // [K, B·R·OW]
+            imageCount: Int, outputRows: Range<Int>? = nil, _ g: Convolution2DGeometry) {
+    let rows = outputRows ?? 0..<g.outputHeight
+    let imageWidth = rows.count * g.outputWidth, rowStride = imageCount * imageWidth
     let imageSize = g.inputChannels * g.inputPlane
     // The rows of one channel add into the same plane, so each (image, channel) is one task.
     parallelFor(imageCount * g.inputChannels, work: g.patchSize * rowStride) { index in
         let (b, c) = index.quotientAndRemainder(dividingBy: g.inputChannels)
         for ki in 0..<g.kernelHeight {
             for kj in 0..<g.kernelWidth {
-                col2imRow(images + b * imageSize, columns + b * g.outputPlane, rowStride: rowStride,
-                          channel: c, kernelRow: ki, kernelColumn: kj, g)
+                col2imRow(images + b * imageSize, columns + b * imageWidth, rowStride: rowStride,
+                          channel: c, kernelRow: ki, kernelColumn: kj, outputRows: rows, g)
             }
         }
     }
@@ -240,19 +260,21 @@ func vectorSum(_ x: UnsafePointer<Float>, count: Int) -> Float {
     return total
 }
 
-/// Output planes at least this large get one GEMM per image straight into the NCHW output; smaller
-/// ones are gathered into one wide GEMM per chunk through a staging matrix `[O, B·P]`.
+/// Output planes at least this large are processed image by image, in blocks of output rows
+/// (`outputRowsPerBlock`), each block's GEMM writing straight into the NCHW output; smaller ones
+/// are gathered into one wide GEMM per chunk of images through a staging matrix `[O, B·P]`.
 let convolutionStagingThreshold = 2048
 
 /// Forward convolution: `y[n, o] = Σ_{c,ki,kj} w[o, c, ki, kj] · x[n, c, ·+ki, ·+kj] + b[o]`.
 ///
-/// For each chunk of B images (`Convolution2DGeometry.imagesPerChunk`): im2col into the column
-/// workspace `[K, B·P]`, then `W[O, K] · col`: one GEMM per image when P ≥
-/// `convolutionStagingThreshold` (reading its columns through `ldb`), else one GEMM for the chunk
-/// into a staging matrix `[O, B·P]` copied out to `[B, O, P]`. The bias is written first and the
-/// GEMMs add to it (beta = 1). Pointwise convolutions skip im2col (one GEMM per image on the
-/// input itself). The workspace holds at most `max(budgetBytes, (K + O)·P·4)` bytes, reused by
-/// every chunk and kept between calls (`WorkspacePool`), so it does not grow with N.
+/// Small planes (P < `convolutionStagingThreshold`): for each chunk of B images
+/// (`Convolution2DGeometry.imagesPerChunk`), im2col into the column workspace `[K, B·P]`, one
+/// GEMM `W[O, K] · col` into a staging matrix `[O, B·P]`, copied out to `[B, O, P]`. Large
+/// planes: for each image and block of R output rows, im2col into `[K, R·OW]` and one GEMM into
+/// the output rows (`ldc = P`). The bias is written first and the GEMMs add to it (beta = 1).
+/// Pointwise convolutions skip im2col (one GEMM per image on the input itself). The workspace
+/// holds at most `max(budgetBytes, (K + O)·P·4)` bytes, reused by every chunk and kept between
+/// calls (`WorkspacePool`), so it does not grow with N.
 func convolution2DForward(
     _ output: UnsafeMutablePointer<Float>,   // [N, O, OH, OW]
     _ input: UnsafePointer<Float>,           // [N, C, H, W]
@@ -263,32 +285,28 @@ func convolution2DForward(
     let p = g.outputPlane, k = g.patchSize, o = g.outputChannels
     let imageSize = g.inputChannels * g.inputPlane, outputSize = o * p
     let beta: Float = bias == nil ? 0 : 1
-    /// Fills the `[O, width]` matrix at `target` (row stride `width`) with the bias.
-    func fillBias(_ target: UnsafeMutablePointer<Float>, width: Int) {
+    /// Fills the `[O, width]` matrix at `target` (row stride `stride`) with the bias.
+    func fillBias(_ target: UnsafeMutablePointer<Float>, width: Int, stride: Int) {
         guard let bias else { return }
-        for channel in 0..<o { (target + channel * width).update(repeating: bias[channel], count: width) }
+        for channel in 0..<o { (target + channel * stride).update(repeating: bias[channel], count: width) }
     }
     if g.isPointwise {
         for n in 0..<g.batch {
-            fillBias(output + n * outputSize, width: p)
+            fillBias(output + n * outputSize, width: p, stride: p)
             BLAS.sgemm(m: o, n: p, k: k, a: weight, lda: k, b: input + n * imageSize, ldb: p,
                        beta: beta, c: output + n * outputSize, ldc: p)
         }
         return
     }
     let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
-    let staged = chunk > 1 && p < convolutionStagingThreshold
-    let columns = WorkspacePool.shared.take(count: k * chunk * p)
-    let staging = staged ? WorkspacePool.shared.take(count: o * chunk * p) : nil
-    defer {
-        WorkspacePool.shared.give(columns)
-        if let staging { WorkspacePool.shared.give(staging) }
-    }
-    for first in stride(from: 0, to: g.batch, by: chunk) {
-        let count = Swift.min(chunk, g.batch - first), width = count * p
-        im2col(columns.base, input + first * imageSize, imageCount: count, g)
-        if let staging {
-            fillBias(staging.base, width: width)
+    if chunk > 1 && p < convolutionStagingThreshold {
+        let columns = WorkspacePool.shared.take(count: k * chunk * p)
+        let staging = WorkspacePool.shared.take(count: o * chunk * p)
+        defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
+        for first in stride(from: 0, to: g.batch, by: chunk) {
+            let count = Swift.min(chunk, g.batch - first), width = count * p
+            im2col(columns.base, input + first * imageSize, imageCount: count, g)
+            fillBias(staging.base, width: width, stride: width)
             BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
                        beta: beta, c: staging.base, ldc: width)
             // [O, B·P] → [B, O, P]
@@ -298,11 +316,19 @@ func convolution2DForward(
                         .update(from: staging.base + channel * width + b * p, count: p)
                 }
             }
-        } else {
-            for b in 0..<count {
-                let y = output + (first + b) * outputSize
-                fillBias(y, width: p)
-                BLAS.sgemm(m: o, n: p, k: k, a: weight, lda: k, b: columns.base + b * p, ldb: width,
+        }
+    } else {
+        let rowsPerBlock = g.outputRowsPerBlock(budgetBytes: workspaceBudgetBytes)
+        let columns = WorkspacePool.shared.take(count: k * rowsPerBlock * g.outputWidth)
+        defer { WorkspacePool.shared.give(columns) }
+        for n in 0..<g.batch {
+            for firstRow in stride(from: 0, to: g.outputHeight, by: rowsPerBlock) {
+                let rows = firstRow..<Swift.min(firstRow + rowsPerBlock, g.outputHeight)
+                let width = rows.count * g.outputWidth
+                let y = output + n * outputSize + firstRow * g.outputWidth
+                im2col(columns.base, input + n * imageSize, imageCount: 1, outputRows: rows, g)
+                fillBias(y, width: width, stride: p)
+                BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
                            beta: beta, c: y, ldc: p)
             }
         }
@@ -314,9 +340,9 @@ func convolution2DForward(
 /// - `db += Σ_{n, positions} dy[n, o]`;
 /// - `dx = col2im(Wᵀ · dy)` (`[K, O] · [O, B·P]` into the column workspace, then col2im).
 ///
-/// Chunks, staging and per-image GEMMs as in `convolution2DForward`. The column matrix is
-/// recomputed from `x` chunk by chunk rather than saved by the forward pass, so the memory bound
-/// is that of the forward pass. `inputGradient` is overwritten; `weightGradient` and
+/// Chunks, staging and row blocks as in `convolution2DForward`. The column matrix is recomputed
+/// from `x` chunk by chunk (block by block) rather than saved by the forward pass, so the memory
+/// bound is that of the forward pass. `inputGradient` is overwritten; `weightGradient` and
 /// `biasGradient` are accumulated into. Pass `nil` for what is not needed.
 func convolution2DBackward(
     inputGradient: UnsafeMutablePointer<Float>?,    // [N, C, H, W], overwritten
@@ -353,16 +379,12 @@ func convolution2DBackward(
     if weightGradient == nil && inputGradient == nil { return }
     if let inputGradient { inputGradient.update(repeating: 0, count: g.batch * imageSize) }
     let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
-    let staged = chunk > 1 && p < convolutionStagingThreshold
-    let columns = WorkspacePool.shared.take(count: k * chunk * p)
-    let staging = staged ? WorkspacePool.shared.take(count: o * chunk * p) : nil
-    defer {
-        WorkspacePool.shared.give(columns)
-        if let staging { WorkspacePool.shared.give(staging) }
-    }
-    for first in stride(from: 0, to: g.batch, by: chunk) {
-        let count = Swift.min(chunk, g.batch - first), width = count * p
-        if let staging {
+    if chunk > 1 && p < convolutionStagingThreshold {
+        let columns = WorkspacePool.shared.take(count: k * chunk * p)
+        let staging = WorkspacePool.shared.take(count: o * chunk * p)
+        defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
+        for first in stride(from: 0, to: g.batch, by: chunk) {
+            let count = Swift.min(chunk, g.batch - first), width = count * p
             // dy of the chunk as one [O, B·P] matrix: one GEMM per direction.
             for b in 0..<count {
                 for channel in 0..<o {
@@ -375,27 +397,33 @@ func convolution2DBackward(
                 BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: staging.base, lda: width, b: columns.base,
                            ldb: width, beta: 1, c: weightGradient, ldc: k)
             }
-            if inputGradient != nil {
+            if let inputGradient {
                 BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: staging.base, ldb: width,
                            c: columns.base, ldc: width)
+                col2im(inputGradient + first * imageSize, columns.base, imageCount: count, g)
             }
-        } else {
-            // Each image's dy `[O, P]` is already contiguous: one GEMM per image and direction.
-            if let weightGradient {
-                im2col(columns.base, input + first * imageSize, imageCount: count, g)
-                for b in 0..<count {
-                    BLAS.sgemm(transposeB: true, m: o, n: k, k: p, a: outputGradient + (first + b) * outputSize, lda: p,
-                               b: columns.base + b * p, ldb: width, beta: 1, c: weightGradient, ldc: k)
+        }
+    } else {
+        // dy of an image is [O, P] with rows of stride P; a block of output rows is a column block.
+        let rowsPerBlock = g.outputRowsPerBlock(budgetBytes: workspaceBudgetBytes)
+        let columns = WorkspacePool.shared.take(count: k * rowsPerBlock * g.outputWidth)
+        defer { WorkspacePool.shared.give(columns) }
+        for n in 0..<g.batch {
+            for firstRow in stride(from: 0, to: g.outputHeight, by: rowsPerBlock) {
+                let rows = firstRow..<Swift.min(firstRow + rowsPerBlock, g.outputHeight)
+                let width = rows.count * g.outputWidth
+                let dy = outputGradient + n * outputSize + firstRow * g.outputWidth
+                if let weightGradient {
+                    im2col(columns.base, input + n * imageSize, imageCount: 1, outputRows: rows, g)
+                    BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: dy, lda: p, b: columns.base, ldb: width,
+                               beta: 1, c: weightGradient, ldc: k)
                 }
-            }
-            if inputGradient != nil {
-                for b in 0..<count {
-                    BLAS.sgemm(transposeA: true, m: k, n: p, k: o, a: weight, lda: k,
-                               b: outputGradient + (first + b) * outputSize, ldb: p,
-                               c: columns.base + b * p, ldc: width)
+                if let inputGradient {
+                    BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: dy, ldb: p,
+                               c: columns.base, ldc: width)
+                    col2im(inputGradient + n * imageSize, columns.base, imageCount: 1, outputRows: rows, g)
                 }
             }
         }
-        if let inputGradient { col2im(inputGradient + first * imageSize, columns.base, imageCount: count, g) }
     }
 }

@@ -38,6 +38,27 @@ struct ConvolutionKernelTests {
         #expect(abs(left - right) <= 1e-6 * max(magnitude, 1), "⟨im2col(x), y⟩ = \(left), ⟨x, col2im(y)⟩ = \(right)")
     }
 
+    @Test("col2im is the adjoint of im2col on a block of output rows", arguments: geometries)
+    func adjointOnRowBlock(_ g: Convolution2DGeometry) {
+        let rows = (g.outputHeight / 3)..<Swift.max(g.outputHeight / 3 + 1, 2 * g.outputHeight / 3)
+        var generator = RandomGenerator(seed: 8)
+        let x = Tensor.randomNormal([g.batch, g.inputChannels, g.inputHeight, g.inputWidth], using: &generator)
+        let width = g.batch * rows.count * g.outputWidth
+        let y = Tensor.randomNormal([g.patchSize, width], using: &generator)
+        let columns = Tensor(shape: [g.patchSize, width], repeating: .nan)
+        im2col(columns.pointer, x.pointer, imageCount: g.batch, outputRows: rows, g)
+        let back = Tensor.zeros(x.shape)
+        col2im(back.pointer, y.pointer, imageCount: g.batch, outputRows: rows, g)
+        var left = 0.0, right = 0.0, magnitude = 0.0
+        for i in 0..<columns.count {
+            left += Double(columns.pointer[i]) * Double(y.pointer[i])
+            magnitude += abs(Double(columns.pointer[i]) * Double(y.pointer[i]))
+        }
+        for i in 0..<x.count { right += Double(x.pointer[i]) * Double(back.pointer[i]) }
+        #expect(!left.isNaN, "im2col left entries unwritten")
+        #expect(abs(left - right) <= 1e-6 * max(magnitude, 1), "rows \(rows): ⟨im2col(x), y⟩ = \(left), ⟨x, col2im(y)⟩ = \(right)")
+    }
+
     @Test("im2col places input values and padding zeros where the formula says")
     func im2colEntries() {
         let g = Self.geometries[1]
@@ -118,6 +139,33 @@ struct ConvolutionKernelTests {
             worst = max(worst, abs(sum - results[0][0][n, o, i, j]))
         } } } }
         #expect(worst <= 1e-4, "largest difference from the direct sum: \(worst)")
+    }
+
+    /// A budget below one image's column matrix sends even small planes image by image through
+    /// blocks of output rows; the block height follows the budget.
+    @Test("blocks of output rows equal whole planes, forward and backward",
+          arguments: [([2, 3, 7, 6], 1), ([2, 3, 7, 6], 3), ([2, 2, 48, 96], 1), ([2, 2, 48, 96], 5)])
+    func rowBlocksEqualWholePlanes(inputShape: [Int], rowsPerBlock: Int) {
+        var generator = RandomGenerator(seed: 12)
+        let x = Tensor.randomNormal(inputShape, using: &generator)
+        let w = Tensor.randomNormal([3, inputShape[1], 3, 3], using: &generator)
+        let g = convolutionGeometry(input: x.shape, weight: w.shape, bias: nil, stride: (2, 1), padding: (1, 1))
+        let budget = rowsPerBlock * g.patchSize * g.outputWidth * 4
+        #expect(g.imagesPerChunk(budgetBytes: budget) == 1)
+        #expect(g.outputRowsPerBlock(budgetBytes: budget) == rowsPerBlock)
+        let upstream = Tensor.randomNormal([inputShape[0], 3, g.outputHeight, g.outputWidth], using: &generator)
+        var results: [[Tensor]] = []
+        for budget in [budget, Int.max / 2] {
+            let (xs, ws) = (x.copy(), w.copy())
+            for t in [xs, ws] { t.requiresGrad = true }
+            let y = conv2d(xs, weight: ws, bias: nil, stride: (2, 1), padding: (1, 1), workspaceBudgetBytes: budget)
+            y.backward(seed: upstream)
+            results.append([y.detached(), xs.grad!, ws.grad!])
+        }
+        for (index, name) in ["output", "input gradient", "weight gradient"].enumerated() {
+            expectClose(results[0][index], results[1][index], relativeTolerance: 1e-5, absoluteTolerance: 1e-4,
+                        "\(inputShape) in blocks of \(rowsPerBlock) rows: \(name)")
+        }
     }
 
     @Test("pointwise fast path equals the im2col path")
