@@ -199,21 +199,23 @@ func col2im(_ images: UnsafeMutablePointer<Float>,        // [B, C, H, W], accum
     }
 }
 
-/// A scratch buffer of `Float`s, taken from and returned to `WorkspacePool.shared`.
+/// A 64-byte-aligned scratch buffer of `Float`s, taken from and returned to `WorkspacePool.shared`.
 final class Workspace: @unchecked Sendable {
     let base: UnsafeMutablePointer<Float>
     let capacity: Int
     init(capacity: Int) {
         self.capacity = Swift.max(capacity, 1)
-        base = .allocate(capacity: self.capacity)
+        base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity * MemoryLayout<Float>.stride,
+                                                alignment: TensorStorage.alignment)
+            .bindMemory(to: Float.self, capacity: self.capacity)
     }
-    deinit { base.deallocate() }
+    deinit { UnsafeMutableRawPointer(base).deallocate() }
 }
 
 /// Keeps the convolution workspaces between calls, so a training step does not map, fault in and
 /// unmap tens of megabytes per layer and direction. Holds at most `maximumKept` free buffers;
 /// each is at most the largest workspace a convolution asked for (bounded by the budget or one
-/// image, see `Convolution2DGeometry.imagesPerChunk`). Thread-safe: concurrent convolutions get
+/// image, see `Convolution2DGeometry.imagesPerChunk` and `outputRowsPerBlock`). Thread-safe: concurrent convolutions get
 /// different buffers.
 final class WorkspacePool: @unchecked Sendable {
     static let shared = WorkspacePool()
