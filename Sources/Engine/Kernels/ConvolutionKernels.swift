@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// 2-D convolution (cross-correlation, as in PyTorch) lowered to im2col + GEMM, with a bounded
 /// workspace. No autodiff here: `Ops/Convolution.swift` records these kernels.
@@ -46,11 +47,24 @@ struct Convolution2DGeometry: Sendable, Equatable {
     /// together in `budgetBytes` (at least 1, at most N). Chunks are also capped at about
     /// `targetColumns` columns: beyond that a GEMM gains nothing, and a chunk of one image needs
     /// no staging copy at all.
-    func imagesPerChunk(budgetBytes: Int, targetColumns: Int = 8192) -> Int {
+    func imagesPerChunk(budgetBytes: Int, targetColumns: Int = 16384) -> Int {
         let bytesPerImage = Swift.max(1, (patchSize + outputChannels) * outputPlane * MemoryLayout<Float>.stride)
         let byBudget = budgetBytes / bytesPerImage
         let byColumns = (targetColumns + outputPlane - 1) / Swift.max(outputPlane, 1)
         return Swift.max(1, Swift.min(batch, byBudget, byColumns))
+    }
+}
+
+extension Convolution2DGeometry {
+    /// For a plane processed image by image: how many output rows one column block covers, so
+    /// that the block `[K, R·OW]` stays within `min(budgetBytes, cacheBytes)` (written by im2col,
+    /// it is still in cache when the GEMM reads it) but, budget permitting, is at least
+    /// `minimumColumns` wide (narrower GEMMs run slowly). Between 1 and OH.
+    func outputRowsPerBlock(budgetBytes: Int, cacheBytes: Int = 2 << 20, minimumColumns: Int = 768) -> Int {
+        let bytesPerRow = Swift.max(1, patchSize * outputWidth * MemoryLayout<Float>.stride)
+        let byCache = Swift.min(budgetBytes, cacheBytes) / bytesPerRow
+        let byWidth = Swift.min(budgetBytes / bytesPerRow, (minimumColumns + outputWidth - 1) / Swift.max(outputWidth, 1))
+        return Swift.max(1, Swift.min(outputHeight, Swift.max(byCache, byWidth)))
     }
 }
 
@@ -70,118 +84,199 @@ private func validOutputColumns(_ g: Convolution2DGeometry, kernelColumn kj: Int
     return low..<high
 }
 
-/// Writes channel `c` of one image into its `kh·kw` rows of a column matrix:
-/// `columns[(c·kh + ki)·kw + kj, oy·OW + ox] = image[c, oy·sh − ph + ki, ox·sw − pw + kj]`
-/// (0 in the padding). `columns` points at the image's first column; `rowStride` is the row
-/// length of the whole column matrix (B·P for a chunk of B images).
+/// Writes row `(c, ki, kj)` of one image's column matrix, for the output rows `oy` in
+/// `outputRows` (all of them, `0..<OH`, except when a large plane is processed in blocks):
+/// `columns[(c·kh + ki)·kw + kj, (oy − oy₀)·OW + ox] = image[c, oy·sh − ph + ki, ox·sw − pw + kj]`
+/// (0 in the padding), `oy₀ = outputRows.lowerBound`. `columns` points at the image's first
+/// column; `rowStride` is the row length of the whole column matrix (B·P for a chunk of B images).
 ///
-/// `col2imChannel` has exactly this loop nest, with `+=` in the other direction.
+/// `col2imRow` has exactly this loop nest, with `+=` in the other direction.
 @inline(__always)
-func im2colChannel(_ columns: UnsafeMutablePointer<Float>, rowStride: Int,   // [K, rowStride]
-                   _ image: UnsafePointer<Float>,                          // [C, H, W]
-                   channel c: Int, _ g: Convolution2DGeometry) {
-    let outputHeight = g.outputHeight, outputWidth = g.outputWidth
-    for ki in 0..<g.kernelHeight {
-        for kj in 0..<g.kernelWidth {
-            let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
-            let valid = validOutputColumns(g, kernelColumn: kj)
-            for oy in 0..<outputHeight {
-                let out = row + oy * outputWidth
-                let iy = oy * g.strideHeight - g.paddingHeight + ki
-                if iy < 0 || iy >= g.inputHeight { out.update(repeating: 0, count: outputWidth); continue }
-                let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
-                for ox in 0..<valid.lowerBound { out[ox] = 0 }
-                if g.strideWidth == 1 {
-                    (out + valid.lowerBound).update(from: image + base + valid.lowerBound, count: valid.count)
-                } else {
-                    for ox in valid { out[ox] = image[base + ox * g.strideWidth] }
-                }
-                for ox in valid.upperBound..<outputWidth { out[ox] = 0 }
-            }
+func im2colRow(_ columns: UnsafeMutablePointer<Float>, rowStride: Int,   // [K, rowStride]
+               _ image: UnsafePointer<Float>,                           // [C, H, W]
+               channel c: Int, kernelRow ki: Int, kernelColumn kj: Int, outputRows: Range<Int>,
+               _ g: Convolution2DGeometry) {
+    let outputWidth = g.outputWidth
+    let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
+    let valid = validOutputColumns(g, kernelColumn: kj)
+    for oy in outputRows {
+        let out = row + (oy - outputRows.lowerBound) * outputWidth
+        let iy = oy * g.strideHeight - g.paddingHeight + ki
+        if iy < 0 || iy >= g.inputHeight { out.update(repeating: 0, count: outputWidth); continue }
+        let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
+        for ox in 0..<valid.lowerBound { out[ox] = 0 }
+        if g.strideWidth == 1 {
+            (out + valid.lowerBound).update(from: image + base + valid.lowerBound, count: valid.count)
+        } else {
+            for ox in valid { out[ox] = image[base + ox * g.strideWidth] }
         }
+        for ox in valid.upperBound..<outputWidth { out[ox] = 0 }
     }
 }
 
-/// The adjoint of `im2colChannel`: adds each entry of channel `c`'s rows of a column matrix into
-/// the input position it was copied from, `image[c, oy·sh − ph + ki, ox·sw − pw + kj] +=
-/// columns[(c·kh + ki)·kw + kj, oy·OW + ox]`, skipping the padding. Same loop nest as im2col.
+/// The adjoint of `im2colRow`: adds each entry of row `(c, ki, kj)` of a column matrix into the
+/// input position it was copied from, `image[c, oy·sh − ph + ki, ox·sw − pw + kj] +=
+/// columns[(c·kh + ki)·kw + kj, (oy − oy₀)·OW + ox]`, skipping the padding. Same loop nest as im2col.
 @inline(__always)
-func col2imChannel(_ image: UnsafeMutablePointer<Float>,                    // [C, H, W], accumulated
-                   _ columns: UnsafePointer<Float>, rowStride: Int,        // [K, rowStride]
-                   channel c: Int, _ g: Convolution2DGeometry) {
-    let outputHeight = g.outputHeight, outputWidth = g.outputWidth
-    for ki in 0..<g.kernelHeight {
-        for kj in 0..<g.kernelWidth {
-            let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
-            let valid = validOutputColumns(g, kernelColumn: kj)
-            for oy in 0..<outputHeight {
-                let out = row + oy * outputWidth
-                let iy = oy * g.strideHeight - g.paddingHeight + ki
-                if iy < 0 || iy >= g.inputHeight { continue }
-                let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
-                for ox in valid { image[base + ox * g.strideWidth] += out[ox] }
-            }
-        }
+func col2imRow(_ image: UnsafeMutablePointer<Float>,                    // [C, H, W], accumulated
+               _ columns: UnsafePointer<Float>, rowStride: Int,        // [K, rowStride]
+               channel c: Int, kernelRow ki: Int, kernelColumn kj: Int, outputRows: Range<Int>,
+               _ g: Convolution2DGeometry) {
+    let outputWidth = g.outputWidth
+    let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
+    let valid = validOutputColumns(g, kernelColumn: kj)
+    for oy in outputRows {
+        let out = row + (oy - outputRows.lowerBound) * outputWidth
+        let iy = oy * g.strideHeight - g.paddingHeight + ki
+        if iy < 0 || iy >= g.inputHeight { continue }
+        let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
+        for ox in valid { image[base + ox * g.strideWidth] += out[ox] }
     }
 }
 
-/// Runs `body(index)` for `index` in `0..<count`, spread over the cores when the total `work`
-/// (in elements touched) is large enough to pay for it. Never call it around a BLAS call.
+/// The number of blocks `parallelFor` splits its range into: a few per core, so uneven blocks
+/// even out without paying a dispatch per tiny iteration.
+let parallelBlockCount = 4 * ProcessInfo.processInfo.activeProcessorCount
+
+/// Runs `body(index)` for `index` in `0..<count`, in contiguous blocks spread over the cores when
+/// the total `work` (in elements touched) is large enough to pay for it. Never call it around a
+/// BLAS call (OpenBLAS already uses every core).
 ///
-/// The iterations must write disjoint memory (the kernels here split by image, channel or plane).
-/// That is what makes handing the raw pointers they capture to other threads safe, which the
-/// compiler cannot see: hence the `@Sendable` cast.
+/// The iterations must write disjoint memory (the kernels here split by image, channel, plane or
+/// row of a column matrix). That is what makes handing the raw pointers they capture to other
+/// threads safe, which the compiler cannot see: hence the `@Sendable` cast.
 @inline(__always)
 func parallelFor(_ count: Int, work: Int, _ body: (Int) -> Void) {
     if count > 1 && work >= 1 << 16 {
+        let blocks = Swift.min(count, parallelBlockCount)
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: count,
-                                            execute: unsafeBitCast(body, to: (@Sendable (Int) -> Void).self))
+            let run = unsafeBitCast(body, to: (@Sendable (Int) -> Void).self)
+            DispatchQueue.concurrentPerform(iterations: blocks) { block in
+                for index in (block * count / blocks)..<((block + 1) * count / blocks) { run(index) }
+            }
         }
     } else {
         for index in 0..<count { body(index) }
     }
 }
 
-/// im2col of `imageCount` consecutive images into one column matrix `[K, imageCount·P]`.
-func im2col(_ columns: UnsafeMutablePointer<Float>,       // [K, B·P]
+/// im2col of `imageCount` consecutive images into one column matrix `[K, imageCount·R·OW]`,
+/// for the `R` output rows `outputRows` of each image (default: all, R·OW = P).
+func im2col(_ columns: UnsafeMutablePointer<Float>,       // [K, B·R·OW]
             _ images: UnsafePointer<Float>,               // [B, C, H, W]
-            imageCount: Int, _ g: Convolution2DGeometry) {
-    let rowStride = imageCount * g.outputPlane
+            imageCount: Int, outputRows: Range<Int>? = nil, _ g: Convolution2DGeometry) {
+    let rows = outputRows ?? 0..<g.outputHeight
+    let imageWidth = rows.count * g.outputWidth, rowStride = imageCount * imageWidth
     let imageSize = g.inputChannels * g.inputPlane
-    parallelFor(imageCount * g.inputChannels, work: g.patchSize * rowStride) { index in
-        let (b, c) = index.quotientAndRemainder(dividingBy: g.inputChannels)
-        im2colChannel(columns + b * g.outputPlane, rowStride: rowStride, images + b * imageSize, channel: c, g)
+    // Each (image, row of the column matrix) is its own task: no two write the same memory.
+    parallelFor(imageCount * g.patchSize, work: g.patchSize * rowStride) { index in
+        let (b, row) = index.quotientAndRemainder(dividingBy: g.patchSize)
+        let (c, kernelIndex) = row.quotientAndRemainder(dividingBy: g.kernelHeight * g.kernelWidth)
+        let (ki, kj) = kernelIndex.quotientAndRemainder(dividingBy: g.kernelWidth)
+        im2colRow(columns + b * imageWidth, rowStride: rowStride, images + b * imageSize,
+                  channel: c, kernelRow: ki, kernelColumn: kj, outputRows: rows, g)
     }
 }
 
-/// col2im of a column matrix `[K, imageCount·P]` into `imageCount` consecutive images
-/// (accumulating: `images += col2im(columns)`). The exact adjoint of `im2col`.
+/// col2im of a column matrix `[K, imageCount·R·OW]` into `imageCount` consecutive images
+/// (accumulating: `images += col2im(columns)`). The exact adjoint of `im2col` with the same
+/// `outputRows`.
 func col2im(_ images: UnsafeMutablePointer<Float>,        // [B, C, H, W], accumulated
-            _ columns: UnsafePointer<Float>,              // [K, B·P]
-            imageCount: Int, _ g: Convolution2DGeometry) {
-    let rowStride = imageCount * g.outputPlane
+            _ columns: UnsafePointer<Float>,              // [K, B·R·OW]
+            imageCount: Int, outputRows: Range<Int>? = nil, _ g: Convolution2DGeometry) {
+    let rows = outputRows ?? 0..<g.outputHeight
+    let imageWidth = rows.count * g.outputWidth, rowStride = imageCount * imageWidth
     let imageSize = g.inputChannels * g.inputPlane
+    // The rows of one channel add into the same plane, so each (image, channel) is one task.
     parallelFor(imageCount * g.inputChannels, work: g.patchSize * rowStride) { index in
         let (b, c) = index.quotientAndRemainder(dividingBy: g.inputChannels)
-        col2imChannel(images + b * imageSize, columns + b * g.outputPlane, rowStride: rowStride, channel: c, g)
+        for ki in 0..<g.kernelHeight {
+            for kj in 0..<g.kernelWidth {
+                col2imRow(images + b * imageSize, columns + b * imageWidth, rowStride: rowStride,
+                          channel: c, kernelRow: ki, kernelColumn: kj, outputRows: rows, g)
+            }
+        }
     }
 }
 
-/// A reusable scratch buffer of `Float`s.
-private final class Workspace {
+/// A 64-byte-aligned scratch buffer of `Float`s, taken from and returned to `WorkspacePool.shared`.
+final class Workspace: @unchecked Sendable {
     let base: UnsafeMutablePointer<Float>
-    init(count: Int) { base = .allocate(capacity: Swift.max(count, 1)) }
-    deinit { base.deallocate() }
+    let capacity: Int
+    init(capacity: Int) {
+        self.capacity = Swift.max(capacity, 1)
+        base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity * MemoryLayout<Float>.stride,
+                                                alignment: TensorStorage.alignment)
+            .bindMemory(to: Float.self, capacity: self.capacity)
+    }
+    deinit { UnsafeMutableRawPointer(base).deallocate() }
 }
+
+/// Keeps the convolution workspaces between calls, so a training step does not map, fault in and
+/// unmap tens of megabytes per layer and direction. Holds at most `maximumKept` free buffers;
+/// each is at most the largest workspace a convolution asked for (bounded by the budget or one
+/// image, see `Convolution2DGeometry.imagesPerChunk` and `outputRowsPerBlock`). Thread-safe: concurrent convolutions get
+/// different buffers.
+final class WorkspacePool: @unchecked Sendable {
+    static let shared = WorkspacePool()
+    static let maximumKept = 4
+
+    private let lock = NSLock()
+    private var free: [Workspace] = []
+
+    /// A buffer of at least `count` elements (the smallest free one that fits, else a new one).
+    func take(count: Int) -> Workspace {
+        lock.lock()
+        defer { lock.unlock() }
+        if let index = free.indices.filter({ free[$0].capacity >= count }).min(by: { free[$0].capacity < free[$1].capacity }) {
+            return free.remove(at: index)
+        }
+        return Workspace(capacity: count)
+    }
+
+    /// Returns a buffer for later calls; drops the smallest when more than `maximumKept` are free.
+    func give(_ workspace: Workspace) {
+        lock.lock()
+        defer { lock.unlock() }
+        free.append(workspace)
+        if free.count > WorkspacePool.maximumKept {
+            free.remove(at: free.indices.min(by: { free[$0].capacity < free[$1].capacity })!)
+        }
+    }
+}
+
+/// `Σ x[i]` over `count` elements with 32 partial sums in SIMD registers: a plain `+=` loop is
+/// not vectorised (float addition is not reassociated) and runs at one add per 4 cycles.
+@inline(__always)
+func vectorSum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var a = SIMD16<Float>(), b = SIMD16<Float>()
+    var i = 0
+    let raw = UnsafeRawPointer(x)
+    while i + 32 <= count {
+        a += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        b += raw.loadUnaligned(fromByteOffset: (i + 16) * 4, as: SIMD16<Float>.self)
+        i += 32
+    }
+    var total = (a + b).sum()
+    while i < count { total += x[i]; i += 1 }
+    return total
+}
+
+/// Output planes at least this large are processed image by image, in blocks of output rows
+/// (`outputRowsPerBlock`), each block's GEMM writing straight into the NCHW output; smaller ones
+/// are gathered into one wide GEMM per chunk of images through a staging matrix `[O, B·P]`.
+let convolutionStagingThreshold = 2048
 
 /// Forward convolution: `y[n, o] = Σ_{c,ki,kj} w[o, c, ki, kj] · x[n, c, ·+ki, ·+kj] + b[o]`.
 ///
-/// For each chunk of B images (`Convolution2DGeometry.imagesPerChunk`): im2col into the column
-/// workspace `[K, B·P]`, one GEMM `W[O, K] · col → [O, B·P]`, and (for B > 1) a copy of the
-/// staging matrix into the `[B, O, P]` output. Pointwise convolutions skip im2col (one GEMM per
-/// image on the input itself). The workspace holds at most `max(budgetBytes, (K + O)·P·4)` bytes,
-/// allocated once per call and reused by every chunk, so it does not grow with N.
+/// Small planes (P < `convolutionStagingThreshold`): for each chunk of B images
+/// (`Convolution2DGeometry.imagesPerChunk`), im2col into the column workspace `[K, B·P]`, one
+/// GEMM `W[O, K] · col` into a staging matrix `[O, B·P]`, copied out to `[B, O, P]`. Large
+/// planes: for each image and block of R output rows, im2col into `[K, R·OW]` and one GEMM into
+/// the output rows (`ldc = P`). The bias is written first and the GEMMs add to it (beta = 1).
+/// Pointwise convolutions skip im2col (one GEMM per image on the input itself). The workspace
+/// holds at most `max(budgetBytes, (K + O)·P·4)` bytes, reused by every chunk and kept between
+/// calls (`WorkspacePool`), so it does not grow with N.
 func convolution2DForward(
     _ output: UnsafeMutablePointer<Float>,   // [N, O, OH, OW]
     _ input: UnsafePointer<Float>,           // [N, C, H, W]
@@ -191,39 +286,52 @@ func convolution2DForward(
 ) {
     let p = g.outputPlane, k = g.patchSize, o = g.outputChannels
     let imageSize = g.inputChannels * g.inputPlane, outputSize = o * p
+    let beta: Float = bias == nil ? 0 : 1
+    /// Fills the `[O, width]` matrix at `target` (row stride `stride`) with the bias.
+    func fillBias(_ target: UnsafeMutablePointer<Float>, width: Int, stride: Int) {
+        guard let bias else { return }
+        for channel in 0..<o { (target + channel * stride).update(repeating: bias[channel], count: width) }
+    }
     if g.isPointwise {
         for n in 0..<g.batch {
+            fillBias(output + n * outputSize, width: p, stride: p)
             BLAS.sgemm(m: o, n: p, k: k, a: weight, lda: k, b: input + n * imageSize, ldb: p,
-                       c: output + n * outputSize, ldc: p)
+                       beta: beta, c: output + n * outputSize, ldc: p)
         }
-    } else {
-        let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
-        let columns = Workspace(count: k * chunk * p)
-        let staging = chunk > 1 ? Workspace(count: o * chunk * p) : nil
+        return
+    }
+    let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
+    if chunk > 1 && p < convolutionStagingThreshold {
+        let columns = WorkspacePool.shared.take(count: k * chunk * p)
+        let staging = WorkspacePool.shared.take(count: o * chunk * p)
+        defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
         for first in stride(from: 0, to: g.batch, by: chunk) {
-            let count = Swift.min(chunk, g.batch - first)
+            let count = Swift.min(chunk, g.batch - first), width = count * p
             im2col(columns.base, input + first * imageSize, imageCount: count, g)
-            if let staging {
-                BLAS.sgemm(m: o, n: count * p, k: k, a: weight, lda: k, b: columns.base, ldb: count * p,
-                           c: staging.base, ldc: count * p)
-                // [O, B·P] → [B, O, P]
-                for b in 0..<count {
-                    for channel in 0..<o {
-                        (output + (first + b) * outputSize + channel * p)
-                            .update(from: staging.base + channel * count * p + b * p, count: p)
-                    }
+            fillBias(staging.base, width: width, stride: width)
+            BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
+                       beta: beta, c: staging.base, ldc: width)
+            // [O, B·P] → [B, O, P]
+            for b in 0..<count {
+                for channel in 0..<o {
+                    (output + (first + b) * outputSize + channel * p)
+                        .update(from: staging.base + channel * width + b * p, count: p)
                 }
-            } else {
-                BLAS.sgemm(m: o, n: p, k: k, a: weight, lda: k, b: columns.base, ldb: p,
-                           c: output + first * outputSize, ldc: p)
             }
         }
-    }
-    if let bias {
+    } else {
+        let rowsPerBlock = g.outputRowsPerBlock(budgetBytes: workspaceBudgetBytes)
+        let columns = WorkspacePool.shared.take(count: k * rowsPerBlock * g.outputWidth)
+        defer { WorkspacePool.shared.give(columns) }
         for n in 0..<g.batch {
-            for channel in 0..<o {
-                let plane = output + n * outputSize + channel * p, value = bias[channel]
-                for i in 0..<p { plane[i] += value }
+            for firstRow in stride(from: 0, to: g.outputHeight, by: rowsPerBlock) {
+                let rows = firstRow..<Swift.min(firstRow + rowsPerBlock, g.outputHeight)
+                let width = rows.count * g.outputWidth
+                let y = output + n * outputSize + firstRow * g.outputWidth
+                im2col(columns.base, input + n * imageSize, imageCount: 1, outputRows: rows, g)
+                fillBias(y, width: width, stride: p)
+                BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
+                           beta: beta, c: y, ldc: p)
             }
         }
     }
@@ -234,9 +342,10 @@ func convolution2DForward(
 /// - `db += Σ_{n, positions} dy[n, o]`;
 /// - `dx = col2im(Wᵀ · dy)` (`[K, O] · [O, B·P]` into the column workspace, then col2im).
 ///
-/// The column matrix is recomputed from `x` chunk by chunk rather than saved by the forward
-/// pass, so the memory bound is that of `convolution2DForward`. `inputGradient` is overwritten;
-/// `weightGradient` and `biasGradient` are accumulated into. Pass `nil` for what is not needed.
+/// Chunks, staging and row blocks as in `convolution2DForward`. The column matrix is recomputed
+/// from `x` chunk by chunk (block by block) rather than saved by the forward pass, so the memory
+/// bound is that of the forward pass. `inputGradient` is overwritten; `weightGradient` and
+/// `biasGradient` are accumulated into. Pass `nil` for what is not needed.
 func convolution2DBackward(
     inputGradient: UnsafeMutablePointer<Float>?,    // [N, C, H, W], overwritten
     weightGradient: UnsafeMutablePointer<Float>?,   // [O, K], accumulated
@@ -251,10 +360,7 @@ func convolution2DBackward(
     if let biasGradient {
         for n in 0..<g.batch {
             for channel in 0..<o {
-                let plane = outputGradient + n * outputSize + channel * p
-                var sum: Float = 0
-                for i in 0..<p { sum += plane[i] }
-                biasGradient[channel] += sum
+                biasGradient[channel] += vectorSum(outputGradient + n * outputSize + channel * p, count: p)
             }
         }
     }
@@ -275,32 +381,51 @@ func convolution2DBackward(
     if weightGradient == nil && inputGradient == nil { return }
     if let inputGradient { inputGradient.update(repeating: 0, count: g.batch * imageSize) }
     let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
-    let columns = Workspace(count: k * chunk * p)
-    let staging = chunk > 1 ? Workspace(count: o * chunk * p) : nil
-    for first in stride(from: 0, to: g.batch, by: chunk) {
-        let count = Swift.min(chunk, g.batch - first), width = count * p
-        // dy of the chunk as [O, B·P].
-        let dy: UnsafePointer<Float>
-        if let staging {
+    if chunk > 1 && p < convolutionStagingThreshold {
+        let columns = WorkspacePool.shared.take(count: k * chunk * p)
+        let staging = WorkspacePool.shared.take(count: o * chunk * p)
+        defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
+        for first in stride(from: 0, to: g.batch, by: chunk) {
+            let count = Swift.min(chunk, g.batch - first), width = count * p
+            // dy of the chunk as one [O, B·P] matrix: one GEMM per direction.
             for b in 0..<count {
                 for channel in 0..<o {
                     (staging.base + channel * width + b * p)
                         .update(from: outputGradient + (first + b) * outputSize + channel * p, count: p)
                 }
             }
-            dy = UnsafePointer(staging.base)
-        } else {
-            dy = outputGradient + first * outputSize
+            if let weightGradient {
+                im2col(columns.base, input + first * imageSize, imageCount: count, g)
+                BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: staging.base, lda: width, b: columns.base,
+                           ldb: width, beta: 1, c: weightGradient, ldc: k)
+            }
+            if let inputGradient {
+                BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: staging.base, ldb: width,
+                           c: columns.base, ldc: width)
+                col2im(inputGradient + first * imageSize, columns.base, imageCount: count, g)
+            }
         }
-        if let weightGradient {
-            im2col(columns.base, input + first * imageSize, imageCount: count, g)
-            BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: dy, lda: width, b: columns.base, ldb: width,
-                       beta: 1, c: weightGradient, ldc: k)
-        }
-        if let inputGradient {
-            BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: dy, ldb: width,
-                       c: columns.base, ldc: width)
-            col2im(inputGradient + first * imageSize, columns.base, imageCount: count, g)
+    } else {
+        // dy of an image is [O, P] with rows of stride P; a block of output rows is a column block.
+        let rowsPerBlock = g.outputRowsPerBlock(budgetBytes: workspaceBudgetBytes)
+        let columns = WorkspacePool.shared.take(count: k * rowsPerBlock * g.outputWidth)
+        defer { WorkspacePool.shared.give(columns) }
+        for n in 0..<g.batch {
+            for firstRow in stride(from: 0, to: g.outputHeight, by: rowsPerBlock) {
+                let rows = firstRow..<Swift.min(firstRow + rowsPerBlock, g.outputHeight)
+                let width = rows.count * g.outputWidth
+                let dy = outputGradient + n * outputSize + firstRow * g.outputWidth
+                if let weightGradient {
+                    im2col(columns.base, input + n * imageSize, imageCount: 1, outputRows: rows, g)
+                    BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: dy, lda: p, b: columns.base, ldb: width,
+                               beta: 1, c: weightGradient, ldc: k)
+                }
+                if let inputGradient {
+                    BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: dy, ldb: p,
+                               c: columns.base, ldc: width)
+                    col2im(inputGradient + n * imageSize, columns.base, imageCount: 1, outputRows: rows, g)
+                }
+            }
         }
     }
 }

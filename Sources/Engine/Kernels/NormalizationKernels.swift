@@ -10,7 +10,7 @@ func batchNormStatistics(mean: UnsafeMutablePointer<Float>,       // [C]
                          _ input: UnsafePointer<Float>,            // [N, C, S]
                          batch n: Int, channels: Int, spatial s: Int) {
     let m = Double(n * s)
-    for c in 0..<channels {
+    parallelFor(channels, work: n * channels * s) { c in
         var sum = 0.0
         for i in 0..<n {
             let row = input + (i * channels + c) * s
@@ -34,10 +34,10 @@ func batchNormForward(_ output: UnsafeMutablePointer<Float>,                   /
                       inverseStandardDeviation: UnsafePointer<Float>,          // [C]
                       scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, // [C], [C]
                       batch n: Int, channels: Int, spatial s: Int) {
-    for i in 0..<n {
-        for c in 0..<channels {
+    parallelFor(channels, work: n * channels * s) { c in
+        let a = scale[c] * inverseStandardDeviation[c], mu = mean[c], b = shift[c]
+        for i in 0..<n {
             let offset = (i * channels + c) * s
-            let a = scale[c] * inverseStandardDeviation[c], mu = mean[c], b = shift[c]
             for j in 0..<s { output[offset + j] = (input[offset + j] - mu) * a + b }
         }
     }
@@ -59,7 +59,7 @@ func batchNormBackward(inputGradient: UnsafeMutablePointer<Float>?,     // [N, C
                        scale: UnsafePointer<Float>,                     // [C]
                        batchStatistics: Bool, batch n: Int, channels: Int, spatial s: Int) {
     let m = Double(n * s)
-    for c in 0..<channels {
+    parallelFor(channels, work: n * channels * s) { c in
         let mu = Double(mean[c]), r = Double(inverseStandardDeviation[c])
         var sumG = 0.0, sumGXHat = 0.0
         for i in 0..<n {
@@ -72,7 +72,7 @@ func batchNormBackward(inputGradient: UnsafeMutablePointer<Float>?,     // [N, C
         }
         shiftGradient?[c] += Float(sumG)
         scaleGradient?[c] += Float(sumGXHat)
-        guard let inputGradient else { continue }
+        guard let inputGradient else { return }
         let a = Double(scale[c]) * r
         let meanG = batchStatistics ? sumG / m : 0, meanGXHat = batchStatistics ? sumGXHat / m : 0
         for i in 0..<n {

@@ -11,10 +11,14 @@
 ///
 /// Lowered to im2col + `BLAS.sgemm`: `Y = W[O, C·kh·kw] · col`. Backward: `dW += dY · colᵀ`
 /// (accumulated over the batch), `db = Σ dY`, `dX = col2im(Wᵀ · dY)`. 1×1 convolutions with
-/// stride 1 and no padding skip im2col. Memory: the im2col workspace is allocated once per call,
-/// reused for chunks of images, and bounded by `max(64 MiB, (C·kh·kw + O)·H′·W′·4 bytes)` (one
-/// image's column and output matrices when one image alone exceeds 64 MiB), independent of N.
-/// The backward pass recomputes the column matrix instead of keeping it.
+/// stride 1 and no padding skip im2col.
+///
+/// Memory bound: images are processed in chunks whose column matrix `[C·kh·kw, B·H′·W′]` plus
+/// staging matrix `[O, B·H′·W′]` fit in 64 MiB (at least one image per chunk, so the bound is
+/// `max(64 MiB, (C·kh·kw + O)·H′·W′·4 bytes)` per call), independent of N. The workspaces are
+/// reused by every chunk and kept between calls (at most four free buffers, each within that
+/// bound); the backward pass recomputes the column matrix instead of keeping it from the forward
+/// pass.
 ///
 /// - Precondition: `input` is rank 4, `weight` rank 4 with `C` input channels, `bias` `[O]`;
 ///   strides ≥ 1, paddings ≥ 0, and the kernel fits in the padded input.

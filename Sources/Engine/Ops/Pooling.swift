@@ -79,11 +79,7 @@ public func globalAvgPool2d(_ input: Tensor) -> Tensor {
     let shape = input.shape, planes = shape[0] * shape[1], plane = shape[2] * shape[3]
     let result = Tensor(uninitializedShape: [shape[0], shape[1], 1, 1])
     let x = input.pointer, y = result.pointer
-    for p in 0..<planes {
-        var sum: Float = 0
-        for i in 0..<plane { sum += x[p * plane + i] }
-        y[p] = sum / Float(plane)
-    }
+    for p in 0..<planes { y[p] = vectorSum(x + p * plane, count: plane) / Float(plane) }
     return Tensor.record(result, operation: "globalAvgPool2d", inputs: [input]) { gradient in
         let dx = Tensor(uninitializedShape: shape)
         for p in 0..<planes {

@@ -38,6 +38,27 @@ struct ConvolutionKernelTests {
         #expect(abs(left - right) <= 1e-6 * max(magnitude, 1), "⟨im2col(x), y⟩ = \(left), ⟨x, col2im(y)⟩ = \(right)")
     }
 
+    @Test("col2im is the adjoint of im2col on a block of output rows", arguments: geometries)
+    func adjointOnRowBlock(_ g: Convolution2DGeometry) {
+        let rows = (g.outputHeight / 3)..<Swift.max(g.outputHeight / 3 + 1, 2 * g.outputHeight / 3)
+        var generator = RandomGenerator(seed: 8)
+        let x = Tensor.randomNormal([g.batch, g.inputChannels, g.inputHeight, g.inputWidth], using: &generator)
+        let width = g.batch * rows.count * g.outputWidth
+        let y = Tensor.randomNormal([g.patchSize, width], using: &generator)
+        let columns = Tensor(shape: [g.patchSize, width], repeating: .nan)
+        im2col(columns.pointer, x.pointer, imageCount: g.batch, outputRows: rows, g)
+        let back = Tensor.zeros(x.shape)
+        col2im(back.pointer, y.pointer, imageCount: g.batch, outputRows: rows, g)
+        var left = 0.0, right = 0.0, magnitude = 0.0
+        for i in 0..<columns.count {
+            left += Double(columns.pointer[i]) * Double(y.pointer[i])
+            magnitude += abs(Double(columns.pointer[i]) * Double(y.pointer[i]))
+        }
+        for i in 0..<x.count { right += Double(x.pointer[i]) * Double(back.pointer[i]) }
+        #expect(!left.isNaN, "im2col left entries unwritten")
+        #expect(abs(left - right) <= 1e-6 * max(magnitude, 1), "rows \(rows): ⟨im2col(x), y⟩ = \(left), ⟨x, col2im(y)⟩ = \(right)")
+    }
+
     @Test("im2col places input values and padding zeros where the formula says")
     func im2colEntries() {
         let g = Self.geometries[1]
@@ -81,16 +102,20 @@ struct ConvolutionKernelTests {
         #expect(small.imagesPerChunk(budgetBytes: .max / 2) == 5)
     }
 
-    @Test("chunked convolution equals unchunked, forward and backward", arguments: [1, 2, 3])
-    func chunkedEqualsUnchunked(imagesPerChunk: Int) {
+    /// Small planes (P = 24) take the staged path with one GEMM per chunk; large planes
+    /// (P = 2304 ≥ `convolutionStagingThreshold`) one GEMM per image out of the chunk's columns.
+    @Test("chunked convolution equals unchunked, forward and backward",
+          arguments: [([5, 3, 7, 6], 1), ([5, 3, 7, 6], 2), ([5, 3, 7, 6], 3), ([3, 2, 48, 96], 1), ([3, 2, 48, 96], 2)])
+    func chunkedEqualsUnchunked(inputShape: [Int], imagesPerChunk: Int) {
         var generator = RandomGenerator(seed: 11)
-        let x = Tensor.randomNormal([5, 3, 7, 6], using: &generator)
-        let w = Tensor.randomNormal([4, 3, 3, 3], using: &generator)
+        let x = Tensor.randomNormal(inputShape, using: &generator)
+        let w = Tensor.randomNormal([4, inputShape[1], 3, 3], using: &generator)
         let b = Tensor.randomNormal([4], using: &generator)
         let g = convolutionGeometry(input: x.shape, weight: w.shape, bias: b.shape, stride: (2, 1), padding: (1, 1))
         let budget = imagesPerChunk * (g.patchSize + g.outputChannels) * g.outputPlane * 4
         #expect(g.imagesPerChunk(budgetBytes: budget) == imagesPerChunk)
-        let upstream = Tensor.randomNormal([5, 4, g.outputHeight, g.outputWidth], using: &generator)
+        #expect(g.imagesPerChunk(budgetBytes: .max / 2) == inputShape[0])
+        let upstream = Tensor.randomNormal([inputShape[0], 4, g.outputHeight, g.outputWidth], using: &generator)
         var results: [[Tensor]] = []
         for budget in [budget, Int.max / 2] {
             let (xs, ws, bs) = (x.copy(), w.copy(), b.copy())
@@ -100,8 +125,46 @@ struct ConvolutionKernelTests {
             results.append([y.detached(), xs.grad!, ws.grad!, bs.grad!])
         }
         for (index, name) in ["output", "input gradient", "weight gradient", "bias gradient"].enumerated() {
-            expectClose(results[0][index], results[1][index], relativeTolerance: 1e-5, absoluteTolerance: 1e-5,
-                        "chunks of \(imagesPerChunk): \(name)")
+            expectClose(results[0][index], results[1][index], relativeTolerance: 1e-5, absoluteTolerance: 1e-4,
+                        "\(inputShape) in chunks of \(imagesPerChunk): \(name)")
+        }
+        // And against a direct evaluation of the definition for the output.
+        var worst: Float = 0
+        for n in 0..<inputShape[0] { for o in 0..<4 { for i in 0..<g.outputHeight { for j in 0..<g.outputWidth {
+            var sum = b[o]
+            for c in 0..<inputShape[1] { for ki in 0..<3 { for kj in 0..<3 {
+                let iy = i * 2 - 1 + ki, ix = j - 1 + kj
+                if iy >= 0 && iy < inputShape[2] && ix >= 0 && ix < inputShape[3] { sum += w[o, c, ki, kj] * x[n, c, iy, ix] }
+            } } }
+            worst = max(worst, abs(sum - results[0][0][n, o, i, j]))
+        } } } }
+        #expect(worst <= 1e-4, "largest difference from the direct sum: \(worst)")
+    }
+
+    /// A budget below one image's column matrix sends even small planes image by image through
+    /// blocks of output rows; the block height follows the budget.
+    @Test("blocks of output rows equal whole planes, forward and backward",
+          arguments: [([2, 3, 7, 6], 1), ([2, 3, 7, 6], 3), ([2, 2, 48, 96], 1), ([2, 2, 48, 96], 5)])
+    func rowBlocksEqualWholePlanes(inputShape: [Int], rowsPerBlock: Int) {
+        var generator = RandomGenerator(seed: 12)
+        let x = Tensor.randomNormal(inputShape, using: &generator)
+        let w = Tensor.randomNormal([3, inputShape[1], 3, 3], using: &generator)
+        let g = convolutionGeometry(input: x.shape, weight: w.shape, bias: nil, stride: (2, 1), padding: (1, 1))
+        let budget = rowsPerBlock * g.patchSize * g.outputWidth * 4
+        #expect(g.imagesPerChunk(budgetBytes: budget) == 1)
+        #expect(g.outputRowsPerBlock(budgetBytes: budget) == rowsPerBlock)
+        let upstream = Tensor.randomNormal([inputShape[0], 3, g.outputHeight, g.outputWidth], using: &generator)
+        var results: [[Tensor]] = []
+        for budget in [budget, Int.max / 2] {
+            let (xs, ws) = (x.copy(), w.copy())
+            for t in [xs, ws] { t.requiresGrad = true }
+            let y = conv2d(xs, weight: ws, bias: nil, stride: (2, 1), padding: (1, 1), workspaceBudgetBytes: budget)
+            y.backward(seed: upstream)
+            results.append([y.detached(), xs.grad!, ws.grad!])
+        }
+        for (index, name) in ["output", "input gradient", "weight gradient"].enumerated() {
+            expectClose(results[0][index], results[1][index], relativeTolerance: 1e-5, absoluteTolerance: 1e-4,
+                        "\(inputShape) in blocks of \(rowsPerBlock) rows: \(name)")
         }
     }
 
