@@ -12,7 +12,7 @@ struct ModelZooTests {
         ("softmax-regression", 256, 0.1, 10, nil), ("mlp", 256, 0.1, 10, nil), ("mlp-dropout", 256, 0.5, 10, nil),
         ("lenet", 256, 0.9, 10, nil), ("batch-norm-lenet", 256, 1.0, 10, nil), ("batch-norm-lenet-scratch", 256, 1.0, 10, nil),
         ("alexnet", 128, 0.01, 10, 224), ("vgg", 128, 0.05, 10, 224), ("nin", 128, 0.1, 10, 224),
-        ("googlenet", 128, 0.1, 10, 96), ("resnet", 256, 0.05, 10, 96),
+        ("googlenet", 128, 0.1, 10, 96), ("resnet", 256, 0.05, 10, 96), ("densenet", 256, 0.1, 10, 96),
     ]
 
     @Test("the registry holds the book's networks with the book's hyperparameters")
@@ -23,7 +23,17 @@ struct ModelZooTests {
             #expect(model.hyperparameters == TrainingHyperparameters(batchSize: batchSize, learningRate: learningRate,
                                                                      epochs: epochs, resize: resize), "\(name)")
             #expect(model.hyperparameters.exampleShape == [1, resize ?? 28, resize ?? 28], "\(name)")
+            for spread in [model.bookResult.trainAccuracy, model.bookResult.testAccuracy] {
+                #expect(spread.range.lowerBound > 0.09 && spread.range.upperBound < 1, "\(name): accuracy \(spread)")
+            }
         }
+        // Two rows of D2L_REFERENCE.md §1 spelled out: LeNet 0.468 [0.451, 0.497]; 0.824 [0.811, 0.834];
+        // 0.808 [0.779, 0.824], and AlexNet's test accuracy 0.879 [0.866, 0.885].
+        let leNet = try ModelZoo.model(named: "lenet").bookResult
+        #expect(leNet.loss == BookSpread(0.468, 0.451, 0.497))
+        #expect(leNet.trainAccuracy == BookSpread(0.824, 0.811, 0.834))
+        #expect(leNet.testAccuracy == BookSpread(0.808, 0.779, 0.824))
+        #expect(try ModelZoo.model(named: "alexnet").bookResult.testAccuracy == BookSpread(0.879, 0.866, 0.885))
     }
 
     @Test("an unknown name throws, listing the known ones")
