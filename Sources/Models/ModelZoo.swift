@@ -137,7 +137,7 @@ public struct ShapeWalkRow: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A network with its shape walk (what `d2l summary <model>` prints).
-public struct ModelSummary {
+public struct ModelSummary: CustomStringConvertible {
     /// The registry entry.
     public let model: ZooModel
     /// The network (fresh, PyTorch's default initialization, in training mode).
@@ -148,6 +148,17 @@ public struct ModelSummary {
     public let rows: [ShapeWalkRow]
     /// The number of trainable scalars.
     public var parameterCount: Int { network.parameterCount }
+
+    /// A title line, the book's shape-walk lines, and the parameter count:
+    ///
+    ///     lenet: LeNet (sigmoid, average pooling), d2l §6.6, input [1, 1, 28, 28]
+    ///     Conv2D output shape:	[1, 6, 28, 28]
+    ///     …
+    ///     61706 parameters
+    public var description: String {
+        (["\(model.name): \(model.title), d2l §\(model.section), input \(inputShape)"]
+            + rows.map(\.description) + ["\(parameterCount) parameters"]).joined(separator: "\n")
+    }
 }
 
 /// Applies the top-level layers of `network` one at a time to `input`, recording each layer's

@@ -51,6 +51,9 @@ struct ModelZooTests {
         #expect(summary.rows.map(\.layer) == ["Conv2D", "Sigmoid", "AvgPool2D", "Conv2D", "Sigmoid", "AvgPool2D", "Flatten",
                                              "Linear", "Sigmoid", "Linear", "Sigmoid", "Linear"])
         #expect(summary.parameterCount == 61_706)
+        let lines = summary.description.split(separator: "\n")
+        #expect(lines.first == "lenet: LeNet (sigmoid, average pooling), d2l §6.6, input [1, 1, 28, 28]")
+        #expect(lines.count == 14 && lines.last == "61706 parameters")
         #expect(summary.network.namedModules().allSatisfy { $0.module.isTraining })
         // The same seed gives the same network.
         let again = try ModelZoo.summary(of: "lenet")
