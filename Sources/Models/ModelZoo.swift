@@ -285,16 +285,17 @@ public enum ModelZoo {
         return model
     }
 
-    /// Builds the network `name` from `seed` and walks one random input of its
-    /// `summaryInputShape` (uniform in [0, 1), like the book's `torch.rand`) through its
-    /// top-level layers (`d2l summary <model>`).
+    /// Builds the network `name` from `seed` and walks one random input (uniform in [0, 1), like
+    /// the book's `torch.rand`) of `inputShape`, by default the model's `summaryInputShape`,
+    /// through its top-level layers (`d2l summary <model>`). Pass e.g. `[1, 1, 96, 96]` to walk
+    /// ResNet at its training size instead of the book's 224.
     /// - Throws: `ModelZooError.unknownModel` for an unknown name.
-    public static func summary(of name: String, seed: UInt64 = 0) throws -> ModelSummary {
+    public static func summary(of name: String, inputShape: [Int]? = nil, seed: UInt64 = 0) throws -> ModelSummary {
         let model = try model(named: name)
+        let shape = inputShape ?? model.summaryInputShape
         var generator = RandomGenerator(seed: seed)
         let network = model.make(using: &generator)
-        let input = Tensor.randomUniform(model.summaryInputShape, using: &generator)
-        return ModelSummary(model: model, network: network, inputShape: model.summaryInputShape,
-                            rows: shapeWalk(network, input: input))
+        let input = Tensor.randomUniform(shape, using: &generator)
+        return ModelSummary(model: model, network: network, inputShape: shape, rows: shapeWalk(network, input: input))
     }
 }

@@ -60,6 +60,14 @@ struct ModelZooTests {
         #expect(summary.network.parameters()[0].isClose(to: again.network.parameters()[0], relativeTolerance: 0, absoluteTolerance: 0))
     }
 
+    @Test("ResNet walked at its training size, 96×96 (D2L_REFERENCE.md §14a: 24, 24, 12, 6, 3)")
+    func resNetAtTrainingSize() throws {
+        let summary = try ModelZoo.summary(of: "resnet", inputShape: [1, 1, 96, 96])
+        #expect(summary.inputShape == [1, 1, 96, 96])
+        #expect(summary.rows.map(\.outputShape) == [[1, 64, 24, 24], [1, 64, 24, 24], [1, 128, 12, 12], [1, 256, 6, 6],
+                                                    [1, 512, 3, 3], [1, 512, 1, 1], [1, 512], [1, 10]])
+    }
+
     @Test("the book's initialization: Xavier-uniform for CNNs, N(0, 0.01²) for linear models; biases keep the default")
     func bookInitialization() throws {
         for name in ["lenet", "mlp"] {
