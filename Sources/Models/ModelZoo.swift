@@ -32,6 +32,45 @@ public struct TrainingHyperparameters: Sendable, Equatable {
     }
 }
 
+/// A final value of the book's training runs over its executed builds: the median and the range
+/// over the runs (D2L_REFERENCE.md's "spread", the recommended acceptance band; no seed is fixed
+/// in the book, so no single run is "the" reference).
+public struct BookSpread: Sendable, Equatable {
+    /// The median over the runs.
+    public var median: Float
+    /// The smallest and largest value over the runs.
+    public var range: ClosedRange<Float>
+
+    /// A spread `median [lower, upper]`.
+    public init(_ median: Float, _ lower: Float, _ upper: Float) {
+        precondition(lower <= median && median <= upper, "BookSpread: \(median) is outside [\(lower), \(upper)]")
+        self.median = median
+        self.range = lower...upper
+    }
+}
+
+/// What the book's runs ended with after the last epoch (d2l-zh 2.0.0, 21 executed builds, or 20
+/// where noted in D2L_REFERENCE.md): the mean training loss and training accuracy of the last epoch
+/// (accumulated batch by batch in training mode) and the test accuracy in evaluation mode.
+public struct BookResult: Sendable, Equatable {
+    /// Mean per-example cross-entropy over the last epoch.
+    public var loss: BookSpread
+    /// Training accuracy over the last epoch (dropout active).
+    public var trainAccuracy: BookSpread
+    /// Accuracy on the 10 000 test images after the last epoch.
+    public var testAccuracy: BookSpread
+    /// A remark on the spread (e.g. runs that failed to converge), or `nil`.
+    public var note: String?
+
+    /// The result `loss`, `trainAccuracy`, `testAccuracy`, with an optional `note`.
+    public init(loss: BookSpread, trainAccuracy: BookSpread, testAccuracy: BookSpread, note: String? = nil) {
+        self.loss = loss
+        self.trainAccuracy = trainAccuracy
+        self.testAccuracy = testAccuracy
+        self.note = note
+    }
+}
+
 /// One network of the zoo: how to build it and how the book uses it.
 public struct ZooModel: Sendable {
     /// The registry name (`lenet`, `resnet`, …), as the CLI spells it.
@@ -49,6 +88,8 @@ public struct ZooModel: Sendable {
     /// PyTorch's default): `N(0, 0.01²)` for the linear models, Xavier-uniform (`train_ch6`) for
     /// the CNNs; `nil` for none.
     public let weightInitializer: Initializer?
+    /// What the book's runs of this network ended with (the band a reproduction should land in).
+    public let bookResult: BookResult
     /// Builds the network with PyTorch's default initialization.
     let build: @Sendable (inout RandomGenerator) -> Sequential
 
@@ -96,7 +137,7 @@ public struct ShapeWalkRow: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A network with its shape walk (what `d2l summary <model>` prints).
-public struct ModelSummary {
+public struct ModelSummary: CustomStringConvertible {
     /// The registry entry.
     public let model: ZooModel
     /// The network (fresh, PyTorch's default initialization, in training mode).
@@ -107,6 +148,17 @@ public struct ModelSummary {
     public let rows: [ShapeWalkRow]
     /// The number of trainable scalars.
     public var parameterCount: Int { network.parameterCount }
+
+    /// A title line, the book's shape-walk lines, and the parameter count:
+    ///
+    ///     lenet: LeNet (sigmoid, average pooling), d2l §6.6, input [1, 1, 28, 28]
+    ///     Conv2D output shape:	[1, 6, 28, 28]
+    ///     …
+    ///     61706 parameters
+    public var description: String {
+        (["\(model.name): \(model.title), d2l §\(model.section), input \(inputShape)"]
+            + rows.map(\.description) + ["\(parameterCount) parameters"]).joined(separator: "\n")
+    }
 }
 
 /// Applies the top-level layers of `network` one at a time to `input`, recording each layer's
@@ -138,47 +190,87 @@ public enum ModelZoo {
         ZooModel(name: "softmax-regression", title: "Softmax regression (concise)", section: "3.7",
                  summaryInputShape: image,
                  hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.1, epochs: 10),
-                 weightInitializer: smallNormal, build: { SoftmaxRegression.make(using: &$0) }),
+                 weightInitializer: smallNormal,
+                 bookResult: BookResult(loss: BookSpread(0.4472, 0.4468, 0.4484), trainAccuracy: BookSpread(0.8481, 0.8469, 0.8488),
+                                        testAccuracy: BookSpread(0.8315, 0.8254, 0.8356), note: "20 runs; values read from the book's plots"),
+                 build: { SoftmaxRegression.make(using: &$0) }),
         ZooModel(name: "mlp", title: "Multilayer perceptron 784-256-10 (concise)", section: "4.3",
                  summaryInputShape: image,
                  hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.1, epochs: 10),
-                 weightInitializer: smallNormal, build: { MLP.make(.book, using: &$0) }),
+                 weightInitializer: smallNormal,
+                 bookResult: BookResult(loss: BookSpread(0.3832, 0.3795, 0.3864), trainAccuracy: BookSpread(0.8643, 0.8632, 0.8664),
+                                        testAccuracy: BookSpread(0.8439, 0.8283, 0.8528), note: "values read from the book's plots"),
+                 build: { MLP.make(.book, using: &$0) }),
         ZooModel(name: "mlp-dropout", title: "MLP 784-256-256-10 with dropout 0.2/0.5 (concise)", section: "4.6",
                  summaryInputShape: image,
                  hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.5, epochs: 10),
-                 weightInitializer: smallNormal, build: { MLP.make(.dropout, using: &$0) }),
+                 weightInitializer: smallNormal,
+                 bookResult: BookResult(loss: BookSpread(0.3439, 0.3387, 0.3644), trainAccuracy: BookSpread(0.8738, 0.8687, 0.8759),
+                                        testAccuracy: BookSpread(0.8554, 0.8228, 0.8723), note: "20 runs; values read from the book's plots"),
+                 build: { MLP.make(.dropout, using: &$0) }),
         ZooModel(name: "lenet", title: "LeNet (sigmoid, average pooling)", section: "6.6",
                  summaryInputShape: image,
                  hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.9, epochs: 10),
-                 weightInitializer: xavier, build: { LeNet.make(using: &$0) }),
+                 weightInitializer: xavier,
+                 bookResult: BookResult(loss: BookSpread(0.468, 0.451, 0.497), trainAccuracy: BookSpread(0.824, 0.811, 0.834),
+                                        testAccuracy: BookSpread(0.808, 0.779, 0.824), note: nil),
+                 build: { LeNet.make(using: &$0) }),
         ZooModel(name: "batch-norm-lenet", title: "LeNet with batch normalization (concise)", section: "7.5",
                  summaryInputShape: image,
                  hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 1.0, epochs: 10),
-                 weightInitializer: xavier, build: { BatchNormLeNet.make(.library, using: &$0) }),
+                 weightInitializer: xavier,
+                 bookResult: BookResult(loss: BookSpread(0.263, 0.244, 0.281), trainAccuracy: BookSpread(0.903, 0.896, 0.911),
+                                        testAccuracy: BookSpread(0.843, 0.708, 0.879), note: "test accuracy swings with lr 1.0; compare loss and train accuracy"),
+                 build: { BatchNormLeNet.make(.library, using: &$0) }),
         ZooModel(name: "batch-norm-lenet-scratch", title: "LeNet with batch normalization (from scratch)", section: "7.5",
                  summaryInputShape: image,
                  hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 1.0, epochs: 10),
-                 weightInitializer: xavier, build: { BatchNormLeNet.make(.scratch, using: &$0) }),
+                 weightInitializer: xavier,
+                 bookResult: BookResult(loss: BookSpread(0.261, 0.247, 0.273), trainAccuracy: BookSpread(0.904, 0.899, 0.910),
+                                        testAccuracy: BookSpread(0.826, 0.590, 0.885), note: "test accuracy swings with lr 1.0; compare loss and train accuracy"),
+                 build: { BatchNormLeNet.make(.scratch, using: &$0) }),
         ZooModel(name: "alexnet", title: "AlexNet (Fashion-MNIST at 224×224)", section: "7.1",
                  summaryInputShape: [1, 1, 224, 224],
                  hyperparameters: TrainingHyperparameters(batchSize: 128, learningRate: 0.01, epochs: 10, resize: 224),
-                 weightInitializer: xavier, build: { AlexNet.make(using: &$0) }),
+                 weightInitializer: xavier,
+                 bookResult: BookResult(loss: BookSpread(0.328, 0.326, 0.333), trainAccuracy: BookSpread(0.880, 0.877, 0.881),
+                                        testAccuracy: BookSpread(0.879, 0.866, 0.885), note: nil),
+                 build: { AlexNet.make(using: &$0) }),
         ZooModel(name: "vgg", title: "VGG-11 with channels ÷4", section: "7.2",
                  summaryInputShape: [1, 1, 224, 224],
                  hyperparameters: TrainingHyperparameters(batchSize: 128, learningRate: 0.05, epochs: 10, resize: 224),
-                 weightInitializer: xavier, build: { VGG.make(.vgg11, ratio: 4, using: &$0) }),
+                 weightInitializer: xavier,
+                 bookResult: BookResult(loss: BookSpread(0.177, 0.171, 0.220), trainAccuracy: BookSpread(0.935, 0.918, 0.937),
+                                        testAccuracy: BookSpread(0.919, 0.900, 0.924), note: nil),
+                 build: { VGG.make(.vgg11, ratio: 4, using: &$0) }),
         ZooModel(name: "nin", title: "Network in Network", section: "7.3",
                  summaryInputShape: [1, 1, 224, 224],
                  hyperparameters: TrainingHyperparameters(batchSize: 128, learningRate: 0.1, epochs: 10, resize: 224),
-                 weightInitializer: xavier, build: { NiN.make(using: &$0) }),
+                 weightInitializer: xavier,
+                 bookResult: BookResult(loss: BookSpread(0.373, 0.321, 0.799), trainAccuracy: BookSpread(0.860, 0.708, 0.881),
+                                        testAccuracy: BookSpread(0.838, 0.690, 0.879), note: "18 converged runs of 21; 3 failed (test accuracy 0.378, 0.390, 0.100)"),
+                 build: { NiN.make(using: &$0) }),
         ZooModel(name: "googlenet", title: "GoogLeNet (Inception v1)", section: "7.4",
                  summaryInputShape: [1, 1, 96, 96],
                  hyperparameters: TrainingHyperparameters(batchSize: 128, learningRate: 0.1, epochs: 10, resize: 96),
-                 weightInitializer: xavier, build: { GoogLeNet.make(using: &$0) }),
+                 weightInitializer: xavier,
+                 bookResult: BookResult(loss: BookSpread(0.246, 0.235, 0.267), trainAccuracy: BookSpread(0.906, 0.898, 0.912),
+                                        testAccuracy: BookSpread(0.889, 0.850, 0.899), note: "1 run of 21 ended in NaN"),
+                 build: { GoogLeNet.make(using: &$0) }),
         ZooModel(name: "resnet", title: "ResNet-18", section: "7.6",
                  summaryInputShape: [1, 1, 224, 224],
                  hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.05, epochs: 10, resize: 96),
-                 weightInitializer: xavier, build: { ResNet.make(.resNet18, using: &$0) }),
+                 weightInitializer: xavier,
+                 bookResult: BookResult(loss: BookSpread(0.012, 0.008, 0.019), trainAccuracy: BookSpread(0.997, 0.995, 0.999),
+                                        testAccuracy: BookSpread(0.909, 0.838, 0.922), note: "test accuracy is noisy (batch-norm statistics)"),
+                 build: { ResNet.make(.resNet18, using: &$0) }),
+        ZooModel(name: "densenet", title: "DenseNet (4 dense blocks of 4, growth rate 32)", section: "7.7",
+                 summaryInputShape: [1, 1, 96, 96],
+                 hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.1, epochs: 10, resize: 96),
+                 weightInitializer: xavier,
+                 bookResult: BookResult(loss: BookSpread(0.149, 0.139, 0.166), trainAccuracy: BookSpread(0.945, 0.938, 0.950),
+                                        testAccuracy: BookSpread(0.855, 0.406, 0.918), note: "test accuracy is noisy (batch-norm statistics)"),
+                 build: { DenseNet.make(using: &$0) }),
     ]
 
     /// The registered names, in the book's order.
@@ -193,16 +285,17 @@ public enum ModelZoo {
         return model
     }
 
-    /// Builds the network `name` from `seed` and walks one random input of its
-    /// `summaryInputShape` (uniform in [0, 1), like the book's `torch.rand`) through its
-    /// top-level layers (`d2l summary <model>`).
+    /// Builds the network `name` from `seed` and walks one random input (uniform in [0, 1), like
+    /// the book's `torch.rand`) of `inputShape`, by default the model's `summaryInputShape`,
+    /// through its top-level layers (`d2l summary <model>`). Pass e.g. `[1, 1, 96, 96]` to walk
+    /// ResNet at its training size instead of the book's 224.
     /// - Throws: `ModelZooError.unknownModel` for an unknown name.
-    public static func summary(of name: String, seed: UInt64 = 0) throws -> ModelSummary {
+    public static func summary(of name: String, inputShape: [Int]? = nil, seed: UInt64 = 0) throws -> ModelSummary {
         let model = try model(named: name)
+        let shape = inputShape ?? model.summaryInputShape
         var generator = RandomGenerator(seed: seed)
         let network = model.make(using: &generator)
-        let input = Tensor.randomUniform(model.summaryInputShape, using: &generator)
-        return ModelSummary(model: model, network: network, inputShape: model.summaryInputShape,
-                            rows: shapeWalk(network, input: input))
+        let input = Tensor.randomUniform(shape, using: &generator)
+        return ModelSummary(model: model, network: network, inputShape: shape, rows: shapeWalk(network, input: input))
     }
 }

@@ -4,7 +4,9 @@ import Testing
 
 /// Every network of the zoo against the book's PyTorch definition (`Fixtures/models.json`, from
 /// `Tools/Reference/generate_model_fixtures.py`, torch 2.15.0): parameter keys, shapes and count,
-/// state-dict keys and element types, and the shape walk the book prints.
+/// state-dict keys and element types, and the shape walk the book prints. The same network then
+/// takes a training step at its training size (one construction per network: building AlexNet's
+/// 47 M parameters is the slow part of a debug build).
 @Suite("Models against PyTorch")
 struct ModelReferenceTests {
     @Test("the fixture covers every registered model, in the registry's order")
@@ -14,7 +16,7 @@ struct ModelReferenceTests {
         #expect(fixtures.models.map(\.name) == ModelZoo.names)
     }
 
-    @Test("keys, shapes, parameter count and shape walk equal PyTorch's",
+    @Test("keys, shapes, parameter count and shape walk equal PyTorch's; a training step on 2 examples gives every parameter a finite gradient",
           arguments: modelFixtures?.models ?? [])
     func matchesPyTorch(_ reference: ModelFixtureFile.Model) throws {
         let summary = try ModelZoo.summary(of: reference.name, seed: 1)
@@ -47,5 +49,18 @@ struct ModelReferenceTests {
         #expect(summary.rows.map(\.outputShape) == reference.shapeWalk.map(\.shape))
         #expect(summary.rows.map { $0.layer.lowercased() } == reference.shapeWalk.map { $0.layer.lowercased() })
         #expect(summary.rows.last?.outputShape == [1, 10])
+
+        // A training step at the training size (resize 224 / 96 / none): [2, 10] logits and a
+        // finite gradient for every parameter (a NaN or ∞ anywhere makes the sum non-finite).
+        #expect(network.namedModules().allSatisfy { $0.module.isTraining }, "the walk must restore training mode")
+        var generator = RandomGenerator(seed: 4)
+        let x = Tensor.randomUniform([2] + summary.model.hyperparameters.exampleShape, using: &generator)
+        let logits = network(x)
+        #expect(logits.shape == [2, 10])
+        crossEntropy(logits: logits, labels: [3, 7]).backward()
+        for (key, parameter) in network.namedParameters() {
+            let gradient = try #require(parameter.grad, "\(key) has no gradient")
+            #expect(gradient.sum().item.isFinite, "\(key) has a non-finite gradient")
+        }
     }
 }

@@ -7,6 +7,9 @@
   the parameter count, and the shape walk the book prints
   (`for layer in net: X = layer(X); print(layer.__class__.__name__, X.shape)`) for the input the
   book uses. No weights of the big models are stored.
+* in models.json too: the book's scratch `BatchNorm` module on two random inputs (output, gradients
+  of L = sum(output * upstream) for x, gamma and beta, moving statistics after the step, and the
+  no-grad prediction with them).
 * Tests/ModelsTests/Fixtures/lenet.safetensors: the weights of the book's LeNet after a short,
   seeded training run in PyTorch (61 706 parameters, ~240 KB), and in models.json PyTorch's logits
   and predicted labels for the first 500 Fashion-MNIST test images, read from
@@ -40,6 +43,11 @@ torch.manual_seed(20261128)
 torch.set_num_threads(1)
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "ModelsTests", "Fixtures")
 DATA = os.environ.get("D2L_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
+
+
+def encode(t):
+    array = t.detach().to(torch.float32).contiguous().numpy().astype("<f4")
+    return {"shape": list(t.shape), "data": base64.b64encode(array.tobytes()).decode("ascii")}
 
 
 # MARK: The book's definitions (d2l-zh 2.0.0 PyTorch notebooks; EN 0.17.5 is the same)
@@ -276,6 +284,55 @@ def resnet18():
     return nn.Sequential(b1, b2, b3, b4, b5, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 10))
 
 
+def conv_block(input_channels, num_channels):  # §7.7
+    return nn.Sequential(
+        nn.BatchNorm2d(input_channels), nn.ReLU(),
+        nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1))
+
+
+class DenseBlock(nn.Module):
+    def __init__(self, num_convs, input_channels, num_channels):
+        super(DenseBlock, self).__init__()
+        layer = []
+        for i in range(num_convs):
+            layer.append(conv_block(num_channels * i + input_channels, num_channels))
+        self.net = nn.Sequential(*layer)
+
+    def forward(self, X):
+        for blk in self.net:
+            Y = blk(X)
+            X = torch.cat((X, Y), dim=1)
+        return X
+
+
+def transition_block(input_channels, num_channels):
+    return nn.Sequential(
+        nn.BatchNorm2d(input_channels), nn.ReLU(),
+        nn.Conv2d(input_channels, num_channels, kernel_size=1),
+        nn.AvgPool2d(kernel_size=2, stride=2))
+
+
+def densenet():
+    b1 = nn.Sequential(nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3),
+                       nn.BatchNorm2d(64), nn.ReLU(),
+                       nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    num_channels, growth_rate = 64, 32
+    num_convs_in_dense_blocks = [4, 4, 4, 4]
+    blks = []
+    for i, num_convs in enumerate(num_convs_in_dense_blocks):
+        blks.append(DenseBlock(num_convs, num_channels, growth_rate))
+        num_channels += num_convs * growth_rate
+        if i != len(num_convs_in_dense_blocks) - 1:
+            blks.append(transition_block(num_channels, num_channels // 2))
+            num_channels = num_channels // 2
+    return nn.Sequential(
+        b1, *blks,
+        nn.BatchNorm2d(num_channels), nn.ReLU(),
+        nn.AdaptiveAvgPool2d((1, 1)),
+        nn.Flatten(),
+        nn.Linear(num_channels, 10))
+
+
 # (registry name, constructor, input shape of the shape walk: the book's where it prints one)
 MODELS = [
     ("softmax-regression", softmax_regression, (1, 1, 28, 28)),
@@ -289,6 +346,7 @@ MODELS = [
     ("nin", nin, (1, 1, 224, 224)),
     ("googlenet", googlenet, (1, 1, 96, 96)),
     ("resnet", resnet18, (1, 1, 224, 224)),
+    ("densenet", densenet, (1, 1, 96, 96)),
 ]
 
 
@@ -314,6 +372,35 @@ def describe(name, make, input_shape):
 models = [describe(*entry) for entry in MODELS]
 
 
+# MARK: The scratch BatchNorm module: output, input and parameter gradients, moving statistics
+
+scratch_cases = []
+for name, features, dims, shape in [("fully connected [6, 5]", 5, 2, (6, 5)),
+                                    ("convolutional [3, 4, 5, 5]", 4, 4, (3, 4, 5, 5))]:
+    bn = BatchNorm(features, num_dims=dims)
+    with torch.no_grad():  # non-trivial parameters and moving statistics
+        bn.gamma.copy_(torch.rand(bn.gamma.shape) + 0.5)
+        bn.beta.copy_(torch.randn(bn.beta.shape))
+        bn.moving_mean = torch.randn(bn.moving_mean.shape)
+        bn.moving_var = torch.rand(bn.moving_var.shape) + 0.5
+    gamma0, beta0 = bn.gamma.detach().clone(), bn.beta.detach().clone()
+    mean0, var0 = bn.moving_mean.clone(), bn.moving_var.clone()
+    x = (torch.randn(shape) * 2 + 1).requires_grad_(True)
+    y = bn(x)  # grad enabled: batch statistics, moving statistics updated
+    upstream = torch.randn(y.shape)
+    (y * upstream).sum().backward()
+    with torch.no_grad():
+        prediction = bn(x)  # no grad: the updated moving statistics
+    scratch_cases.append({"name": name, "featureCount": features, "dimensionCount": dims,
+                          "gamma": encode(gamma0), "beta": encode(beta0),
+                          "movingMean": encode(mean0), "movingVariance": encode(var0),
+                          "input": encode(x), "upstream": encode(upstream), "output": encode(y),
+                          "inputGradient": encode(x.grad), "gammaGradient": encode(bn.gamma.grad),
+                          "betaGradient": encode(bn.beta.grad),
+                          "movingMeanAfter": encode(bn.moving_mean), "movingVarianceAfter": encode(bn.moving_var),
+                          "prediction": encode(prediction)})
+
+
 # MARK: LeNet trained briefly in PyTorch, evaluated on the first 500 test images
 
 def read_idx(path):
@@ -331,6 +418,7 @@ test_images = torch.tensor(read_idx(os.path.join(DATA, "t10k-images-idx3-ubyte.g
                            dtype=torch.float32).unsqueeze(1) / 255
 test_labels = read_idx(os.path.join(DATA, "t10k-labels-idx1-ubyte.gz"))[:500].astype(int).tolist()
 
+torch.manual_seed(6)
 net = lenet()
 
 
@@ -340,13 +428,13 @@ def init_weights(m):  # train_ch6's initialization
 
 
 net.apply(init_weights)
-# A short run (Adam, 2 epochs over the first 12 800 training images) so the predictions are far from
+# A short run (Adam, 3 epochs over the first 12 800 training images) so the predictions are far from
 # chance; which optimizer produced the weights does not matter for the test.
 optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
 loss = nn.CrossEntropyLoss()
 generator = torch.Generator().manual_seed(7)
 net.train()
-for epoch in range(2):
+for epoch in range(3):
     order = torch.randperm(12800, generator=generator)
     for start in range(0, 12800, 256):
         index = order[start:start + 256]
@@ -368,16 +456,14 @@ print(f"LeNet on the first 500 test images: {correct} correct; smallest top-2 lo
 os.makedirs(FIXTURES, exist_ok=True)
 weights_path = os.path.join(FIXTURES, "lenet.safetensors")
 save_file({k: v.contiguous() for k, v in net.state_dict().items()}, weights_path)
-logits_array = logits.numpy().astype("<f4")
 
 with open(os.path.join(FIXTURES, "models.json"), "w") as f:
     json.dump({"generator": "Tools/Reference/generate_model_fixtures.py", "torch": torch.__version__,
-               "models": models,
+               "models": models, "scratchBatchNorm": scratch_cases,
                "leNetEvaluation": {"weights": "lenet.safetensors", "count": 500,
                                    "labels": test_labels, "predictions": predictions, "correct": correct,
                                    "smallestMargin": margin,
-                                   "logits": {"shape": list(logits.shape),
-                                              "data": base64.b64encode(logits_array.tobytes()).decode("ascii")}}},
+                                   "logits": encode(logits)}},
               f, indent=None, separators=(",", ":"))
     f.write("\n")
 print(f"wrote {os.path.normpath(FIXTURES)}/models.json and lenet.safetensors "

@@ -59,6 +59,7 @@ struct ModelFixtureFile: Decodable, Sendable {
     var generator: String
     var torch: String
     var models: [Model]
+    var scratchBatchNorm: [ScratchBatchNormCase]
     var leNetEvaluation: LeNetEvaluation
 }
 
@@ -70,3 +71,47 @@ let modelFixturesDirectory = URL(fileURLWithPath: #filePath)
 /// The decoded `models.json`, loaded once (a missing or malformed file fails every test that uses it).
 let modelFixtures: ModelFixtureFile? = try? JSONDecoder().decode(
     ModelFixtureFile.self, from: Data(contentsOf: modelFixturesDirectory.appendingPathComponent("models.json")))
+
+extension ModelFixtureFile {
+    /// One case of the book's scratch `BatchNorm` module: its state before, one training step
+    /// (output and the gradients of `L = Σ output ⊙ upstream`), the moving statistics after, and
+    /// the no-grad prediction with them.
+    struct ScratchBatchNormCase: Decodable, Sendable, CustomTestStringConvertible {
+        var name: String
+        var featureCount: Int
+        var dimensionCount: Int
+        var gamma, beta, movingMean, movingVariance: EncodedTensor
+        var input, upstream, output: EncodedTensor
+        var inputGradient, gammaGradient, betaGradient: EncodedTensor
+        var movingMeanAfter, movingVarianceAfter, prediction: EncodedTensor
+
+        var testDescription: String { name }
+    }
+}
+
+/// Expects `actual` to match `expected` in shape and in every element within
+/// `|actual − expected| ≤ absoluteTolerance + relativeTolerance · |expected|`, reporting the
+/// largest violation and its flat index (the models tests' copy of EngineTests' `expectClose`,
+/// which lives in another test target).
+func expectClose(_ actual: Tensor, _ expected: Tensor, relativeTolerance: Float = 1e-4,
+                 absoluteTolerance: Float = 1e-5, _ context: String,
+                 sourceLocation: SourceLocation = #_sourceLocation) {
+    guard actual.shape == expected.shape else {
+        Issue.record("\(context): shape \(actual.shape), expected \(expected.shape)", sourceLocation: sourceLocation)
+        return
+    }
+    var worst: (index: Int, excess: Float)?
+    for i in 0..<actual.count {
+        let a = actual.pointer[i], e = expected.pointer[i]
+        let excess = abs(a - e) - (absoluteTolerance + relativeTolerance * abs(e))
+        if !(excess <= 0), worst == nil || !(excess <= worst!.excess) { worst = (i, excess.isNaN ? .infinity : excess) }
+    }
+    if let worst {
+        Issue.record("\(context): largest difference at flat index \(worst.index): \(actual.pointer[worst.index]) vs expected \(expected.pointer[worst.index])",
+                     sourceLocation: sourceLocation)
+    }
+}
+
+/// Whether Debian's `dataset-fashion-mnist` is installed where `FashionMNIST` looks by default.
+let fashionMNISTInstalled = FileManager.default.fileExists(
+    atPath: FashionMNIST.defaultDirectory + "/" + FashionMNIST.Split.test.imagesFileName)
