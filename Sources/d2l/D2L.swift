@@ -16,7 +16,7 @@ struct D2L: ParsableCommand {
             PolynomialExperiment.self, WeightDecayExperiment.self, DropoutExperiment.self,
             InitializationExperiment.self, KFoldExperiment.self,
             LeNetExperiment.self, AlexNetExperiment.self, VGGExperiment.self, NiNExperiment.self,
-            GoogLeNetExperiment.self, BatchNormExperiment.self, ResNetExperiment.self,
+            GoogLeNetExperiment.self, BatchNormExperiment.self, ResNetExperiment.self, DenseNetExperiment.self,
         ],
         defaultSubcommand: List.self
     )
