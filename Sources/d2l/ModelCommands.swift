@@ -34,7 +34,7 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Test accuracy of a model's saved weights (safetensors state dict, ours or PyTorch's).")
 
     @Argument(help: "The model: \(ModelZoo.names.joined(separator: ", ")).") var model: String
-    @Option(help: "The weights: a safetensors state dict with the model's PyTorch keys.") var weights: String
+    @Option(help: "The weights: a safetensors state dict with the model's PyTorch keys, or a d2l checkpoint.") var weights: String
     @Option(help: "Use only the first N test examples.") var testLimit: Int?
     @Option(help: "Batch size for evaluation.") var batchSize = 256
     @Option(help: "Resize images to N×N (default: the book's for the model).") var resize: Int?
@@ -49,7 +49,14 @@ struct Evaluate: ParsableCommand {
         let entry = try ModelZoo.model(named: model)
         var generator = RandomGenerator(seed: 0)
         let network = entry.make(using: &generator)
-        try network.loadStateDict(from: URL(fileURLWithPath: weights))
+        let contents = try SafeTensors.read(from: URL(fileURLWithPath: weights))
+        var state = contents.dictionary
+        if contents.metadata["format"] == Trainer.checkpointFormat {  // a training checkpoint: its model part
+            state = Dictionary(uniqueKeysWithValues: state.compactMap { key, tensor in
+                key.hasPrefix("model.") ? (String(key.dropFirst(6)), tensor) : nil
+            })
+        }
+        try network.loadStateDict(state)
         let data = try FashionMNIST(directory: data)
         let side = resize ?? entry.hyperparameters.resize
         let loader = ImageBatchLoader(dataSet: data.test, batchSize: batchSize, shuffle: false, limit: testLimit,

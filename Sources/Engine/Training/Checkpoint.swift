@@ -12,7 +12,8 @@ import Foundation
 /// the epoch number. So training 2 epochs, or 1 epoch then resuming for 1, gives bit-identical
 /// weights and metrics.
 extension Trainer {
-    static let checkpointFormat = "d2l-swift-checkpoint-1"
+    /// The `format` metadata value of a checkpoint file.
+    public static let checkpointFormat = "d2l-swift-checkpoint-1"
 
     /// Writes a checkpoint of the current state to `url`, atomically.
     public func saveCheckpoint(to url: URL) throws {
