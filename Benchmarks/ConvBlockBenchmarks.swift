@@ -101,9 +101,12 @@ struct BlockTrainingSettings {
     var seed: UInt64 = 0
 
     init(quick: Bool) {
-        (trainImages, testImages, epochs) = quick ? (1000, 1000, 1) : (10_000, 10_000, 2)
+        (trainImages, testImages, epochs) = quick ? (512, 512, 1) : (10_000, 10_000, 2)
     }
 }
+
+/// Fashion-MNIST, read once for both networks.
+nonisolated(unsafe) let fashionMNIST = Result { try FashionMNIST() }
 
 /// `"train-effect conv-3x3-stack"` / `"train-effect conv-5x5"`: the network of
 /// `convolutionBlockNetwork` trained with `Trainer` (plain SGD) from the same seed on the first
@@ -119,7 +122,7 @@ func convolutionBlockTrainingBenchmarks(quick: Bool) -> [Benchmark] {
             let network = convolutionBlockNetwork(block, using: &generator)
             let settingsNote = "\(settings.epochs) epoch(s), \(settings.trainImages) train / \(settings.testImages) test images, batch \(settings.batchSize), SGD lr \(settings.learningRate)"
             let data: FashionMNIST
-            do { data = try FashionMNIST() } catch {
+            do { data = try fashionMNIST.get() } catch {
                 var result = BenchmarkResult(name: name, group: "train-effect", params: network.parameterCount,
                                              flops: 0, times: [0], notes: "skipped: \(error)")
                 result.repetitions = 0
@@ -172,7 +175,7 @@ func convolutionBlockReport(_ results: [BenchmarkResult]) -> [String] {
     }
     if let stack = byName["train-effect conv-3x3-stack"], let single = byName["train-effect conv-5x5"],
        let a = stack.testAccuracy, let b = single.testAccuracy {
-        let n = Double(BlockTrainingSettings(quick: stack.notes.contains("1000 train")).testImages)
+        let n = Double(BlockTrainingSettings(quick: stack.notes.contains("512 train")).testImages)
         // Two independent binomial proportions on n test images: the standard error of the difference.
         let standardError = (a * (1 - a) / n + b * (1 - b) / n).squareRoot()
         let difference = a - b
