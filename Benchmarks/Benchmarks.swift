@@ -59,7 +59,7 @@ enum Benchmarks {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let peak = measuredFMAPeak(quick: quick)
         print("CPU: \(BLAS.cpuModelName), \(cores) cores | BLAS: \(BLAS.summary) | build: \(build)\(quick ? " | quick" : "")")
-        print(String(format: "FMA peak >= %.1f GFLOP/s (best of 5 sgemm %d^3 on %d BLAS threads; a lower bound)",
+        print(String(format: "FMA peak >= %.1f GFLOP/s (best of 10 sgemm %d^3 on %d BLAS threads; a lower bound)",
                      peak, quick ? 1024 : 2048, BLAS.threadCount))
         if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
             print("load average: \(load.split(separator: " ").prefix(3).joined(separator: " "))")

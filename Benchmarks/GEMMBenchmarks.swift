@@ -62,12 +62,12 @@ func timeSgemm(m: Int, n: Int, k: Int, warmup: Int, repetitions: Int) -> [Double
 }
 
 /// The machine's single-precision FMA throughput as seen through OpenBLAS, GFLOP/s: the best of
-/// five square sgemms (after two untimed) (2048³, or 1024³ when `quick`) on all BLAS threads. A lower bound on the
+/// ten square sgemms (after two untimed) (2048³, or 1024³ when `quick`) on all BLAS threads. A lower bound on the
 /// FMA peak (a large sgemm reaches 85–95 % of it on AVX2/AVX-512 cores); the `gemm` group's
 /// `percent_of_peak` is relative to it.
 func measuredFMAPeak(quick: Bool) -> Double {
     let size = quick ? 1024 : 2048
-    let times = timeSgemm(m: size, n: size, k: size, warmup: 2, repetitions: 5)
+    let times = timeSgemm(m: size, n: size, k: size, warmup: 2, repetitions: 10)
     return 2 * pow(Double(size), 3) / times.first! / 1e6
 }
 
