@@ -101,7 +101,7 @@ struct BlockTrainingSettings {
     var seed: UInt64 = 0
 
     init(quick: Bool) {
-        (trainImages, testImages, epochs) = quick ? (512, 512, 1) : (10_000, 10_000, 2)
+        (trainImages, testImages, epochs) = quick ? (256, 256, 1) : (10_000, 10_000, 2)
     }
 }
 
@@ -175,7 +175,9 @@ func convolutionBlockReport(_ results: [BenchmarkResult]) -> [String] {
     }
     if let stack = byName["train-effect conv-3x3-stack"], let single = byName["train-effect conv-5x5"],
        let a = stack.testAccuracy, let b = single.testAccuracy {
-        let n = Double(BlockTrainingSettings(quick: stack.notes.contains("512 train")).testImages)
+        // The test-set size as the run's notes state it ("… / 10000 test images …").
+        let words = stack.notes.split(separator: " ")
+        let n = words.firstIndex(of: "test").flatMap { $0 > 0 ? Double(words[$0 - 1]) : nil } ?? 10_000
         // Two independent binomial proportions on n test images: the standard error of the difference.
         let standardError = (a * (1 - a) / n + b * (1 - b) / n).squareRoot()
         let difference = a - b

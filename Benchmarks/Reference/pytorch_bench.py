@@ -15,8 +15,8 @@ Workloads (names match the Swift side exactly; see Benchmarks/*.swift for the de
                 50*N*C^2*H^2 forward (a multiply-add is 2 FLOPs), x3 for forward+backward.
   train-effect  "train-effect conv-3x3-stack|conv-5x5": conv 1->16 3x3, ReLU, [block], ReLU,
                 max-pool 2, linear 3136->10, trained with SGD lr 0.1, batch 128, on the first
-                10 000 Fashion-MNIST training images for 2 epochs (quick: 512 images, 1 epoch),
-                tested on the first 10 000 (quick: 512) test images; time = training only.
+                10 000 Fashion-MNIST training images for 2 epochs (quick: 256 images, 1 epoch),
+                tested on the first 10 000 (quick: 256) test images; time = training only.
   gemm          "gemm NxNxN" and "gemm <layer> MxNxK": float32 numpy.matmul (numpy's own
                 bundled OpenBLAS), the baseline the engine's sgemm is held to.
   conv          "conv <layer> fwd+bwd": torch conv2d forward + backward (dx, dw, db) of the zoo's
@@ -142,7 +142,7 @@ def block_network(block):
 
 
 def train_effect_benchmarks(quick):
-    train_images, test_images, epochs = (512, 512, 1) if quick else (10_000, 10_000, 2)
+    train_images, test_images, epochs = (256, 256, 1) if quick else (10_000, 10_000, 2)
     batch, lr = 128, 0.1
     for block in BLOCKS:
         name = f"train-effect {block}"
