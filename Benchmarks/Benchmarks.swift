@@ -1,16 +1,35 @@
 import Engine
 import Foundation
 
-/// `swift run -c release benchmarks [--quick] [--filter TEXT] [--json FILE]`
+/// `swift run -c release benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json]`
 ///
-/// Prints a header (CPU, cores, BLAS kernel and threads, build), then one line per benchmark:
-/// median and spread of the timed repetitions after warm-up, and GFLOP/s.
+/// Prints a header (CPU, cores, BLAS kernel and threads, build, measured FMA peak), then one line
+/// per benchmark: median and spread of the timed repetitions after warm-up, GFLOP/s, and the
+/// reference's median and ratio when comparing. Groups, in order:
+///
+/// - `conv-block`: two 3×3 convolutions against one 5×5 (`ConvBlockBenchmarks.swift`);
+/// - `train-effect`: the same comparison as Fashion-MNIST accuracy and training time;
+/// - `gemm`: square sgemms and the zoo's conv-layer GEMM shapes, with percentage of peak;
+/// - `conv`: forward+backward of the zoo's conv layers next to a plain sgemm of the same size;
+/// - `train`: one training step of every zoo network, examples/s and peak memory.
+///
+/// `--train-child NAME WARMUP REPETITIONS [--quick]` is internal: one `train` workload in a
+/// child process (so its peak memory is its own).
 @main
 enum Benchmarks {
     static func main() {
         BLAS.selectFastKernelOrRestart(programName: "benchmarks")
         var quick = false, filter: String?, jsonPath: String?, comparePath: String?
         var arguments = CommandLine.arguments.dropFirst()
+        if arguments.first == "--train-child" {
+            let values = Array(arguments.dropFirst())
+            guard values.count >= 3, let warmup = Int(values[1]), let repetitions = Int(values[2]) else {
+                FileHandle.standardError.write(Data("benchmarks: --train-child NAME WARMUP REPETITIONS [--quick]\n".utf8))
+                exit(2)
+            }
+            trainChildMain(name: values[0], warmup: warmup, repetitions: repetitions, quick: values.contains("--quick"))
+            return
+        }
         while let argument = arguments.popFirst() {
             switch argument {
             case "--quick": quick = true
@@ -19,6 +38,7 @@ enum Benchmarks {
             case "--compare": comparePath = arguments.popFirst()
             case "--help", "-h":
                 print("usage: benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json]")
+                print("groups: conv-block, train-effect, gemm, conv, train (--filter matches a substring of the name)")
                 return
             default:
                 FileHandle.standardError.write(Data("benchmarks: unknown argument '\(argument)' (try --help)\n".utf8))
@@ -37,7 +57,13 @@ enum Benchmarks {
         let build = "release"
         #endif
         let cores = ProcessInfo.processInfo.activeProcessorCount
+        let peak = measuredFMAPeak(quick: quick)
         print("CPU: \(BLAS.cpuModelName), \(cores) cores | BLAS: \(BLAS.summary) | build: \(build)\(quick ? " | quick" : "")")
+        print(String(format: "FMA peak >= %.1f GFLOP/s (best of 10 sgemm %d^3 on %d BLAS threads; a lower bound)",
+                     peak, quick ? 1024 : 2048, BLAS.threadCount))
+        if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
+            print("load average: \(load.split(separator: " ").prefix(3).joined(separator: " "))")
+        }
         if build == "debug" { print("warning: debug build; numbers are meaningless. Use swift run -c release benchmarks") }
 
         var reference: [String: BenchmarkResult] = [:]
@@ -55,38 +81,38 @@ enum Benchmarks {
 
         let (warmup, repetitions) = quick ? (0, 1) : (2, 7)
         var results: [BenchmarkResult] = []
-        var generator = RandomGenerator(seed: 0)
-        let lenet = Sequential(
-            Conv2D(inputChannels: 1, outputChannels: 6, kernelSize: 5, padding: 2, using: &generator), Sigmoid(),
-            AvgPool2D(kernelSize: 2, stride: 2),
-            Conv2D(inputChannels: 6, outputChannels: 16, kernelSize: 5, using: &generator), Sigmoid(),
-            AvgPool2D(kernelSize: 2, stride: 2), Flatten(),
-            Linear(inputFeatures: 400, outputFeatures: 120, using: &generator), Sigmoid(),
-            Linear(inputFeatures: 120, outputFeatures: 84, using: &generator), Sigmoid(),
-            Linear(inputFeatures: 84, outputFeatures: 10, using: &generator))
-        let all = gemmBenchmarks(quick: quick)
-            + [("train lenet", trainStepBenchmark(name: "train lenet", model: lenet, inputShape: [quick ? 32 : 256, 1, 28, 28]))]
+        let all = convolutionBlockBenchmarks(quick: quick) + convolutionBlockTrainingBenchmarks(quick: quick)
+            + gemmBenchmarks(quick: quick, peak: peak) + convolutionLayerBenchmarks(quick: quick) + trainBenchmarks(quick: quick)
         let selected = all.filter { filter == nil || $0.name.contains(filter!) }
-        print("name".padding(toLength: 28, withPad: " ", startingAt: 0) + "    median ms   min..max ms      GFLOP/s"
-              + (reference.isEmpty ? "" : "   reference ms   speed-up (reference ms / ours)"))
+        print("name".padding(toLength: 44, withPad: " ", startingAt: 0) + "    median ms   min..max ms      GFLOP/s  extra"
+              + (reference.isEmpty ? "" : "                 reference ms   speed-up (reference ms / ours)"))
         for benchmark in selected {
             let result = benchmark.run(warmup, repetitions)
             results.append(result)
-            print(result.name.padding(toLength: 28, withPad: " ", startingAt: 0)
-                  + String(format: " %12.3f  %7.3f..%-7.3f %9.1f", result.medianMilliseconds,
+            print(result.name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                  + String(format: " %12.3f  %7.3f..%-7.3f %9.1f  ", result.medianMilliseconds,
                            result.minimumMilliseconds, result.maximumMilliseconds, result.gflops)
+                  + extraColumn(result).padding(toLength: 22, withPad: " ", startingAt: 0)
                   + comparison(result, reference[result.name]))
         }
 
         if !reference.isEmpty {
             print("speed-up > 1: this engine is faster; the reference ran in its own process, ideally just before or after this run.")
+            let missing = results.filter { reference[$0.name] == nil }.map(\.name)
+            if !missing.isEmpty { print("not in the reference: \(missing.joined(separator: ", "))") }
+        }
+        for line in convolutionBlockReport(results) { print(line) }
+        if !reference.isEmpty {
+            let referenceBlock = convolutionBlockReport(results.compactMap { reference[$0.name] })
+            if !referenceBlock.isEmpty { print("reference:") }
+            for line in referenceBlock { print(line) }
         }
 
         if let jsonPath {
             let report = BenchmarkReport(
                 blas: .init(core: BLAS.coreName, threads: BLAS.threadCount, config: BLAS.configuration),
                 cpu: BLAS.cpuModelName, cores: cores, build: build,
-                date: ISO8601DateFormatter().string(from: Date()), results: results)
+                date: ISO8601DateFormatter().string(from: Date()), peakGflops: peak, results: results)
             do {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -99,9 +125,25 @@ enum Benchmarks {
     }
 }
 
-/// The reference columns of a result line: the reference's median and the ratio reference/ours.
+/// The group-specific column: % of peak (gemm), plain-sgemm GFLOP/s (conv), examples/s and peak
+/// MiB (train), test accuracy (train-effect).
+func extraColumn(_ result: BenchmarkResult) -> String {
+    if let percent = result.percentOfPeak { return String(format: "%.0f%% of peak", percent) }
+    if let sgemm = result.sgemmGflops { return String(format: "sgemm %.1f GF/s", sgemm) }
+    if let perSecond = result.examplesPerSecond, let peak = result.peakMegabytes {
+        return String(format: "%.0f ex/s %.0f MiB", perSecond, peak)
+    }
+    if let accuracy = result.testAccuracy { return String(format: "test acc %.4f", accuracy) }
+    return ""
+}
+
+/// The reference columns of a result line: the reference's median and the ratio reference/ours,
+/// and for `train` the reference's peak memory.
 func comparison(_ result: BenchmarkResult, _ reference: BenchmarkResult?) -> String {
     guard let reference else { return "" }
-    return String(format: "   %12.3f   %6.2fx", reference.medianMilliseconds,
-                  reference.medianMilliseconds / result.medianMilliseconds)
+    var text = String(format: "   %12.3f   %6.2fx", reference.medianMilliseconds,
+                      reference.medianMilliseconds / result.medianMilliseconds)
+    if let peak = reference.peakMegabytes { text += String(format: "  (ref %.0f MiB)", peak) }
+    if let accuracy = reference.testAccuracy { text += String(format: "  (ref acc %.4f)", accuracy) }
+    return text
 }

@@ -2,24 +2,70 @@ import Engine
 import Foundation
 
 /// One measured benchmark, as printed in the table and written to `--json`.
+///
+/// The first ten fields are always present (the documented JSON shape); the optional ones are
+/// written only by the groups that measure them.
 struct BenchmarkResult: Codable {
     var name: String
     var group: String
+    /// Trainable scalars of the workload (0 where none).
     var params: Int
+    /// Floating-point operations of one timed repetition (a multiply-add counts 2; 0 if not counted).
     var flops: Double
     var medianMilliseconds: Double
     var minimumMilliseconds: Double
     var maximumMilliseconds: Double
     var repetitions: Int
+    /// `flops / median` in 10⁹ per second (0 when `flops` is 0).
     var gflops: Double
     var notes: String
+    /// `train` group: examples per second of the median step (batch / median time).
+    var examplesPerSecond: Double? = nil
+    /// `train` group: peak resident memory (`VmHWM`) of the child process that ran it, MiB.
+    var peakMegabytes: Double? = nil
+    /// `train` group: resident memory of that child before building the model, MiB.
+    var baseMegabytes: Double? = nil
+    /// `gemm` group: `gflops` as a percentage of the measured FMA peak in the header.
+    var percentOfPeak: Double? = nil
+    /// `conv` group: GFLOP/s of one plain sgemm of the forward GEMM's M×N×K.
+    var sgemmGflops: Double? = nil
+    /// `conv-block` training runs: final test accuracy in [0, 1].
+    var testAccuracy: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case name, group, params, flops, gflops, notes, repetitions
         case medianMilliseconds = "median_ms"
         case minimumMilliseconds = "min_ms"
         case maximumMilliseconds = "max_ms"
+        case examplesPerSecond = "examples_per_sec"
+        case peakMegabytes = "peak_mb"
+        case baseMegabytes = "base_mb"
+        case percentOfPeak = "percent_of_peak"
+        case sgemmGflops = "sgemm_gflops"
+        case testAccuracy = "test_accuracy"
     }
+
+    /// A result from sorted `times` (ms) of a workload of `flops` floating-point operations.
+    init(name: String, group: String, params: Int = 0, flops: Double, times: [Double], notes: String) {
+        self.name = name
+        self.group = group
+        self.params = params
+        self.flops = flops
+        medianMilliseconds = median(times)
+        minimumMilliseconds = times.first!
+        maximumMilliseconds = times.last!
+        repetitions = times.count
+        gflops = flops > 0 ? flops / median(times) / 1e6 : 0
+        self.notes = notes
+    }
+}
+
+/// One benchmark: its name (what `--filter` and `--compare` match) and how to run it with
+/// `(warmup, repetitions)`. Groups whose workloads take seconds ignore the counts they are given
+/// and use fewer.
+struct Benchmark {
+    var name: String
+    var run: (_ warmup: Int, _ repetitions: Int) -> BenchmarkResult
 }
 
 /// The `--json` file: the machine, the BLAS kernel, and the results.
@@ -30,7 +76,14 @@ struct BenchmarkReport: Codable {
     var cores: Int
     var build: String
     var date: String
+    /// Single-precision FMA peak of the machine measured at start-up, GFLOP/s (absent in old files).
+    var peakGflops: Double? = nil
     var results: [BenchmarkResult]
+
+    enum CodingKeys: String, CodingKey {
+        case blas, cpu, cores, build, date, results
+        case peakGflops = "peak_gflops"
+    }
 }
 
 /// Keeps the optimizer from discarding a computed value.
@@ -61,3 +114,4 @@ func checkResult(_ tensor: Tensor, shape: [Int], _ name: String) {
     for value in tensor.buffer { checksum += Double(value) }
     guard checksum.isFinite else { fatalError("benchmark \(name): checksum is not finite") }
 }
+

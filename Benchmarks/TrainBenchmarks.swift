@@ -1,31 +1,93 @@
 import Engine
 import Foundation
+import Models
 
-/// Examples per second of one full training step (forward, backward, SGD update) of a network at
-/// its book batch and input size, on random data with fixed seeds.
-func trainStepBenchmark(name: String, model: any Module, inputShape: [Int], classes: Int = 10,
-                        learningRate: Float = 0.1) -> (Int, Int) -> BenchmarkResult {
-    { warmup, repetitions in
-        var generator = RandomGenerator(seed: 3)
-        let batch = inputShape[0]
-        let images = Tensor.randomUniform(inputShape, using: &generator)
-        let labels = (0..<batch).map { _ in generator.nextInt(below: classes) }
-        let optimizer = SGD(model, learningRate: learningRate)
-        model.train()
-        var lastLoss = Tensor(scalar: 0)
-        let times = measure(warmup: warmup, repetitions: repetitions) {
-            optimizer.zeroGrad()
-            let loss = crossEntropy(logits: model(images), labels: labels)
-            loss.backward()
-            optimizer.step()
-            lastLoss = loss
+// The `train` group: one full training step (zero-grad, forward, cross-entropy, backward, SGD
+// update) of every zoo network, each in a fresh child process (`benchmarks --train-child NAME`)
+// so that the child's resident-set high-water mark (`VmHWM` of `/proc/self/status`) is that
+// network's peak memory. Not `ru_maxrss`: Linux carries the parent's high-water mark into a
+// forked-and-exec'd child's `ru_maxrss`, so a child started late would report the parent's peak.
+// The Python side does the same with its own child processes.
+
+/// The batch, input side and (warm-up, repetitions) of one zoo network's step. Full runs use the
+/// book's batch and input size; networks at 96×96 or more take seconds per step and run warm-up
+/// 1, 3 repetitions. `quick` uses batch 16 (2 for the big networks) and warm-up 0, 1 repetition.
+func trainSettings(_ model: ZooModel, quick: Bool, warmup: Int, repetitions: Int)
+    -> (batch: Int, side: Int, warmup: Int, repetitions: Int) {
+    let side = model.hyperparameters.resize ?? 28
+    let big = side >= 96
+    if quick { return (big ? 2 : 16, side, 0, 1) }
+    return (model.hyperparameters.batchSize, side, big ? 1 : warmup, big ? 3 : repetitions)
+}
+
+/// `"train <model>"` for every network of `ModelZoo.all`, each run in a child process.
+func trainBenchmarks(quick: Bool) -> [Benchmark] {
+    ModelZoo.all.map { model in
+        Benchmark(name: "train \(model.name)") { warmup, repetitions in
+            runTrainChild(model.name, quick: quick, warmup: warmup, repetitions: repetitions)
         }
-        checkResult(lastLoss, shape: [], name)
-        let examplesPerSecond = Double(batch) / (median(times) / 1e3)
-        return BenchmarkResult(
-            name: name, group: "train", params: model.parameterCount, flops: 0,
-            medianMilliseconds: median(times), minimumMilliseconds: times.first!, maximumMilliseconds: times.last!,
-            repetitions: repetitions, gflops: 0,
-            notes: String(format: "%.0f examples/s, batch %d, input %@", examplesPerSecond, batch, "\(inputShape.dropFirst())"))
     }
+}
+
+/// Runs `benchmarks --train-child NAME WARMUP REPETITIONS [--quick]` (this executable) and
+/// decodes the one JSON result it prints as its last line.
+func runTrainChild(_ name: String, quick: Bool, warmup: Int, repetitions: Int) -> BenchmarkResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+    process.arguments = ["--train-child", name, "\(warmup)", "\(repetitions)"] + (quick ? ["--quick"] : [])
+    let output = Pipe()
+    process.standardOutput = output
+    do { try process.run() } catch { fatalError("benchmark train \(name): cannot start the child process: \(error)") }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0,
+          let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+          let result = try? JSONDecoder().decode(BenchmarkResult.self, from: Data(line.utf8))
+    else { fatalError("benchmark train \(name): the child process failed (status \(process.terminationStatus))") }
+    return result
+}
+
+/// The child's side: builds `name` from the zoo (PyTorch default initialization, seed 3), runs
+/// the steps on random data, prints the result as one JSON line. `base_mb` is the resident set
+/// before building the network (`VmRSS`), `peak_mb` the process's high-water mark (`VmHWM`) at
+/// the end: network, data, activations, gradients and the allocator's retained heap.
+func trainChildMain(name: String, warmup: Int, repetitions: Int, quick: Bool) {
+    let baseMegabytes = procStatusMegabytes("VmRSS:")
+    guard let model = try? ModelZoo.model(named: name) else { fatalError("train child: unknown model \(name)") }
+    let settings = trainSettings(model, quick: quick, warmup: warmup, repetitions: repetitions)
+    var generator = RandomGenerator(seed: 3)
+    let network = model.make(using: &generator)
+    let inputShape = [settings.batch, 1, settings.side, settings.side]
+    let images = Tensor.randomUniform(inputShape, using: &generator)
+    let labels = (0..<settings.batch).map { _ in generator.nextInt(below: 10) }
+    let optimizer = SGD(network, learningRate: model.hyperparameters.learningRate)
+    network.train()
+    var lastLoss = Tensor(scalar: 0)
+    let times = measure(warmup: settings.warmup, repetitions: settings.repetitions) {
+        optimizer.zeroGrad()
+        let loss = crossEntropy(logits: network(images), labels: labels)
+        loss.backward()
+        optimizer.step()
+        lastLoss = loss
+    }
+    checkResult(lastLoss, shape: [], "train \(name)")
+    var result = BenchmarkResult(
+        name: "train \(name)", group: "train", params: network.parameterCount, flops: 0, times: times,
+        notes: "batch \(settings.batch), input 1×\(settings.side)×\(settings.side), SGD lr \(model.hyperparameters.learningRate)")
+    result.examplesPerSecond = Double(settings.batch) / (result.medianMilliseconds / 1e3)
+    result.peakMegabytes = procStatusMegabytes("VmHWM:")
+    result.baseMegabytes = baseMegabytes
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    print(String(decoding: try! encoder.encode(result), as: UTF8.self))
+}
+
+/// A memory line of `/proc/self/status` in MiB (`"VmRSS:"`: the current resident set;
+/// `"VmHWM:"`: its high-water mark since this process's `exec`), or 0 where unavailable.
+func procStatusMegabytes(_ key: String) -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }),
+          let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return 0 }
+    return kilobytes / 1024
 }

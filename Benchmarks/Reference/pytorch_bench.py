@@ -9,23 +9,37 @@ Pinned: torch 2.15.0, numpy 2.4.6 (Tools/Reference/requirements.txt).
     python Benchmarks/Reference/pytorch_bench.py --threads 2 --json torch.json [--quick] [--filter TEXT]
     swift run -c release benchmarks --compare torch.json
 
-Workloads (names match the Swift side exactly):
-  gemm  "gemm NxNxN": float32 numpy.matmul (numpy's own bundled OpenBLAS), the baseline the
-        engine's sgemm is held to.
-  train "train <model>": one training step (zero_grad, forward, CrossEntropyLoss, backward,
-        SGD step) at the book's batch and input size, on random data.
+Workloads (names match the Swift side exactly; see Benchmarks/*.swift for the definitions):
+  conv-block    "conv-3x3-stack NxCxH fwd|fwd+bwd", "conv-5x5 ...": two 3x3 convolutions (C->C->C,
+                padding 1, ReLU between) against one 5x5 (padding 2). FLOPs: 36*N*C^2*H^2 and
+                50*N*C^2*H^2 forward (a multiply-add is 2 FLOPs), x3 for forward+backward.
+  train-effect  "train-effect conv-3x3-stack|conv-5x5": conv 1->16 3x3, ReLU, [block], ReLU,
+                max-pool 2, linear 3136->10, trained with SGD lr 0.1, batch 128, on the first
+                10 000 Fashion-MNIST training images for 2 epochs (quick: 256 images, 1 epoch),
+                tested on the first 10 000 (quick: 256) test images; time = training only.
+  gemm          "gemm NxNxN" and "gemm <layer> MxNxK": float32 numpy.matmul (numpy's own
+                bundled OpenBLAS), the baseline the engine's sgemm is held to.
+  conv          "conv <layer> fwd+bwd": torch conv2d forward + backward (dx, dw, db) of the zoo's
+                conv layers; sgemm_gflops is torch.mm of the forward GEMM's M x N x K.
+  train         "train <model>": one training step (zero_grad, forward, CrossEntropyLoss,
+                backward, SGD step) of every zoo network at the book's batch and input size, on
+                random data, each in a child process whose VmHWM (/proc/self/status) is peak_mb.
 """
 import argparse
 import datetime
+import gzip
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
 import numpy as np
 import torch
+from torch import nn
+from torch.nn import functional as F
 
 EXPECTED_TORCH = "2.15.0"
 if not torch.__version__.startswith(EXPECTED_TORCH):
@@ -43,60 +57,390 @@ def measure(fn, warmup, repetitions):
     return sorted(times)
 
 
-def result(name, group, times, flops, params=0, notes=""):
+def result(name, group, times, flops, params=0, notes="", **extra):
     med = statistics.median(times)
-    return {"name": name, "group": group, "params": params, "flops": flops, "median_ms": med,
-            "min_ms": times[0], "max_ms": times[-1], "repetitions": len(times),
-            "gflops": flops / med / 1e6 if flops else 0.0, "notes": notes}
+    r = {"name": name, "group": group, "params": params, "flops": flops, "median_ms": med,
+         "min_ms": times[0], "max_ms": times[-1], "repetitions": len(times),
+         "gflops": flops / med / 1e6 if flops else 0.0, "notes": notes}
+    r.update(extra)
+    return r
 
 
-def gemm_benchmarks(quick):
-    sizes = [128, 256] if quick else [256, 512, 1024, 2048]
-    for n in sizes:
-        def run(warmup, repetitions, n=n):
-            rng = np.random.default_rng(1)
-            a = rng.standard_normal((n, n), dtype=np.float32)
-            b = rng.standard_normal((n, n), dtype=np.float32)
-            times = measure(lambda: np.matmul(a, b), warmup, repetitions)
-            return result(f"gemm {n}x{n}x{n}", "gemm", times, 2.0 * n ** 3, notes="numpy.matmul float32")
-        yield f"gemm {n}x{n}x{n}", run
+def proc_status_mb(key):
+    """A memory line of /proc/self/status in MiB (VmRSS: current, VmHWM: high-water mark)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    return float(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
-def lenet():
-    nn = torch.nn
+# MARK: conv-block: two 3x3 convolutions against one 5x5
+
+BLOCKS = ("conv-3x3-stack", "conv-5x5")
+
+
+def block_layers(block, c):
+    if block == "conv-3x3-stack":
+        return [nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1)]
+    return [nn.Conv2d(c, c, 5, padding=2)]
+
+
+def block_forward_flops(block, n, c, h):
+    return (36 if block == "conv-3x3-stack" else 50) * n * c * c * h * h
+
+
+def block_shapes(quick):
+    return [(2 if quick else n, c, h) for n, c, h in [(32, 64, 56), (128, 16, 28), (64, 32, 32)]]
+
+
+def conv_block_benchmarks(quick):
+    for n, c, h in block_shapes(quick):
+        for block in BLOCKS:
+            for backward in (False, True):
+                name = f"{block} {n}x{c}x{h} {'fwd+bwd' if backward else 'fwd'}"
+
+                def run(warmup, repetitions, n=n, c=c, h=h, block=block, backward=backward, name=name):
+                    torch.manual_seed(4)
+                    x = torch.randn(n, c, h, h)
+                    net = nn.Sequential(*block_layers(block, c))
+                    seed = torch.ones(n, c, h, h)
+                    x.requires_grad_(backward)
+
+                    def step():
+                        if backward:
+                            x.grad = None
+                            net.zero_grad(set_to_none=True)
+                            net(x).backward(seed)
+                        else:
+                            with torch.no_grad():
+                                net(x)
+                    times = measure(step, warmup, repetitions)
+                    forward = block_forward_flops(block, n, c, h)
+                    return result(name, "conv-block", times, 3 * forward if backward else forward,
+                                  params=sum(p.numel() for p in net.parameters()),
+                                  notes=f"input [{n}, {c}, {h}, {h}]")
+                yield name, run
+
+
+def fashion_mnist(split):
+    directory = os.environ.get("D2L_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
+    stem = "train" if split == "train" else "t10k"
+    with gzip.open(os.path.join(directory, f"{stem}-images-idx3-ubyte.gz")) as f:
+        images = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 1, 28, 28)
+    with gzip.open(os.path.join(directory, f"{stem}-labels-idx1-ubyte.gz")) as f:
+        labels = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
+    return torch.from_numpy(images.astype(np.float32) / 255), torch.from_numpy(labels.astype(np.int64))
+
+
+def block_network(block):
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), *block_layers(block, 16), nn.ReLU(),
+                         nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(16 * 14 * 14, 10))
+
+
+def train_effect_benchmarks(quick):
+    train_images, test_images, epochs = (256, 256, 1) if quick else (10_000, 10_000, 2)
+    batch, lr = 128, 0.1
+    for block in BLOCKS:
+        name = f"train-effect {block}"
+
+        def run(warmup, repetitions, block=block, name=name):
+            torch.manual_seed(0)
+            net = block_network(block)
+            params = sum(p.numel() for p in net.parameters())
+            notes = (f"{epochs} epoch(s), {train_images} train / {test_images} test images, batch {batch}, "
+                     f"SGD lr {lr}")
+            try:
+                x_train, y_train = fashion_mnist("train")
+                x_test, y_test = fashion_mnist("test")
+            except OSError as error:
+                r = result(name, "train-effect", [0.0], 0.0, params=params, notes=f"skipped: {error}")
+                r["repetitions"] = 0
+                return r
+            x_train, y_train = x_train[:train_images], y_train[:train_images]
+            x_test, y_test = x_test[:test_images], y_test[:test_images]
+            optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+            generator = torch.Generator().manual_seed(0)
+            seconds = 0.0
+            for _ in range(epochs):
+                net.train()
+                start = time.perf_counter()
+                order = torch.randperm(train_images, generator=generator)
+                for first in range(0, train_images, batch):
+                    index = order[first:first + batch]
+                    optimizer.zero_grad()
+                    loss = F.cross_entropy(net(x_train[index]), y_train[index])
+                    loss.backward()
+                    optimizer.step()
+                seconds += time.perf_counter() - start
+            net.eval()
+            with torch.no_grad():
+                correct = sum(int((net(x_test[i:i + batch]).argmax(1) == y_test[i:i + batch]).sum())
+                              for i in range(0, test_images, batch))
+            return result(name, "train-effect", [seconds * 1e3], 0.0, params=params, notes=notes,
+                          test_accuracy=correct / test_images, examples_per_sec=epochs * train_images / seconds)
+        yield name, run
+
+
+# MARK: gemm and conv layers
+
+# (name, batch, in, out, kernel, stride, padding, size): Benchmarks/GEMMBenchmarks.swift's table.
+def conv_layers(quick):
+    lenet, big, google = (16, 2, 4) if quick else (256, 16, 32)
+    return [
+        ("lenet conv1", lenet, 1, 6, 5, 1, 2, 28), ("lenet conv2", lenet, 6, 16, 5, 1, 0, 14),
+        ("alexnet conv1", big, 1, 96, 11, 4, 1, 224), ("alexnet conv2", big, 96, 256, 5, 1, 2, 26),
+        ("alexnet conv3", big, 256, 384, 3, 1, 1, 12),
+        ("vgg conv1", big, 1, 16, 3, 1, 1, 224), ("vgg conv3", big, 32, 64, 3, 1, 1, 56),
+        ("vgg conv5", big, 64, 128, 3, 1, 1, 28),
+        ("googlenet b1", google, 1, 64, 7, 2, 3, 96), ("googlenet b2 3x3", google, 64, 192, 3, 1, 1, 24),
+        ("googlenet 3a 1x1", google, 192, 64, 1, 1, 0, 12), ("googlenet 3a 5x5", google, 16, 32, 5, 1, 2, 12),
+    ]
+
+
+def layer_gemm(layer):
+    _, batch, cin, cout, k, s, p, size = layer
+    out = (size + 2 * p - k) // s + 1
+    return cout, batch * out * out, cin * k * k
+
+
+def time_numpy_gemm(m, n, k, warmup, repetitions):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    return measure(lambda: np.matmul(a, b), warmup, repetitions)
+
+
+def measured_peak(quick):
+    n = 1024 if quick else 2048
+    return 2.0 * n ** 3 / time_numpy_gemm(n, n, n, 2, 10)[0] / 1e6
+
+
+def gemm_benchmarks(quick, peak):
+    shapes = [(f"gemm {n}x{n}x{n}", n, n, n, "numpy.matmul float32")
+              for n in ([128, 256] if quick else [256, 512, 1024, 2048])]
+    for layer in conv_layers(quick):
+        m, n, k = layer_gemm(layer)
+        shapes.append((f"gemm {layer[0]} {m}x{n}x{k}", m, n, k, f"numpy.matmul float32, forward GEMM of {layer[0]}"))
+    for name, m, n, k, notes in shapes:
+        def run(warmup, repetitions, name=name, m=m, n=n, k=k, notes=notes):
+            times = time_numpy_gemm(m, n, k, warmup, repetitions)
+            r = result(name, "gemm", times, 2.0 * m * n * k, notes=notes)
+            r["percent_of_peak"] = 100 * r["gflops"] / peak
+            return r
+        yield name, run
+
+
+def conv_layer_benchmarks(quick):
+    for layer in conv_layers(quick):
+        name = f"conv {layer[0]} fwd+bwd"
+
+        def run(warmup, repetitions, layer=layer, name=name):
+            _, batch, cin, cout, k, s, p, size = layer
+            torch.manual_seed(2)
+            x = torch.randn(batch, cin, size, size, requires_grad=True)
+            conv = nn.Conv2d(cin, cout, k, stride=s, padding=p)
+            out = (size + 2 * p - k) // s + 1
+            seed = torch.ones(batch, cout, out, out)
+
+            def step():
+                x.grad = None
+                conv.zero_grad(set_to_none=True)
+                conv(x).backward(seed)
+            times = measure(step, warmup, repetitions)
+            m, n, kk = layer_gemm(layer)
+            a, b = torch.randn(m, kk), torch.randn(kk, n)
+            sgemm = measure(lambda: torch.mm(a, b), 1, max(repetitions, 3))
+            forward = 2.0 * m * n * kk
+            return result(name, "conv", times, 3 * forward, params=sum(q.numel() for q in conv.parameters()),
+                          notes=f"input [{batch}, {cin}, {size}, {size}]; GEMM {m}x{n}x{kk}",
+                          sgemm_gflops=forward / statistics.median(sgemm) / 1e6)
+        yield name, run
+
+
+# MARK: the zoo's networks, as the book writes them (/work/shared/D2L_REFERENCE.md)
+
+class BatchNormScratch(nn.Module):
+    """The book's from-scratch batch norm (section 7.5): biased variance, moving = 0.9*moving + 0.1*batch."""
+
+    def __init__(self, num_features, num_dims):
+        super().__init__()
+        shape = (1, num_features) if num_dims == 2 else (1, num_features, 1, 1)
+        self.gamma = nn.Parameter(torch.ones(shape))
+        self.beta = nn.Parameter(torch.zeros(shape))
+        self.moving_mean = torch.zeros(shape)
+        self.moving_var = torch.ones(shape)
+
+    def forward(self, x):
+        if not torch.is_grad_enabled():
+            x_hat = (x - self.moving_mean) / torch.sqrt(self.moving_var + 1e-5)
+        else:
+            dims = (0,) if x.dim() == 2 else (0, 2, 3)
+            mean = x.mean(dim=dims, keepdim=True)
+            var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
+            x_hat = (x - mean) / torch.sqrt(var + 1e-5)
+            self.moving_mean = 0.9 * self.moving_mean + 0.1 * mean.detach()
+            self.moving_var = 0.9 * self.moving_var + 0.1 * var.detach()
+        return self.gamma * x_hat + self.beta
+
+
+def bn_lenet(scratch):
+    bn2 = (lambda c: BatchNormScratch(c, 4)) if scratch else nn.BatchNorm2d
+    bn1 = (lambda c: BatchNormScratch(c, 2)) if scratch else nn.BatchNorm1d
     return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
+        nn.Conv2d(1, 6, 5), bn2(6), nn.Sigmoid(), nn.AvgPool2d(2, 2),
+        nn.Conv2d(6, 16, 5), bn2(16), nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.Flatten(),
+        nn.Linear(256, 120), bn1(120), nn.Sigmoid(), nn.Linear(120, 84), bn1(84), nn.Sigmoid(), nn.Linear(84, 10))
 
 
-def train_step_benchmark(name, make_model, input_shape, classes=10, lr=0.1):
-    def run(warmup, repetitions):
-        torch.manual_seed(3)
-        model = make_model()
-        images = torch.rand(input_shape)
-        labels = torch.randint(0, classes, (input_shape[0],))
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        model.train()
-
-        def step():
-            optimizer.zero_grad()
-            loss = loss_fn(model(images), labels)
-            loss.backward()
-            optimizer.step()
-
-        times = measure(step, warmup, repetitions)
-        params = sum(p.numel() for p in model.parameters())
-        per_second = input_shape[0] / (statistics.median(times) / 1e3)
-        return result(name, "train", times, 0.0, params=params,
-                      notes=f"{per_second:.0f} examples/s, batch {input_shape[0]}, input {list(input_shape[1:])}")
-    return run
+def vgg11_small(ratio=4):
+    layers, cin = [], 1
+    for convs, cout in ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512)):
+        for _ in range(convs):
+            layers += [nn.Conv2d(cin, cout // ratio, 3, padding=1), nn.ReLU()]
+            cin = cout // ratio
+        layers.append(nn.MaxPool2d(2, 2))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(cin * 7 * 7, 4096), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 10))
 
 
-def train_benchmarks(quick):
-    yield "train lenet", train_step_benchmark("train lenet", lenet, (32 if quick else 256, 1, 28, 28))
+def nin():
+    def block(cin, cout, k, s, p):
+        return nn.Sequential(nn.Conv2d(cin, cout, k, s, p), nn.ReLU(), nn.Conv2d(cout, cout, 1), nn.ReLU(),
+                             nn.Conv2d(cout, cout, 1), nn.ReLU())
+    return nn.Sequential(block(1, 96, 11, 4, 0), nn.MaxPool2d(3, 2), block(96, 256, 5, 1, 2), nn.MaxPool2d(3, 2),
+                         block(256, 384, 3, 1, 1), nn.MaxPool2d(3, 2), nn.Dropout(0.5), block(384, 10, 3, 1, 1),
+                         nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
 
+
+class Inception(nn.Module):
+    def __init__(self, cin, c1, c2, c3, c4):
+        super().__init__()
+        self.p1_1 = nn.Conv2d(cin, c1, 1)
+        self.p2_1, self.p2_2 = nn.Conv2d(cin, c2[0], 1), nn.Conv2d(c2[0], c2[1], 3, padding=1)
+        self.p3_1, self.p3_2 = nn.Conv2d(cin, c3[0], 1), nn.Conv2d(c3[0], c3[1], 5, padding=2)
+        self.p4_1, self.p4_2 = nn.MaxPool2d(3, 1, 1), nn.Conv2d(cin, c4, 1)
+
+    def forward(self, x):
+        p1 = F.relu(self.p1_1(x))
+        p2 = F.relu(self.p2_2(F.relu(self.p2_1(x))))
+        p3 = F.relu(self.p3_2(F.relu(self.p3_1(x))))
+        p4 = F.relu(self.p4_2(self.p4_1(x)))
+        return torch.cat((p1, p2, p3, p4), dim=1)
+
+
+def googlenet():
+    b1 = nn.Sequential(nn.Conv2d(1, 64, 7, 2, 3), nn.ReLU(), nn.MaxPool2d(3, 2, 1))
+    b2 = nn.Sequential(nn.Conv2d(64, 64, 1), nn.ReLU(), nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(),
+                       nn.MaxPool2d(3, 2, 1))
+    b3 = nn.Sequential(Inception(192, 64, (96, 128), (16, 32), 32), Inception(256, 128, (128, 192), (32, 96), 64),
+                       nn.MaxPool2d(3, 2, 1))
+    b4 = nn.Sequential(Inception(480, 192, (96, 208), (16, 48), 64), Inception(512, 160, (112, 224), (24, 64), 64),
+                       Inception(512, 128, (128, 256), (24, 64), 64), Inception(512, 112, (144, 288), (32, 64), 64),
+                       Inception(528, 256, (160, 320), (32, 128), 128), nn.MaxPool2d(3, 2, 1))
+    b5 = nn.Sequential(Inception(832, 256, (160, 320), (32, 128), 128),
+                       Inception(832, 384, (192, 384), (48, 128), 128), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
+    return nn.Sequential(b1, b2, b3, b4, b5, nn.Linear(1024, 10))
+
+
+class Residual(nn.Module):
+    def __init__(self, cin, cout, use_1x1conv=False, strides=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, stride=strides)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.conv3 = nn.Conv2d(cin, cout, 1, stride=strides) if use_1x1conv else None
+        self.bn1, self.bn2 = nn.BatchNorm2d(cout), nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + (self.conv3(x) if self.conv3 is not None else x))
+
+
+def resnet18():
+    def stage(cin, cout, first):
+        return nn.Sequential(Residual(cin, cout, use_1x1conv=not first, strides=1 if first else 2), Residual(cout, cout))
+    return nn.Sequential(nn.Conv2d(1, 64, 7, 2, 3), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+                         stage(64, 64, True), stage(64, 128, False), stage(128, 256, False), stage(256, 512, False),
+                         nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 10))
+
+
+# name -> (builder, batch, input side, lr): Sources/Models/ModelZoo.swift's table.
+ZOO = {
+    "softmax-regression": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), 256, 28, 0.1),
+    "mlp": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10)), 256, 28, 0.1),
+    "mlp-dropout": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
+                                          nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10)),
+                    256, 28, 0.5),
+    "lenet": (lambda: nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2, 2),
+        nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.Flatten(),
+        nn.Linear(400, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10)), 256, 28, 0.9),
+    "batch-norm-lenet": (lambda: bn_lenet(False), 256, 28, 1.0),
+    "batch-norm-lenet-scratch": (lambda: bn_lenet(True), 256, 28, 1.0),
+    "alexnet": (lambda: nn.Sequential(
+        nn.Conv2d(1, 96, 11, 4, 1), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(), nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Flatten(),
+        nn.Linear(6400, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4096, 10)), 128, 224, 0.01),
+    "vgg": (vgg11_small, 128, 224, 0.05),
+    "nin": (nin, 128, 224, 0.1),
+    "googlenet": (googlenet, 128, 96, 0.1),
+    "resnet": (resnet18, 256, 96, 0.05),
+}
+
+
+def train_settings(name, quick, warmup, repetitions):
+    """(batch, side, warmup, repetitions), as trainSettings in Benchmarks/TrainBenchmarks.swift."""
+    _, batch, side, _ = ZOO[name]
+    big = side >= 96
+    if quick:
+        return (2 if big else 16), side, 0, 1
+    return batch, side, (1 if big else warmup), (3 if big else repetitions)
+
+
+def train_child(name, warmup, repetitions, quick):
+    base = proc_status_mb("VmRSS:")
+    build, _, _, lr = ZOO[name]
+    batch, side, warmup, repetitions = train_settings(name, quick, warmup, repetitions)
+    torch.manual_seed(3)
+    model = build()
+    images = torch.rand(batch, 1, side, side)
+    labels = torch.randint(0, 10, (batch,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        optimizer.step()
+
+    times = measure(step, warmup, repetitions)
+    r = result(f"train {name}", "train", times, 0.0, params=sum(p.numel() for p in model.parameters()),
+               notes=f"batch {batch}, input 1x{side}x{side}, SGD lr {lr}")
+    r["examples_per_sec"] = batch / (r["median_ms"] / 1e3)
+    r["peak_mb"] = proc_status_mb("VmHWM:")
+    r["base_mb"] = base
+    print(json.dumps(r))
+
+
+def train_benchmarks(quick, threads):
+    for name in ZOO:
+        def run(warmup, repetitions, name=name):
+            command = [sys.executable, os.path.abspath(__file__), "--train-child", name, str(warmup), str(repetitions),
+                       "--threads", str(threads), "--json", os.devnull] + (["--quick"] if quick else [])
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            return json.loads(output.strip().splitlines()[-1])
+        yield f"train {name}", run
+
+
+# MARK: main
 
 def cpu_name():
     try:
@@ -121,12 +465,29 @@ def numpy_blas():
     return (config.split()[-2] if config else "?"), 0
 
 
+def block_report(results):
+    by_name = {r["name"]: r for r in results}
+    lines = []
+    for n, c, h in sorted({tuple(r["name"].split()[1].split("x")) for r in results if r["group"] == "conv-block"}):
+        for p in ("fwd", "fwd+bwd"):
+            a, b = by_name.get(f"conv-3x3-stack {n}x{c}x{h} {p}"), by_name.get(f"conv-5x5 {n}x{c}x{h} {p}")
+            if a and b:
+                lines.append(f"{n}x{c}x{h} {p:8} params {a['params']}/{b['params']}  ms {a['median_ms']:.2f}/"
+                             f"{b['median_ms']:.2f}  time ratio 3x3/5x5 {a['median_ms'] / b['median_ms']:.2f}")
+    a, b = by_name.get("train-effect conv-3x3-stack"), by_name.get("train-effect conv-5x5")
+    if a and b and "test_accuracy" in a and "test_accuracy" in b:
+        lines.append(f"train-effect: 3x3 stack {a['median_ms'] / 1e3:.1f} s, test acc {a['test_accuracy']:.4f}; "
+                     f"5x5 {b['median_ms'] / 1e3:.1f} s, test acc {b['test_accuracy']:.4f}")
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--json", required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--filter")
+    parser.add_argument("--train-child", nargs=3, metavar=("NAME", "WARMUP", "REPETITIONS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -136,22 +497,46 @@ def main():
     except ImportError:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
 
+    if args.train_child:
+        name, warmup, repetitions = args.train_child
+        train_child(name, int(warmup), int(repetitions), args.quick)
+        return
+
     warmup, repetitions = (0, 1) if args.quick else (2, 7)
     core, _ = numpy_blas()
+    peak = measured_peak(args.quick)
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores | torch {torch.__version__}, {torch.get_num_threads()} threads"
           f" | numpy {np.__version__} (OpenBLAS {core})")
+    print(f"FMA peak >= {peak:.1f} GFLOP/s (best of 10 numpy sgemm {1024 if args.quick else 2048}^3; a lower bound)")
+    print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     results = []
-    for name, run in list(gemm_benchmarks(args.quick)) + list(train_benchmarks(args.quick)):
+    workloads = (list(conv_block_benchmarks(args.quick)) + list(train_effect_benchmarks(args.quick))
+                 + list(gemm_benchmarks(args.quick, peak)) + list(conv_layer_benchmarks(args.quick))
+                 + list(train_benchmarks(args.quick, args.threads)))
+    for name, run in workloads:
         if args.filter and args.filter not in name:
             continue
         r = run(warmup, repetitions)
         results.append(r)
-        print(f"{r['name']:<28} {r['median_ms']:12.3f}  {r['min_ms']:7.3f}..{r['max_ms']:<7.3f} {r['gflops']:9.1f}")
+        extra = ""
+        if "percent_of_peak" in r:
+            extra = f"{r['percent_of_peak']:.0f}% of peak"
+        elif "sgemm_gflops" in r:
+            extra = f"sgemm {r['sgemm_gflops']:.1f} GF/s"
+        elif "peak_mb" in r:
+            extra = f"{r['examples_per_sec']:.0f} ex/s {r['peak_mb']:.0f} MiB"
+        elif "test_accuracy" in r:
+            extra = f"test acc {r['test_accuracy']:.4f}"
+        print(f"{r['name']:<44} {r['median_ms']:12.3f}  {r['min_ms']:7.3f}..{r['max_ms']:<7.3f} {r['gflops']:9.1f}  {extra}",
+              flush=True)
+    for line in block_report(results):
+        print(line)
 
     report = {"blas": {"core": f"numpy OpenBLAS {core} / torch {torch.__version__}", "threads": args.threads,
                        "config": torch.__config__.parallel_info().splitlines()[0]},
               "cpu": cpu_name(), "cores": os.cpu_count(), "build": "python",
-              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(), "results": results}
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(), "peak_gflops": peak,
+              "results": results}
     with open(args.json, "w") as f:
         json.dump(report, f, indent=2)
 

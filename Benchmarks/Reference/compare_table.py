@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Markdown tables for BENCHMARKS.md from one side-by-side run (standard library only).
+
+    python Benchmarks/Reference/compare_table.py swift.json torch.json > tables.md
+
+swift.json comes from `benchmarks --json`, torch.json from `pytorch_bench.py --json`; results are
+matched by name. speed-up = reference median / our median (> 1: the Swift engine is faster).
+The last table checks the goals of issue #7.
+"""
+import json
+import sys
+
+
+def load(path):
+    with open(path) as f:
+        report = json.load(f)
+    return report, {r["name"]: r for r in report["results"]}
+
+
+def main():
+    ours_report, ours = load(sys.argv[1])
+    ref_report, ref = load(sys.argv[2])
+    print(f"Swift: {ours_report['cpu']}, {ours_report['cores']} cores, OpenBLAS {ours_report['blas']['core']}, "
+          f"{ours_report['blas']['threads']} threads, {ours_report['build']}, {ours_report['date']}, "
+          f"FMA peak >= {ours_report.get('peak_gflops', 0):.1f} GFLOP/s (sgemm lower bound)  ")
+    print(f"Reference: {ref_report['blas']['core']}, {ref_report['blas']['threads']} threads, {ref_report['date']}, "
+          f"peak >= {ref_report.get('peak_gflops', 0):.1f} GFLOP/s (numpy sgemm)\n")
+    groups = []
+    for r in ours_report["results"]:
+        if r["group"] not in groups:
+            groups.append(r["group"])
+    for group in groups:
+        print(f"#### {group}\n")
+        print("| name | Swift ms | PyTorch ms | speed-up | min ms Swift / PyTorch | Swift GFLOP/s | PyTorch GFLOP/s "
+              "| extra (Swift / PyTorch) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---|")
+        for r in ours_report["results"]:
+            if r["group"] != group:
+                continue
+            t = ref.get(r["name"])
+            extra = ""
+            if "percent_of_peak" in r:
+                extra = f"{r['percent_of_peak']:.0f} % / {t['percent_of_peak']:.0f} % of peak" if t else ""
+            elif "sgemm_gflops" in r:
+                extra = f"plain sgemm {r['sgemm_gflops']:.1f} / {t['sgemm_gflops']:.1f} GFLOP/s" if t else ""
+            elif "peak_mb" in r:
+                extra = (f"{r['examples_per_sec']:.0f} / {t['examples_per_sec']:.0f} ex/s; peak {r['peak_mb']:.0f} / "
+                         f"{t['peak_mb']:.0f} MiB (base {r['base_mb']:.0f} / {t['base_mb']:.0f})" if t else "")
+            elif "test_accuracy" in r:
+                extra = f"test acc {r['test_accuracy']:.4f} / {t['test_accuracy']:.4f}" if t else ""
+            if t:
+                print(f"| {r['name']} | {r['median_ms']:.2f} | {t['median_ms']:.2f} | {t['median_ms'] / r['median_ms']:.2f}x "
+                      f"| {r['min_ms']:.2f} / {t['min_ms']:.2f} | {r['gflops']:.1f} | {t['gflops']:.1f} | {extra} |")
+            else:
+                print(f"| {r['name']} | {r['median_ms']:.2f} | – | – | {r['min_ms']:.2f} / – | {r['gflops']:.1f} | – | |")
+        print()
+
+    print("#### Goals of issue #7\n")
+    print("| goal | workload | speed-up (medians) | met? | missed by | speed-up of the minimums |")
+    print("|---|---|---:|---|---|---:|")
+
+    def goal(label, names, target, memory=False):
+        for name in names:
+            if name not in ours or name not in ref:
+                continue
+            ratio = ref[name]["median_ms"] / ours[name]["median_ms"]
+            met = ratio >= target
+            note = "" if met else f"{(target - ratio) / target * 100:.0f} % ({ratio:.2f}x of {target:.2f}x)"
+            if memory:
+                ours_mb, ref_mb = ours[name]["peak_mb"], ref[name]["peak_mb"]
+                memory_met = ours_mb <= ref_mb
+                met = met and memory_met
+                note += ("; " if note else "") + f"peak {ours_mb:.0f} vs {ref_mb:.0f} MiB" + ("" if memory_met else " (higher)")
+            best = ref[name]["min_ms"] / ours[name]["min_ms"]
+            print(f"| {label} | {name} | {ratio:.2f}x | {'yes' if met else 'no'} | {note} | {best:.2f}x |")
+
+    goal("sgemm >= 0.95x numpy", [n for n in ours if ours[n]["group"] == "gemm"], 0.95)
+    goal("conv fwd+bwd >= 1.0x PyTorch", [n for n in ours if ours[n]["group"] == "conv-block" and n.endswith("fwd+bwd")], 1.0)
+    goal("training >= 2x PyTorch", ["train lenet", "train batch-norm-lenet"], 2.0)
+    goal("training >= 1.0x, peak memory no higher", ["train alexnet", "train vgg", "train nin", "train googlenet"], 1.0,
+         memory=True)
+
+
+if __name__ == "__main__":
+    main()
