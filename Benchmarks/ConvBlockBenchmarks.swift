@@ -106,7 +106,7 @@ struct BlockTrainingSettings {
 }
 
 /// Fashion-MNIST, read once for both networks.
-nonisolated(unsafe) let fashionMNIST = Result { try FashionMNIST() }
+let fashionMNIST = Result { try FashionMNIST() }
 
 /// `"train-effect conv-3x3-stack"` / `"train-effect conv-5x5"`: the network of
 /// `convolutionBlockNetwork` trained with `Trainer` (plain SGD) from the same seed on the first
