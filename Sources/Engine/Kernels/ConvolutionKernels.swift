@@ -276,14 +276,21 @@ let convolutionStagingThreshold = 2048
 /// the output rows (`ldc = P`). The bias is written first and the GEMMs add to it (beta = 1).
 /// Pointwise convolutions skip im2col (one GEMM per image on the input itself). The workspace
 /// holds at most `max(budgetBytes, (K + O)·P·4)` bytes, reused by every chunk and kept between
-/// calls (`WorkspacePool`), so it does not grow with N.
+/// calls (`WorkspacePool`), so it does not grow with N. Stride-1 convolutions with at most 4
+/// input channels go to the direct kernels instead (`DirectConvolutionKernels.swift`) unless
+/// `directKernels` is false (tests compare both paths).
 func convolution2DForward(
     _ output: UnsafeMutablePointer<Float>,   // [N, O, OH, OW]
     _ input: UnsafePointer<Float>,           // [N, C, H, W]
     _ weight: UnsafePointer<Float>,          // [O, C, kh, kw] = [O, K]
     _ bias: UnsafePointer<Float>?,           // [O]
-    _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes
+    _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
+    directKernels: Bool = true
 ) {
+    if directKernels && g.usesDirectKernels {
+        directConvolution2DForward(output, input, weight, bias, g)
+        return
+    }
     let p = g.outputPlane, k = g.patchSize, o = g.outputChannels
     let imageSize = g.inputChannels * g.inputPlane, outputSize = o * p
     let beta: Float = bias == nil ? 0 : 1
@@ -345,7 +352,9 @@ func convolution2DForward(
 /// Chunks, staging and row blocks as in `convolution2DForward`. The column matrix is recomputed
 /// from `x` chunk by chunk (block by block) rather than saved by the forward pass, so the memory
 /// bound is that of the forward pass. `inputGradient` is overwritten; `weightGradient` and
-/// `biasGradient` are accumulated into. Pass `nil` for what is not needed.
+/// `biasGradient` are accumulated into. Pass `nil` for what is not needed. For the shapes of the
+/// direct kernels (and `directKernels` true) dW and db come from
+/// `directConvolution2DWeightGradient` and only dx takes the im2col path.
 func convolution2DBackward(
     inputGradient: UnsafeMutablePointer<Float>?,    // [N, C, H, W], overwritten
     weightGradient: UnsafeMutablePointer<Float>?,   // [O, K], accumulated
@@ -353,8 +362,19 @@ func convolution2DBackward(
     outputGradient: UnsafePointer<Float>,           // [N, O, OH, OW]
     input: UnsafePointer<Float>,                    // [N, C, H, W]
     weight: UnsafePointer<Float>,                   // [O, K]
-    _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes
+    _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
+    directKernels: Bool = true
 ) {
+    if directKernels && g.usesDirectKernels {
+        directConvolution2DWeightGradient(weightGradient: weightGradient, biasGradient: biasGradient,
+                                          outputGradient: outputGradient, input: input, g)
+        if let inputGradient {
+            convolution2DBackward(inputGradient: inputGradient, weightGradient: nil, biasGradient: nil,
+                                  outputGradient: outputGradient, input: input, weight: weight, g,
+                                  workspaceBudgetBytes: workspaceBudgetBytes, directKernels: false)
+        }
+        return
+    }
     let p = g.outputPlane, k = g.patchSize, o = g.outputChannels
     let imageSize = g.inputChannels * g.inputPlane, outputSize = o * p
     if let biasGradient {
