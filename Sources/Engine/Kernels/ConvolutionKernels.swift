@@ -56,6 +56,13 @@ struct Convolution2DGeometry: Sendable, Equatable {
 }
 
 extension Convolution2DGeometry {
+    /// The columns of a chunk's column matrix `[K, B·P]` that fit in about 1 MiB (a core's L2
+    /// cache, so the GEMM reads what im2col just wrote from cache), but at least 1024 and at
+    /// most 16384: the `targetColumns` the kernels pass to `imagesPerChunk`.
+    var cacheResidentColumns: Int {
+        Swift.max(1024, Swift.min(16384, (1 << 20) / Swift.max(1, patchSize * MemoryLayout<Float>.stride)))
+    }
+
     /// For a plane processed image by image: how many output rows one column block covers, so
     /// that the block `[K, R·OW]` stays within `min(budgetBytes, cacheBytes)` (written by im2col,
     /// it is still in cache when the GEMM reads it) but, budget permitting, is at least
@@ -307,7 +314,7 @@ func convolution2DForward(
         }
         return
     }
-    let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
+    let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes, targetColumns: g.cacheResidentColumns)
     if chunk > 1 && p < convolutionStagingThreshold {
         let columns = WorkspacePool.shared.take(count: k * chunk * p)
         let staging = WorkspacePool.shared.take(count: o * chunk * p)
@@ -400,7 +407,7 @@ func convolution2DBackward(
     }
     if weightGradient == nil && inputGradient == nil { return }
     if let inputGradient { inputGradient.update(repeating: 0, count: g.batch * imageSize) }
-    let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
+    let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes, targetColumns: g.cacheResidentColumns)
     if chunk > 1 && p < convolutionStagingThreshold {
         let columns = WorkspacePool.shared.take(count: k * chunk * p)
         let staging = WorkspacePool.shared.take(count: o * chunk * p)
