@@ -73,7 +73,7 @@ func vectorSigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let e = vectorExp(-abs(x))
     let one = SIMD8<Float>(repeating: 1)
     let denominator = one + e
-    let positive = one / denominator, negative = e / denominator
+    let positive = one / denominator, negative = e * positive  // one division: ≤ 1 ulp more
     return select(signMask(x), negative, positive)
 }
 
@@ -82,8 +82,18 @@ private func abs(_ x: SIMD8<Float>) -> SIMD8<Float> {
     unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & SIMD8(repeating: 0x7FFF_FFFF), to: SIMD8<Float>.self)
 }
 
-/// `output[i] = σ(input[i])` for `count` elements (SIMD8 blocks, the tail through a padded vector).
+/// `output[i] = σ(input[i])` for `count` elements: blocks of 16384 spread over the cores
+/// (`parallelFor`), each in SIMD8 vectors, the tail through a padded vector.
 func sigmoidKernel(_ output: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int) {
+    let block = 16384
+    parallelFor((count + block - 1) / block, work: 8 * count) { index in
+        let first = index * block
+        sigmoidBlock(output + first, input + first, count: Swift.min(block, count - first))
+    }
+}
+
+@inline(__always)
+private func sigmoidBlock(_ output: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int) {
     var i = 0
     let source = UnsafeRawPointer(input), target = UnsafeMutableRawPointer(output)
     while i + 8 <= count {
