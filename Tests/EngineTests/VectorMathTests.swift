@@ -66,4 +66,22 @@ struct VectorMathTests {
         }
         #expect(output[0].isNaN && output[1] == 1 && output[2] == 0 && output[3] == 0.5)
     }
+
+    @Test("sigmoidBackwardKernel equals g · y · (1 − y) exactly, serial tails and parallel blocks")
+    func sigmoidBackward() {
+        for count in [1, 13, 40_000] {
+            let y = (0..<count).map { Float(($0 * 7919) % 1000) / 1000 }
+            let g = (0..<count).map { Float(($0 * 104_729) % 2001) / 1000 - 1 }
+            var dx = [Float](repeating: .nan, count: count)
+            y.withUnsafeBufferPointer { yb in
+                g.withUnsafeBufferPointer { gb in
+                    dx.withUnsafeMutableBufferPointer {
+                        sigmoidBackwardKernel($0.baseAddress!, gb.baseAddress!, yb.baseAddress!, count: count)
+                    }
+                }
+            }
+            let mismatches = (0..<count).filter { dx[$0] != g[$0] * y[$0] * (1 - y[$0]) }
+            #expect(mismatches.isEmpty, "count \(count): \(mismatches.count) mismatches, first at \(mismatches.first ?? -1)")
+        }
+    }
 }

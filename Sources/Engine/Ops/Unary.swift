@@ -63,7 +63,11 @@ extension Tensor {
         let result = Tensor(uninitializedShape: shape)
         sigmoidKernel(result.pointer, pointer, count: count)
         let y = result.detached()
-        return Tensor.record(result, operation: "sigmoid", inputs: [self]) { g in [Tensor.zipMap(g, y) { $0 * $1 * (1 - $1) }] }
+        return Tensor.record(result, operation: "sigmoid", inputs: [self]) { g in
+            let dx = Tensor(uninitializedShape: y.shape)
+            sigmoidBackwardKernel(dx.pointer, g.pointer, y.pointer, count: y.count)
+            return [dx]
+        }
     }
 
     /// `tanh(x)` elementwise. ∂/∂x = g · (1 − tanh²(x)).
