@@ -206,6 +206,32 @@ func col2im(_ images: UnsafeMutablePointer<Float>,        // [B, C, H, W], accum
     }
 }
 
+/// The number of parts `forEachImagePart` splits a batch of `batch` images in chunks of `chunk`
+/// into: one per core when every core gets at least two chunks, else 1.
+func imageParts(batch: Int, chunk: Int) -> Int {
+    let cores = parallelBlockCount / 4
+    return cores > 1 && batch >= 2 * chunk * cores ? cores : 1
+}
+
+/// Runs `body(part, images)` for `imageParts(batch:chunk:)` contiguous ranges of images, in
+/// parallel when there is more than one, with OpenBLAS set to one thread meanwhile: each part's
+/// GEMMs then run on its own core, and no BLAS worker threads are woken per chunk (on a 2-core
+/// machine their spinning between the small GEMMs of a chunked convolution cost more than the
+/// GEMMs' second thread gained). Parts must write disjoint memory.
+func forEachImagePart(batch: Int, chunk: Int, _ body: (Int, Range<Int>) -> Void) {
+    let parts = imageParts(batch: batch, chunk: chunk)
+    if parts == 1 { body(0, 0..<batch); return }
+    let threads = BLAS.threadCount
+    BLAS.setThreadCount(1)
+    defer { BLAS.setThreadCount(threads) }
+    withoutActuallyEscaping(body) { body in
+        let run = unsafeBitCast(body, to: (@Sendable (Int, Range<Int>) -> Void).self)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            run(part, (part * batch / parts)..<((part + 1) * batch / parts))
+        }
+    }
+}
+
 /// A 64-byte-aligned scratch buffer of `Float`s, taken from and returned to `WorkspacePool.shared`.
 final class Workspace: @unchecked Sendable {
     let base: UnsafeMutablePointer<Float>
@@ -316,20 +342,22 @@ func convolution2DForward(
     }
     let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes, targetColumns: g.cacheResidentColumns)
     if chunk > 1 && p < convolutionStagingThreshold {
-        let columns = WorkspacePool.shared.take(count: k * chunk * p)
-        let staging = WorkspacePool.shared.take(count: o * chunk * p)
-        defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
-        for first in stride(from: 0, to: g.batch, by: chunk) {
-            let count = Swift.min(chunk, g.batch - first), width = count * p
-            im2col(columns.base, input + first * imageSize, imageCount: count, g)
-            fillBias(staging.base, width: width, stride: width)
-            BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
-                       beta: beta, c: staging.base, ldc: width)
-            // [O, B·P] → [B, O, P]
-            for b in 0..<count {
-                for channel in 0..<o {
-                    (output + (first + b) * outputSize + channel * p)
-                        .update(from: staging.base + channel * width + b * p, count: p)
+        forEachImagePart(batch: g.batch, chunk: chunk) { _, images in
+            let columns = WorkspacePool.shared.take(count: k * chunk * p)
+            let staging = WorkspacePool.shared.take(count: o * chunk * p)
+            defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: chunk) {
+                let count = Swift.min(chunk, images.upperBound - first), width = count * p
+                im2col(columns.base, input + first * imageSize, imageCount: count, g)
+                fillBias(staging.base, width: width, stride: width)
+                BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
+                           beta: beta, c: staging.base, ldc: width)
+                // [O, B·P] → [B, O, P]
+                for b in 0..<count {
+                    for channel in 0..<o {
+                        (output + (first + b) * outputSize + channel * p)
+                            .update(from: staging.base + channel * width + b * p, count: p)
+                    }
                 }
             }
         }
@@ -409,27 +437,39 @@ func convolution2DBackward(
     if let inputGradient { inputGradient.update(repeating: 0, count: g.batch * imageSize) }
     let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes, targetColumns: g.cacheResidentColumns)
     if chunk > 1 && p < convolutionStagingThreshold {
-        let columns = WorkspacePool.shared.take(count: k * chunk * p)
-        let staging = WorkspacePool.shared.take(count: o * chunk * p)
-        defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
-        for first in stride(from: 0, to: g.batch, by: chunk) {
-            let count = Swift.min(chunk, g.batch - first), width = count * p
-            // dy of the chunk as one [O, B·P] matrix: one GEMM per direction.
-            for b in 0..<count {
-                for channel in 0..<o {
-                    (staging.base + channel * width + b * p)
-                        .update(from: outputGradient + (first + b) * outputSize + channel * p, count: p)
+        // Parts after the first accumulate dW in buffers of their own, added in part order.
+        let parts = imageParts(batch: g.batch, chunk: chunk)
+        let extra = weightGradient == nil || parts == 1 ? nil : TensorStorage(count: (parts - 1) * o * k, repeating: 0)
+        forEachImagePart(batch: g.batch, chunk: chunk) { part, images in
+            let columns = WorkspacePool.shared.take(count: k * chunk * p)
+            let staging = WorkspacePool.shared.take(count: o * chunk * p)
+            defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
+            let partWeightGradient = part == 0 ? weightGradient : extra.map { $0.base + (part - 1) * o * k }
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: chunk) {
+                let count = Swift.min(chunk, images.upperBound - first), width = count * p
+                // dy of the chunk as one [O, B·P] matrix: one GEMM per direction.
+                for b in 0..<count {
+                    for channel in 0..<o {
+                        (staging.base + channel * width + b * p)
+                            .update(from: outputGradient + (first + b) * outputSize + channel * p, count: p)
+                    }
+                }
+                if let partWeightGradient {
+                    im2col(columns.base, input + first * imageSize, imageCount: count, g)
+                    BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: staging.base, lda: width, b: columns.base,
+                               ldb: width, beta: 1, c: partWeightGradient, ldc: k)
+                }
+                if let inputGradient {
+                    BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: staging.base, ldb: width,
+                               c: columns.base, ldc: width)
+                    col2im(inputGradient + first * imageSize, columns.base, imageCount: count, g)
                 }
             }
-            if let weightGradient {
-                im2col(columns.base, input + first * imageSize, imageCount: count, g)
-                BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: staging.base, lda: width, b: columns.base,
-                           ldb: width, beta: 1, c: weightGradient, ldc: k)
-            }
-            if let inputGradient {
-                BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: staging.base, ldb: width,
-                           c: columns.base, ldc: width)
-                col2im(inputGradient + first * imageSize, columns.base, imageCount: count, g)
+        }
+        if let weightGradient, let extra {
+            for part in 1..<parts {
+                let partial = extra.base + (part - 1) * o * k
+                for index in 0..<(o * k) { weightGradient[index] += partial[index] }
             }
         }
     } else {
