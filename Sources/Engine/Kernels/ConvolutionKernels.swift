@@ -141,9 +141,12 @@ func col2imRow(_ image: UnsafeMutablePointer<Float>,                    // [C, H
     }
 }
 
+/// The number of cores this process may use.
+let coreCount = ProcessInfo.processInfo.activeProcessorCount
+
 /// The number of blocks `parallelFor` splits its range into: a few per core, so uneven blocks
 /// even out without paying a dispatch per tiny iteration.
-let parallelBlockCount = 4 * ProcessInfo.processInfo.activeProcessorCount
+let parallelBlockCount = 4 * coreCount
 
 /// Runs `body(index)` for `index` in `0..<count`, in contiguous blocks spread over the cores when
 /// the total `work` (in elements touched) is large enough to pay for it. Never call it around a
@@ -209,8 +212,7 @@ func col2im(_ images: UnsafeMutablePointer<Float>,        // [B, C, H, W], accum
 /// The number of parts `forEachImagePart` splits a batch of `batch` images in chunks of `chunk`
 /// into: one per core when every core gets at least two chunks, else 1.
 func imageParts(batch: Int, chunk: Int) -> Int {
-    let cores = parallelBlockCount / 4
-    return cores > 1 && batch >= 2 * chunk * cores ? cores : 1
+    coreCount > 1 && batch >= 2 * chunk * coreCount ? coreCount : 1
 }
 
 /// Runs `body(part, images)` for `imageParts(batch:chunk:)` contiguous ranges of images, in

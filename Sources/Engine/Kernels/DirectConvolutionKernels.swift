@@ -85,7 +85,7 @@ private func forEachBatchPart(_ g: Convolution2DGeometry, parts: Int, _ body: (I
 
 /// The number of batch parts the direct kernels split into: one per core, at most N.
 private func directParts(_ g: Convolution2DGeometry) -> Int {
-    Swift.max(1, Swift.min(g.batch, parallelBlockCount / 4))
+    Swift.max(1, Swift.min(g.batch, coreCount))
 }
 
 /// Direct forward convolution at stride 1 (see `convolution2DForward` for the formula): for each
