@@ -56,6 +56,13 @@ struct Convolution2DGeometry: Sendable, Equatable {
 }
 
 extension Convolution2DGeometry {
+    /// The columns of a chunk's column matrix `[K, B·P]` that fit in about 1 MiB (a core's L2
+    /// cache, so the GEMM reads what im2col just wrote from cache), but at least 1024 and at
+    /// most 16384: the `targetColumns` the kernels pass to `imagesPerChunk`.
+    var cacheResidentColumns: Int {
+        Swift.max(1024, Swift.min(16384, (1 << 20) / Swift.max(1, patchSize * MemoryLayout<Float>.stride)))
+    }
+
     /// For a plane processed image by image: how many output rows one column block covers, so
     /// that the block `[K, R·OW]` stays within `min(budgetBytes, cacheBytes)` (written by im2col,
     /// it is still in cache when the GEMM reads it) but, budget permitting, is at least
@@ -134,9 +141,12 @@ func col2imRow(_ image: UnsafeMutablePointer<Float>,                    // [C, H
     }
 }
 
+/// The number of cores this process may use.
+let coreCount = ProcessInfo.processInfo.activeProcessorCount
+
 /// The number of blocks `parallelFor` splits its range into: a few per core, so uneven blocks
 /// even out without paying a dispatch per tiny iteration.
-let parallelBlockCount = 4 * ProcessInfo.processInfo.activeProcessorCount
+let parallelBlockCount = 4 * coreCount
 
 /// Runs `body(index)` for `index` in `0..<count`, in contiguous blocks spread over the cores when
 /// the total `work` (in elements touched) is large enough to pay for it. Never call it around a
@@ -195,6 +205,31 @@ func col2im(_ images: UnsafeMutablePointer<Float>,        // [B, C, H, W], accum
                 col2imRow(images + b * imageSize, columns + b * imageWidth, rowStride: rowStride,
                           channel: c, kernelRow: ki, kernelColumn: kj, outputRows: rows, g)
             }
+        }
+    }
+}
+
+/// The number of parts `forEachImagePart` splits a batch of `batch` images in chunks of `chunk`
+/// into: one per core when every core gets at least two chunks, else 1.
+func imageParts(batch: Int, chunk: Int) -> Int {
+    coreCount > 1 && batch >= 2 * chunk * coreCount ? coreCount : 1
+}
+
+/// Runs `body(part, images)` for `imageParts(batch:chunk:)` contiguous ranges of images, in
+/// parallel when there is more than one, with OpenBLAS set to one thread meanwhile: each part's
+/// GEMMs then run on its own core, and no BLAS worker threads are woken per chunk (on a 2-core
+/// machine their spinning between the small GEMMs of a chunked convolution cost more than the
+/// GEMMs' second thread gained). Parts must write disjoint memory.
+func forEachImagePart(batch: Int, chunk: Int, _ body: (Int, Range<Int>) -> Void) {
+    let parts = imageParts(batch: batch, chunk: chunk)
+    if parts == 1 { body(0, 0..<batch); return }
+    let threads = BLAS.threadCount
+    BLAS.setThreadCount(1)
+    defer { BLAS.setThreadCount(threads) }
+    withoutActuallyEscaping(body) { body in
+        let run = unsafeBitCast(body, to: (@Sendable (Int, Range<Int>) -> Void).self)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            run(part, (part * batch / parts)..<((part + 1) * batch / parts))
         }
     }
 }
@@ -276,14 +311,21 @@ let convolutionStagingThreshold = 2048
 /// the output rows (`ldc = P`). The bias is written first and the GEMMs add to it (beta = 1).
 /// Pointwise convolutions skip im2col (one GEMM per image on the input itself). The workspace
 /// holds at most `max(budgetBytes, (K + O)·P·4)` bytes, reused by every chunk and kept between
-/// calls (`WorkspacePool`), so it does not grow with N.
+/// calls (`WorkspacePool`), so it does not grow with N. Stride-1 convolutions with at most 4
+/// input channels go to the direct kernels instead (`DirectConvolutionKernels.swift`) unless
+/// `directKernels` is false (tests compare both paths).
 func convolution2DForward(
     _ output: UnsafeMutablePointer<Float>,   // [N, O, OH, OW]
     _ input: UnsafePointer<Float>,           // [N, C, H, W]
     _ weight: UnsafePointer<Float>,          // [O, C, kh, kw] = [O, K]
     _ bias: UnsafePointer<Float>?,           // [O]
-    _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes
+    _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
+    directKernels: Bool = true
 ) {
+    if directKernels && g.usesDirectKernels {
+        directConvolution2DForward(output, input, weight, bias, g)
+        return
+    }
     let p = g.outputPlane, k = g.patchSize, o = g.outputChannels
     let imageSize = g.inputChannels * g.inputPlane, outputSize = o * p
     let beta: Float = bias == nil ? 0 : 1
@@ -300,22 +342,24 @@ func convolution2DForward(
         }
         return
     }
-    let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
+    let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes, targetColumns: g.cacheResidentColumns)
     if chunk > 1 && p < convolutionStagingThreshold {
-        let columns = WorkspacePool.shared.take(count: k * chunk * p)
-        let staging = WorkspacePool.shared.take(count: o * chunk * p)
-        defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
-        for first in stride(from: 0, to: g.batch, by: chunk) {
-            let count = Swift.min(chunk, g.batch - first), width = count * p
-            im2col(columns.base, input + first * imageSize, imageCount: count, g)
-            fillBias(staging.base, width: width, stride: width)
-            BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
-                       beta: beta, c: staging.base, ldc: width)
-            // [O, B·P] → [B, O, P]
-            for b in 0..<count {
-                for channel in 0..<o {
-                    (output + (first + b) * outputSize + channel * p)
-                        .update(from: staging.base + channel * width + b * p, count: p)
+        forEachImagePart(batch: g.batch, chunk: chunk) { _, images in
+            let columns = WorkspacePool.shared.take(count: k * chunk * p)
+            let staging = WorkspacePool.shared.take(count: o * chunk * p)
+            defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: chunk) {
+                let count = Swift.min(chunk, images.upperBound - first), width = count * p
+                im2col(columns.base, input + first * imageSize, imageCount: count, g)
+                fillBias(staging.base, width: width, stride: width)
+                BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
+                           beta: beta, c: staging.base, ldc: width)
+                // [O, B·P] → [B, O, P]
+                for b in 0..<count {
+                    for channel in 0..<o {
+                        (output + (first + b) * outputSize + channel * p)
+                            .update(from: staging.base + channel * width + b * p, count: p)
+                    }
                 }
             }
         }
@@ -345,7 +389,9 @@ func convolution2DForward(
 /// Chunks, staging and row blocks as in `convolution2DForward`. The column matrix is recomputed
 /// from `x` chunk by chunk (block by block) rather than saved by the forward pass, so the memory
 /// bound is that of the forward pass. `inputGradient` is overwritten; `weightGradient` and
-/// `biasGradient` are accumulated into. Pass `nil` for what is not needed.
+/// `biasGradient` are accumulated into. Pass `nil` for what is not needed. For the shapes of the
+/// direct kernels (and `directKernels` true) dW and db come from
+/// `directConvolution2DWeightGradient` and only dx takes the im2col path.
 func convolution2DBackward(
     inputGradient: UnsafeMutablePointer<Float>?,    // [N, C, H, W], overwritten
     weightGradient: UnsafeMutablePointer<Float>?,   // [O, K], accumulated
@@ -353,8 +399,19 @@ func convolution2DBackward(
     outputGradient: UnsafePointer<Float>,           // [N, O, OH, OW]
     input: UnsafePointer<Float>,                    // [N, C, H, W]
     weight: UnsafePointer<Float>,                   // [O, K]
-    _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes
+    _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
+    directKernels: Bool = true
 ) {
+    if directKernels && g.usesDirectKernels {
+        directConvolution2DWeightGradient(weightGradient: weightGradient, biasGradient: biasGradient,
+                                          outputGradient: outputGradient, input: input, g)
+        if let inputGradient {
+            convolution2DBackward(inputGradient: inputGradient, weightGradient: nil, biasGradient: nil,
+                                  outputGradient: outputGradient, input: input, weight: weight, g,
+                                  workspaceBudgetBytes: workspaceBudgetBytes, directKernels: false)
+        }
+        return
+    }
     let p = g.outputPlane, k = g.patchSize, o = g.outputChannels
     let imageSize = g.inputChannels * g.inputPlane, outputSize = o * p
     if let biasGradient {
@@ -380,29 +437,41 @@ func convolution2DBackward(
     }
     if weightGradient == nil && inputGradient == nil { return }
     if let inputGradient { inputGradient.update(repeating: 0, count: g.batch * imageSize) }
-    let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes)
+    let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes, targetColumns: g.cacheResidentColumns)
     if chunk > 1 && p < convolutionStagingThreshold {
-        let columns = WorkspacePool.shared.take(count: k * chunk * p)
-        let staging = WorkspacePool.shared.take(count: o * chunk * p)
-        defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
-        for first in stride(from: 0, to: g.batch, by: chunk) {
-            let count = Swift.min(chunk, g.batch - first), width = count * p
-            // dy of the chunk as one [O, B·P] matrix: one GEMM per direction.
-            for b in 0..<count {
-                for channel in 0..<o {
-                    (staging.base + channel * width + b * p)
-                        .update(from: outputGradient + (first + b) * outputSize + channel * p, count: p)
+        // Parts after the first accumulate dW in buffers of their own, added in part order.
+        let parts = imageParts(batch: g.batch, chunk: chunk)
+        let extra = weightGradient == nil || parts == 1 ? nil : TensorStorage(count: (parts - 1) * o * k, repeating: 0)
+        forEachImagePart(batch: g.batch, chunk: chunk) { part, images in
+            let columns = WorkspacePool.shared.take(count: k * chunk * p)
+            let staging = WorkspacePool.shared.take(count: o * chunk * p)
+            defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
+            let partWeightGradient = part == 0 ? weightGradient : extra.map { $0.base + (part - 1) * o * k }
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: chunk) {
+                let count = Swift.min(chunk, images.upperBound - first), width = count * p
+                // dy of the chunk as one [O, B·P] matrix: one GEMM per direction.
+                for b in 0..<count {
+                    for channel in 0..<o {
+                        (staging.base + channel * width + b * p)
+                            .update(from: outputGradient + (first + b) * outputSize + channel * p, count: p)
+                    }
+                }
+                if let partWeightGradient {
+                    im2col(columns.base, input + first * imageSize, imageCount: count, g)
+                    BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: staging.base, lda: width, b: columns.base,
+                               ldb: width, beta: 1, c: partWeightGradient, ldc: k)
+                }
+                if let inputGradient {
+                    BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: staging.base, ldb: width,
+                               c: columns.base, ldc: width)
+                    col2im(inputGradient + first * imageSize, columns.base, imageCount: count, g)
                 }
             }
-            if let weightGradient {
-                im2col(columns.base, input + first * imageSize, imageCount: count, g)
-                BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: staging.base, lda: width, b: columns.base,
-                           ldb: width, beta: 1, c: weightGradient, ldc: k)
-            }
-            if let inputGradient {
-                BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: staging.base, ldb: width,
-                           c: columns.base, ldc: width)
-                col2im(inputGradient + first * imageSize, columns.base, imageCount: count, g)
+        }
+        if let weightGradient, let extra {
+            for part in 1..<parts {
+                let partial = extra.base + (part - 1) * o * k
+                for index in 0..<(o * k) { weightGradient[index] += partial[index] }
             }
         }
     } else {

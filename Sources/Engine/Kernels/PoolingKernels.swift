@@ -20,6 +20,13 @@ struct Pooling2DGeometry: Sendable {
     var inputPlane: Int { inputHeight * inputWidth }
     var outputPlane: Int { outputHeight * outputWidth }
 
+    /// 2×2 windows at stride 2 without padding (LeNet's pooling): the windows tile the input, so
+    /// the average-pooling kernels take a loop without window bounds.
+    var isTwoByTwoTiling: Bool {
+        kernelHeight == 2 && kernelWidth == 2 && strideHeight == 2 && strideWidth == 2
+            && paddingHeight == 0 && paddingWidth == 0
+    }
+
     /// The window's rows (or columns) that lie inside the input, for output row `i` (column `j`).
     @inline(__always)
     func rows(_ i: Int) -> Range<Int> {
@@ -79,12 +86,27 @@ func maxPool2DBackward(_ inputGradient: UnsafeMutablePointer<Float>,   // [plane
 
 /// Average pooling counting the padding as zeros: `y = (Σ window elements inside the input) /
 /// (kh·kw)` (PyTorch's `count_include_pad=True`; with floor-mode output sizes no window reaches
-/// past the padded input, so the divisor is always kh·kw).
+/// past the padded input, so the divisor is always kh·kw). 2×2 windows at stride 2 without
+/// padding take a loop without window bounds (`isTwoByTwoTiling`), with the same sums.
 func averagePool2DForward(_ output: UnsafeMutablePointer<Float>,    // [planes, OH, OW]
                           _ input: UnsafePointer<Float>,            // [planes, H, W]
                           _ g: Pooling2DGeometry) {
     let outputHeight = g.outputHeight, outputWidth = g.outputWidth
     let divisor = Float(g.kernelHeight * g.kernelWidth)
+    if g.isTwoByTwoTiling {
+        // The general loop's sum order, and × 0.25 is exactly ÷ 4: the same values.
+        let width = g.inputWidth
+        parallelFor(g.planes, work: g.planes * g.outputPlane * 4) { plane in
+            let x = input + plane * g.inputPlane, y = output + plane * g.outputPlane
+            for i in 0..<outputHeight {
+                let top = x + 2 * i * width, bottom = top + width, row = y + i * outputWidth
+                for j in 0..<outputWidth {
+                    row[j] = (((top[2 * j] + top[2 * j + 1]) + bottom[2 * j]) + bottom[2 * j + 1]) * 0.25
+                }
+            }
+        }
+        return
+    }
     parallelFor(g.planes, work: g.planes * g.outputPlane * g.kernelHeight * g.kernelWidth) { plane in
         let x = input + plane * g.inputPlane, y = output + plane * g.outputPlane
         for i in 0..<outputHeight {
@@ -107,6 +129,21 @@ func averagePool2DBackward(_ inputGradient: UnsafeMutablePointer<Float>,   // [p
                            _ g: Pooling2DGeometry) {
     let outputHeight = g.outputHeight, outputWidth = g.outputWidth
     let divisor = Float(g.kernelHeight * g.kernelWidth)
+    if g.isTwoByTwoTiling {
+        let width = g.inputWidth
+        parallelFor(g.planes, work: g.planes * g.outputPlane * 4) { plane in
+            let dx = inputGradient + plane * g.inputPlane, dy = outputGradient + plane * g.outputPlane
+            for i in 0..<outputHeight {
+                let top = dx + 2 * i * width, bottom = top + width, row = dy + i * outputWidth
+                for j in 0..<outputWidth {
+                    let share = row[j] * 0.25
+                    top[2 * j] += share; top[2 * j + 1] += share
+                    bottom[2 * j] += share; bottom[2 * j + 1] += share
+                }
+            }
+        }
+        return
+    }
     parallelFor(g.planes, work: g.planes * g.outputPlane * g.kernelHeight * g.kernelWidth) { plane in
         let dx = inputGradient + plane * g.inputPlane, dy = outputGradient + plane * g.outputPlane
         for i in 0..<outputHeight {

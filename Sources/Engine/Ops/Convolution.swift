@@ -11,7 +11,11 @@
 ///
 /// Lowered to im2col + `BLAS.sgemm`: `Y = W[O, C·kh·kw] · col`. Backward: `dW += dY · colᵀ`
 /// (accumulated over the batch), `db = Σ dY`, `dX = col2im(Wᵀ · dY)`. 1×1 convolutions with
-/// stride 1 and no padding skip im2col.
+/// stride 1 and no padding skip im2col; stride-1 convolutions with at most 4 input channels
+/// (LeNet's first layer) compute y, dW and db with direct SIMD kernels instead
+/// (`Kernels/DirectConvolutionKernels.swift`, equal to the im2col path within rounding). Large
+/// batches of small planes are split into one part per core, each with its own chunks and
+/// single-threaded GEMMs.
 ///
 /// Memory bound: images are processed in chunks whose column matrix `[C·kh·kw, B·H′·W′]` plus
 /// staging matrix `[O, B·H′·W′]` fit in 64 MiB (at least one image per chunk, so the bound is

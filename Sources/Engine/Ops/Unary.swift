@@ -58,13 +58,16 @@ extension Tensor {
     }
 
     /// `σ(x) = 1/(1 + e⁻ˣ)` elementwise, without overflow for large `|x|`. ∂/∂x = g · σ(1 − σ).
+    /// Computed 8 lanes at a time with `vectorExp` (within 2 ulp of `exp`).
     public func sigmoid() -> Tensor {
-        let result = map { x -> Float in
-            let e = Foundation.exp(-Swift.abs(x))  // in (0, 1]: never overflows
-            return x >= 0 ? 1 / (1 + e) : e / (1 + e)
-        }
+        let result = Tensor(uninitializedShape: shape)
+        sigmoidKernel(result.pointer, pointer, count: count)
         let y = result.detached()
-        return Tensor.record(result, operation: "sigmoid", inputs: [self]) { g in [Tensor.zipMap(g, y) { $0 * $1 * (1 - $1) }] }
+        return Tensor.record(result, operation: "sigmoid", inputs: [self]) { g in
+            let dx = Tensor(uninitializedShape: y.shape)
+            sigmoidBackwardKernel(dx.pointer, g.pointer, y.pointer, count: y.count)
+            return [dx]
+        }
     }
 
     /// `tanh(x)` elementwise. ∂/∂x = g · (1 − tanh²(x)).

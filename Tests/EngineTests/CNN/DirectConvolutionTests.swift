@@ -1,0 +1,62 @@
+@testable import Engine
+import Testing
+
+/// The direct stride-1 kernels (`DirectConvolutionKernels.swift`) against the im2col + GEMM path
+/// on the same data: outputs, weight and bias gradients.
+@Suite("Direct convolution kernels")
+struct DirectConvolutionTests {
+    /// `[N, C, H, W, O, kh, kw, ph, pw]`: LeNet's first layer at a small batch, widths that leave
+    /// a partial segment of 4, more than one group of 6 output channels, channels 2–4, non-square
+    /// kernels, padding wider than the kernel allows at the border, 1-wide outputs.
+    static let shapes: [[Int]] = [
+        [3, 1, 28, 28, 6, 5, 5, 2, 2],
+        [2, 1, 9, 7, 13, 3, 3, 1, 1],
+        [2, 3, 6, 10, 5, 3, 2, 0, 1],
+        [1, 4, 5, 5, 7, 5, 5, 0, 0],
+        [2, 2, 4, 3, 1, 1, 3, 2, 0],
+        [3, 1, 7, 6, 2, 2, 4, 1, 2],
+    ]
+
+    @Test("direct kernels equal im2col + GEMM, forward, dW and db", arguments: shapes)
+    func matchesIm2col(_ s: [Int]) {
+        var generator = RandomGenerator(seed: UInt64(s.reduce(0, +)))
+        let g = Convolution2DGeometry(batch: s[0], inputChannels: s[1], inputHeight: s[2], inputWidth: s[3],
+                                      outputChannels: s[4], kernelHeight: s[5], kernelWidth: s[6], strideHeight: 1,
+                                      strideWidth: 1, paddingHeight: s[7], paddingWidth: s[8])
+        #expect(g.usesDirectKernels)
+        let x = Tensor.randomNormal([g.batch, g.inputChannels, g.inputHeight, g.inputWidth], using: &generator)
+        let w = Tensor.randomNormal([g.outputChannels, g.patchSize], using: &generator)
+        let b = Tensor.randomNormal([g.outputChannels], using: &generator)
+        let outputShape = [g.batch, g.outputChannels, g.outputHeight, g.outputWidth]
+        let dy = Tensor.randomNormal(outputShape, using: &generator)
+        var results: [[Tensor]] = []
+        for direct in [true, false] {
+            let y = Tensor(shape: outputShape, repeating: .nan)
+            convolution2DForward(y.pointer, x.pointer, w.pointer, b.pointer, g, directKernels: direct)
+            let dx = Tensor(shape: x.shape, repeating: .nan)
+            let dw = Tensor(shape: w.shape, repeating: 0.5), db = Tensor(shape: b.shape, repeating: -0.25)
+            convolution2DBackward(inputGradient: dx.pointer, weightGradient: dw.pointer, biasGradient: db.pointer,
+                                  outputGradient: dy.pointer, input: x.pointer, weight: w.pointer, g,
+                                  directKernels: direct)
+            results.append([y, dw, db, dx])
+        }
+        for (index, name) in ["output", "weight gradient", "bias gradient", "input gradient"].enumerated() {
+            expectClose(results[0][index], results[1][index], relativeTolerance: 1e-5, absoluteTolerance: 1e-4,
+                        "\(s): \(name)")
+        }
+    }
+
+    @Test("the direct kernels are chosen only for stride 1 and at most 4 input channels")
+    func selection() {
+        func geometry(channels: Int, stride: Int, kernel: Int) -> Convolution2DGeometry {
+            .init(batch: 1, inputChannels: channels, inputHeight: 8, inputWidth: 8, outputChannels: 3,
+                  kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride, strideWidth: 1,
+                  paddingHeight: 0, paddingWidth: 0)
+        }
+        #expect(geometry(channels: 1, stride: 1, kernel: 5).usesDirectKernels)
+        #expect(geometry(channels: 4, stride: 1, kernel: 3).usesDirectKernels)
+        #expect(!geometry(channels: 5, stride: 1, kernel: 3).usesDirectKernels)
+        #expect(!geometry(channels: 1, stride: 2, kernel: 3).usesDirectKernels)
+        #expect(!geometry(channels: 2, stride: 1, kernel: 1).usesDirectKernels)
+    }
+}
