@@ -77,6 +77,7 @@ let package = Package(
         /// checks its output, files and exit status; skipped when the binary is missing.
         .testTarget(
             name: "CLITests",
+            dependencies: ["Models"],
             path: "Tests/CLITests"
         ),
     ]

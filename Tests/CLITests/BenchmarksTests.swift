@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Testing
 
 /// Runs the built `benchmarks` executable once in `--quick` mode and checks its JSON report: the
@@ -49,7 +50,8 @@ struct BenchmarksTests {
             #expect((result["peak_mb"] as? Double ?? 0) > 0, "\(result["name"] ?? "?") has no peak_mb")
             #expect((result["examples_per_sec"] as? Double ?? 0) > 0, "\(result["name"] ?? "?") has no examples_per_sec")
         }
-        #expect(results.filter { $0["group"] as? String == "train" }.count == 11)
+        #expect(Set(results.filter { $0["group"] as? String == "train" }.compactMap { $0["name"] as? String })
+                == Set(ModelZoo.names.map { "train \($0)" }))
 
         // The pair, counted independently: conv weights O·C·k·k plus O biases, forward FLOPs
         // 2·(multiply-adds) = 2·N·H·W·O·C·k·k per convolution, forward+backward 3× forward.
