@@ -68,8 +68,12 @@ public final class Trainer {
     public let testLoader: ImageBatchLoader
     /// The loss of one batch: `logits [B, classes]`, labels → a scalar mean over the batch.
     public var loss: (Tensor, [Int]) -> Tensor = { crossEntropy(logits: $0, labels: $1) }
-    /// Where output lines go (standard output by default).
-    public var write: (String) -> Void = { print($0) }
+    /// Where output lines go: standard output by default, flushed after every line so that a
+    /// long run's progress shows up in a log file or a pipe as it happens.
+    public var write: (String) -> Void = { line in
+        print(line)
+        fflush(nil)
+    }
     public var progress: ProgressStyle = .automatic
     /// Prepare the next batch on a background thread while the current one trains.
     public var prefetch = false
