@@ -32,10 +32,8 @@ struct GradientCheckTests {
         testCase.apply(inputs).backward(seed: upstream)
 
         for (index, input) in inputs.enumerated() {
-            guard let analytic = input.grad else {
-                Issue.record("\(testCase.name): input \(index) got no gradient")
-                continue
-            }
+            #expect(input.grad != nil, "\(testCase.name): input \(index) got no gradient")
+            guard let analytic = input.grad else { continue }
             let probes = inputs.map { $0.copy() }
             var worst: (element: Int, fd: Double, analytic: Double)?
             for element in 0..<input.count {
@@ -50,9 +48,7 @@ struct GradientCheckTests {
                 let roundoff = 4 * Double(Float.ulpOfOne) * max(plus.magnitude, minus.magnitude) / Double(Self.step)
                 if abs(fd - exact) > 1e-3 + 3e-3 * abs(exact) + roundoff { worst = (element, fd, exact) }
             }
-            if let worst {
-                Issue.record("\(testCase.name): input \(index), element \(worst.element): finite difference \(worst.fd), analytic \(worst.analytic)")
-            }
+            #expect(worst == nil, "\(testCase.name): input \(index), element \(worst?.element ?? -1): finite difference \(worst?.fd ?? 0), analytic \(worst?.analytic ?? 0)")
         }
     }
 }

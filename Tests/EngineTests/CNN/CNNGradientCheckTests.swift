@@ -30,10 +30,8 @@ struct CNNGradientCheckTests {
             return (value, magnitude)
         }
         for (index, leaf) in leaves.enumerated() {
-            guard let analytic = leaf.grad else {
-                Issue.record("\(name): input \(index) got no gradient", sourceLocation: sourceLocation)
-                continue
-            }
+            #expect(leaf.grad != nil, "\(name): input \(index) got no gradient", sourceLocation: sourceLocation)
+            guard let analytic = leaf.grad else { continue }
             let values = inputs.map { $0.copy() }
             let stride = max(1, leaf.count / probes)
             var worst: (element: Int, fd: Double, analytic: Double)?
@@ -49,10 +47,8 @@ struct CNNGradientCheckTests {
                 let roundoff = 4 * Double(Float.ulpOfOne) * max(plus.magnitude, minus.magnitude) / Double(step)
                 if abs(fd - exact) > 1e-3 + 3e-3 * abs(exact) + roundoff { worst = (element, fd, exact) }
             }
-            if let worst {
-                Issue.record("\(name): input \(index), element \(worst.element): finite difference \(worst.fd), analytic \(worst.analytic)",
-                             sourceLocation: sourceLocation)
-            }
+            #expect(worst == nil, "\(name): input \(index), element \(worst?.element ?? -1): finite difference \(worst?.fd ?? 0), analytic \(worst?.analytic ?? 0)",
+                    sourceLocation: sourceLocation)
         }
     }
 
