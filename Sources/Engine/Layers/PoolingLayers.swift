@@ -1,9 +1,24 @@
 /// Pooling layers over `maxPool2d`, `avgPool2d` and `globalAvgPool2d`. Tuples are (height, width);
 /// output sizes are `H′ = ⌊(H + 2·padding.0 − kh)/stride.0⌋ + 1` (floor mode), likewise `W′`.
 
+/// A pooling layer with a window: `MaxPool2D`, `AvgPool2D`. Gives both the square-window
+/// initializer PyTorch users write (`MaxPool2d(kernel_size=3, stride=2, padding=1)`).
+public protocol WindowedPoolingLayer: ParameterlessLayer {
+    /// A layer with window `kernelSize`, `stride` (default: the kernel size, as in PyTorch) and
+    /// `padding`, each (height, width).
+    init(kernelSize: (Int, Int), stride: (Int, Int)?, padding: (Int, Int))
+}
+
+extension WindowedPoolingLayer {
+    /// A square window of side `kernelSize`, square `stride` (default: the kernel size) and `padding`.
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        self.init(kernelSize: (kernelSize, kernelSize), stride: stride.map { ($0, $0) }, padding: (padding, padding))
+    }
+}
+
 /// Max pooling (PyTorch's `nn.MaxPool2d`): `[N, C, H, W]` → `[N, C, H′, W′]`, each output the
 /// largest value of its `kh × kw` window.
-public final class MaxPool2D: ParameterlessLayer {
+public final class MaxPool2D: WindowedPoolingLayer {
     /// Window size.
     public let kernelSize: (Int, Int)
     /// Step between windows (PyTorch's default: the kernel size).
@@ -20,11 +35,6 @@ public final class MaxPool2D: ParameterlessLayer {
         self.padding = padding
     }
 
-    /// Square max pooling (`nn.MaxPool2d(kernel_size=3, stride=2, padding=1)`).
-    public convenience init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
-        self.init(kernelSize: (kernelSize, kernelSize), stride: stride.map { ($0, $0) }, padding: (padding, padding))
-    }
-
     /// `[N, C, H, W]` → `[N, C, H′, W′]`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         maxPool2d(input, kernelSize: kernelSize, stride: stride, padding: padding)
@@ -33,7 +43,7 @@ public final class MaxPool2D: ParameterlessLayer {
 
 /// Average pooling (PyTorch's `nn.AvgPool2d`, padding counted as zeros): `[N, C, H, W]` →
 /// `[N, C, H′, W′]`, each output the mean of its `kh × kw` window.
-public final class AvgPool2D: ParameterlessLayer {
+public final class AvgPool2D: WindowedPoolingLayer {
     /// Window size.
     public let kernelSize: (Int, Int)
     /// Step between windows (PyTorch's default: the kernel size).
@@ -48,11 +58,6 @@ public final class AvgPool2D: ParameterlessLayer {
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
-    }
-
-    /// Square average pooling (`nn.AvgPool2d(kernel_size=2, stride=2)`).
-    public convenience init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
-        self.init(kernelSize: (kernelSize, kernelSize), stride: stride.map { ($0, $0) }, padding: (padding, padding))
     }
 
     /// `[N, C, H, W]` → `[N, C, H′, W′]`.
