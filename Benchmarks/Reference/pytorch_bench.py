@@ -41,6 +41,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tools", "Reference"))
+from d2l_book_networks import NETWORKS  # noqa: E402
+
 EXPECTED_TORCH = "2.15.0"
 if not torch.__version__.startswith(EXPECTED_TORCH):
     sys.exit(f"expected torch {EXPECTED_TORCH}, found {torch.__version__}")
@@ -261,137 +264,25 @@ def conv_layer_benchmarks(quick):
         yield name, run
 
 
-# MARK: the zoo's networks, as the book writes them (/work/shared/D2L_REFERENCE.md)
+# MARK: the zoo's networks, as the book writes them (Tools/Reference/d2l_book_networks.py)
 
-class BatchNormScratch(nn.Module):
-    """The book's from-scratch batch norm (section 7.5): biased variance, moving = 0.9*moving + 0.1*batch."""
-
-    def __init__(self, num_features, num_dims):
-        super().__init__()
-        shape = (1, num_features) if num_dims == 2 else (1, num_features, 1, 1)
-        self.gamma = nn.Parameter(torch.ones(shape))
-        self.beta = nn.Parameter(torch.zeros(shape))
-        self.moving_mean = torch.zeros(shape)
-        self.moving_var = torch.ones(shape)
-
-    def forward(self, x):
-        if not torch.is_grad_enabled():
-            x_hat = (x - self.moving_mean) / torch.sqrt(self.moving_var + 1e-5)
-        else:
-            dims = (0,) if x.dim() == 2 else (0, 2, 3)
-            mean = x.mean(dim=dims, keepdim=True)
-            var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
-            x_hat = (x - mean) / torch.sqrt(var + 1e-5)
-            self.moving_mean = 0.9 * self.moving_mean + 0.1 * mean.detach()
-            self.moving_var = 0.9 * self.moving_var + 0.1 * var.detach()
-        return self.gamma * x_hat + self.beta
-
-
-def bn_lenet(scratch):
-    bn2 = (lambda c: BatchNormScratch(c, 4)) if scratch else nn.BatchNorm2d
-    bn1 = (lambda c: BatchNormScratch(c, 2)) if scratch else nn.BatchNorm1d
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5), bn2(6), nn.Sigmoid(), nn.AvgPool2d(2, 2),
-        nn.Conv2d(6, 16, 5), bn2(16), nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.Flatten(),
-        nn.Linear(256, 120), bn1(120), nn.Sigmoid(), nn.Linear(120, 84), bn1(84), nn.Sigmoid(), nn.Linear(84, 10))
-
-
-def vgg11_small(ratio=4):
-    layers, cin = [], 1
-    for convs, cout in ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512)):
-        for _ in range(convs):
-            layers += [nn.Conv2d(cin, cout // ratio, 3, padding=1), nn.ReLU()]
-            cin = cout // ratio
-        layers.append(nn.MaxPool2d(2, 2))
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(cin * 7 * 7, 4096), nn.ReLU(), nn.Dropout(0.5),
-                         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 10))
-
-
-def nin():
-    def block(cin, cout, k, s, p):
-        return nn.Sequential(nn.Conv2d(cin, cout, k, s, p), nn.ReLU(), nn.Conv2d(cout, cout, 1), nn.ReLU(),
-                             nn.Conv2d(cout, cout, 1), nn.ReLU())
-    return nn.Sequential(block(1, 96, 11, 4, 0), nn.MaxPool2d(3, 2), block(96, 256, 5, 1, 2), nn.MaxPool2d(3, 2),
-                         block(256, 384, 3, 1, 1), nn.MaxPool2d(3, 2), nn.Dropout(0.5), block(384, 10, 3, 1, 1),
-                         nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
-
-
-class Inception(nn.Module):
-    def __init__(self, cin, c1, c2, c3, c4):
-        super().__init__()
-        self.p1_1 = nn.Conv2d(cin, c1, 1)
-        self.p2_1, self.p2_2 = nn.Conv2d(cin, c2[0], 1), nn.Conv2d(c2[0], c2[1], 3, padding=1)
-        self.p3_1, self.p3_2 = nn.Conv2d(cin, c3[0], 1), nn.Conv2d(c3[0], c3[1], 5, padding=2)
-        self.p4_1, self.p4_2 = nn.MaxPool2d(3, 1, 1), nn.Conv2d(cin, c4, 1)
-
-    def forward(self, x):
-        p1 = F.relu(self.p1_1(x))
-        p2 = F.relu(self.p2_2(F.relu(self.p2_1(x))))
-        p3 = F.relu(self.p3_2(F.relu(self.p3_1(x))))
-        p4 = F.relu(self.p4_2(self.p4_1(x)))
-        return torch.cat((p1, p2, p3, p4), dim=1)
-
-
-def googlenet():
-    b1 = nn.Sequential(nn.Conv2d(1, 64, 7, 2, 3), nn.ReLU(), nn.MaxPool2d(3, 2, 1))
-    b2 = nn.Sequential(nn.Conv2d(64, 64, 1), nn.ReLU(), nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(),
-                       nn.MaxPool2d(3, 2, 1))
-    b3 = nn.Sequential(Inception(192, 64, (96, 128), (16, 32), 32), Inception(256, 128, (128, 192), (32, 96), 64),
-                       nn.MaxPool2d(3, 2, 1))
-    b4 = nn.Sequential(Inception(480, 192, (96, 208), (16, 48), 64), Inception(512, 160, (112, 224), (24, 64), 64),
-                       Inception(512, 128, (128, 256), (24, 64), 64), Inception(512, 112, (144, 288), (32, 64), 64),
-                       Inception(528, 256, (160, 320), (32, 128), 128), nn.MaxPool2d(3, 2, 1))
-    b5 = nn.Sequential(Inception(832, 256, (160, 320), (32, 128), 128),
-                       Inception(832, 384, (192, 384), (48, 128), 128), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
-    return nn.Sequential(b1, b2, b3, b4, b5, nn.Linear(1024, 10))
-
-
-class Residual(nn.Module):
-    def __init__(self, cin, cout, use_1x1conv=False, strides=1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, stride=strides)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
-        self.conv3 = nn.Conv2d(cin, cout, 1, stride=strides) if use_1x1conv else None
-        self.bn1, self.bn2 = nn.BatchNorm2d(cout), nn.BatchNorm2d(cout)
-
-    def forward(self, x):
-        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        return F.relu(y + (self.conv3(x) if self.conv3 is not None else x))
-
-
-def resnet18():
-    def stage(cin, cout, first):
-        return nn.Sequential(Residual(cin, cout, use_1x1conv=not first, strides=1 if first else 2), Residual(cout, cout))
-    return nn.Sequential(nn.Conv2d(1, 64, 7, 2, 3), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
-                         stage(64, 64, True), stage(64, 128, False), stage(128, 256, False), stage(256, 512, False),
-                         nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 10))
-
-
-# name -> (builder, batch, input side, lr): Sources/Models/ModelZoo.swift's table.
-ZOO = {
-    "softmax-regression": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), 256, 28, 0.1),
-    "mlp": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10)), 256, 28, 0.1),
-    "mlp-dropout": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
-                                          nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10)),
-                    256, 28, 0.5),
-    "lenet": (lambda: nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2, 2),
-        nn.Conv2d(6, 16, 5), nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.Flatten(),
-        nn.Linear(400, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10)), 256, 28, 0.9),
-    "batch-norm-lenet": (lambda: bn_lenet(False), 256, 28, 1.0),
-    "batch-norm-lenet-scratch": (lambda: bn_lenet(True), 256, 28, 1.0),
-    "alexnet": (lambda: nn.Sequential(
-        nn.Conv2d(1, 96, 11, 4, 1), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(), nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Flatten(),
-        nn.Linear(6400, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(4096, 10)), 128, 224, 0.01),
-    "vgg": (vgg11_small, 128, 224, 0.05),
-    "nin": (nin, 128, 224, 0.1),
-    "googlenet": (googlenet, 128, 96, 0.1),
-    "resnet": (resnet18, 256, 96, 0.05),
+# name -> (batch, input side, lr): Sources/Models/ModelZoo.swift's table.
+SETTINGS = {
+    "softmax-regression": (256, 28, 0.1),
+    "mlp": (256, 28, 0.1),
+    "mlp-dropout": (256, 28, 0.5),
+    "lenet": (256, 28, 0.9),
+    "batch-norm-lenet": (256, 28, 1.0),
+    "batch-norm-lenet-scratch": (256, 28, 1.0),
+    "alexnet": (128, 224, 0.01),
+    "vgg": (128, 224, 0.05),
+    "nin": (128, 224, 0.1),
+    "googlenet": (128, 96, 0.1),
+    "resnet": (256, 96, 0.05),
+    "densenet": (256, 96, 0.1),
 }
+# name -> (builder, batch, input side, lr)
+ZOO = {name: (NETWORKS[name],) + settings for name, settings in SETTINGS.items()}
 
 
 def train_settings(name, quick, warmup, repetitions):
