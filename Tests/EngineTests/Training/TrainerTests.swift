@@ -1,4 +1,4 @@
-import Engine
+@testable import Engine
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
@@ -54,6 +54,41 @@ struct TrainerTests {
         #expect(record.epochs.last!.testAccuracy > 0.9)
         #expect(record.curve.count >= 4 * 5)
         #expect(record.examplesPerSecond > 0)
+    }
+
+    @Test("plain progress lines: one per epoch, plus one at each curve point once an epoch runs long")
+    func progressLines() throws {
+        func lines(after threshold: Double) throws -> [String] {
+            let trainer = makeTrainer(makeModel())
+            var written: [String] = []
+            trainer.write = { written.append($0) }
+            trainer.progress = .lines
+            trainer.progressLinesAfter = threshold
+            try trainer.fit(epochs: 2)
+            return written
+        }
+        // 96 examples in batches of 16: 6 batches, a curve point after each (a fifth rounds to 1).
+        let long = try lines(after: 0)
+        for epoch in 1...2 {
+            let partial = long.filter { $0.hasPrefix("epoch \(epoch)/2, batch ") }
+            #expect(partial.map { $0.split(separator: ":")[0] } == (1...5).map { "epoch \(epoch)/2, batch \($0)/6" })
+            #expect(partial.allSatisfy { $0.contains(", train acc ") && $0.hasSuffix(" to the end of the epoch") })
+            #expect(long.filter { $0.hasPrefix("epoch \(epoch)/2: loss ") }.count == 1)
+        }
+        #expect(long.count == 2 * 5 + 2 + 2)
+
+        let short = try lines(after: .infinity)
+        #expect(short.count == 2 + 2, "short epochs print only their summary lines: \(short)")
+        #expect(!short.contains { $0.contains(", batch ") })
+    }
+
+    @Test("durations in progress lines are rounded to what a reader needs")
+    func durations() {
+        #expect(durationText(4.4) == "4 s")
+        #expect(durationText(89) == "89 s")
+        #expect(durationText(91) == "2 min")
+        #expect(durationText(59 * 60) == "59 min")
+        #expect(durationText(3600 + 5 * 60 + 10) == "1 h 05 min")
     }
 
     @Test("2 epochs equal 1 epoch, a checkpoint, and a resumed epoch, bit for bit")
