@@ -1,55 +1,14 @@
 @testable import Engine
 import Testing
 
-/// Finite-difference gradient checks for the CNN ops, independent of PyTorch, with the approach
-/// and tolerance of `GradientCheckTests`: for `L(x) = Σ op(x) ⊙ u` (u random), central
-/// differences with `h = 1e-2`, `L` accumulated in Double, and
-/// `|fd − analytic| ≤ 1e-3 + 3e-3·|analytic| + 4ε·Σ|outᵢ uᵢ|/h`.
-/// To stay fast in debug builds each input is probed at up to `probes` evenly spread elements.
+/// Finite-difference gradient checks for the CNN ops, independent of PyTorch (the check and its
+/// tolerance: `GradientCheck`). To stay fast in debug builds each input is probed at up to 64
+/// evenly spread elements.
 @Suite("CNN finite-difference gradient checks")
 struct CNNGradientCheckTests {
-    static let step: Float = 1e-2
-
-    /// Checks every input of `op` at `inputs` (all are made to require grad).
-    static func check(_ name: String, _ inputs: [Tensor], probes: Int = 64,
-                      sourceLocation: SourceLocation = #_sourceLocation, _ op: ([Tensor]) -> Tensor) {
-        var generator = RandomGenerator(seed: 3)
-        let leaves = inputs.map { $0.copy() }
-        for leaf in leaves { leaf.requiresGrad = true }
-        let output = op(leaves)
-        let upstream = Tensor.randomNormal(output.shape, using: &generator)
-        output.backward(seed: upstream)
-        func objective(_ values: [Tensor]) -> (value: Double, magnitude: Double) {
-            let y = withNoGrad { op(values) }
-            var value = 0.0, magnitude = 0.0
-            for i in 0..<y.count {
-                let term = Double(y.pointer[i]) * Double(upstream.pointer[i])
-                value += term
-                magnitude += abs(term)
-            }
-            return (value, magnitude)
-        }
-        for (index, leaf) in leaves.enumerated() {
-            #expect(leaf.grad != nil, "\(name): input \(index) got no gradient", sourceLocation: sourceLocation)
-            guard let analytic = leaf.grad else { continue }
-            let values = inputs.map { $0.copy() }
-            let stride = max(1, leaf.count / probes)
-            var worst: (element: Int, fd: Double, analytic: Double)?
-            for element in Swift.stride(from: 0, to: leaf.count, by: stride) {
-                let original = values[index].pointer[element]
-                values[index].pointer[element] = original + step
-                let plus = objective(values)
-                values[index].pointer[element] = original - step
-                let minus = objective(values)
-                values[index].pointer[element] = original
-                let fd = (plus.value - minus.value) / Double(2 * step)
-                let exact = Double(analytic.pointer[element])
-                let roundoff = 4 * Double(Float.ulpOfOne) * max(plus.magnitude, minus.magnitude) / Double(step)
-                if abs(fd - exact) > 1e-3 + 3e-3 * abs(exact) + roundoff { worst = (element, fd, exact) }
-            }
-            #expect(worst == nil, "\(name): input \(index), element \(worst?.element ?? -1): finite difference \(worst?.fd ?? 0), analytic \(worst?.analytic ?? 0)",
-                    sourceLocation: sourceLocation)
-        }
+    static func check(_ name: String, _ inputs: [Tensor], sourceLocation: SourceLocation = #_sourceLocation,
+                      _ op: ([Tensor]) -> Tensor) {
+        GradientCheck.expectMatches(name, inputs: inputs, probes: 64, sourceLocation: sourceLocation, op)
     }
 
     static func normal(_ shape: [Int], seed: UInt64) -> Tensor {
