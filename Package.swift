@@ -61,15 +61,21 @@ let package = Package(
         ),
 
         // MARK: Tests
+        /// Expectations shared by the test targets (`expectClose`).
+        .target(
+            name: "TestSupport",
+            dependencies: ["Engine"],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine"],
+            dependencies: ["Engine", "TestSupport"],
             path: "Tests/EngineTests",
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ModelsTests",
-            dependencies: ["Models", "Engine"],
+            dependencies: ["Models", "Engine", "TestSupport"],
             path: "Tests/ModelsTests",
             exclude: ["Fixtures"]
         ),

@@ -1,4 +1,5 @@
 import Engine
+import TestSupport
 import Testing
 
 /// Every differentiable op against PyTorch (fixtures from `Tools/Reference/generate_op_fixtures.py`,

@@ -1,5 +1,6 @@
 import Engine
 import Models
+import TestSupport
 import Testing
 
 /// The book's from-scratch batch normalization (§7.5) against the book's own PyTorch code

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Models
+import TestSupport
 import Testing
 
 /// LeNet end to end: PyTorch's weights give PyTorch's predictions, state dicts round-trip, and a

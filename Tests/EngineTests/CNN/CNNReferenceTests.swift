@@ -1,4 +1,5 @@
 import Engine
+import TestSupport
 import Testing
 
 /// The CNN ops against PyTorch (fixtures from `Tools/Reference/generate_cnn_fixtures.py`,

@@ -1,4 +1,5 @@
 @testable import Engine
+import TestSupport
 import Testing
 
 /// The im2col/col2im pair and the chunked workspace of the convolution kernels.

@@ -1,4 +1,5 @@
 @testable import Engine
+import TestSupport
 import Testing
 
 /// The direct stride-1 kernels (`DirectConvolutionKernels.swift`) against the im2col + GEMM path

@@ -1,4 +1,5 @@
 import Engine
+import TestSupport
 import Testing
 
 /// Large inputs run the pooling and batch-norm kernels split over the cores (`parallelFor`);

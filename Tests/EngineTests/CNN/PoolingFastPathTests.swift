@@ -1,4 +1,5 @@
 @testable import Engine
+import TestSupport
 import Testing
 
 /// The 2×2 stride-2 average pooling fast path (`Pooling2DGeometry.isTwoByTwoTiling`) against the

@@ -1,4 +1,5 @@
 import Engine
+import TestSupport
 import Testing
 
 /// Layers end to end against PyTorch (`Tools/Reference/generate_layer_fixtures.py`, torch 2.15.0):

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSupport
 import Testing
 
 /// d2l's Inception block (§8.4) as an ordinary Swift type: four branches, children named as in

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSupport
 import Testing
 
 /// SGD (momentum, Nesterov, weight decay on weights only) and Adam against PyTorch: the

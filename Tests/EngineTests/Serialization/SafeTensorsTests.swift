@@ -1,5 +1,6 @@
 @testable import Engine
 import Foundation
+import TestSupport
 import Testing
 
 /// The bytes of a safetensors file with the given JSON header and data section; `headerLength`

@@ -89,29 +89,6 @@ extension ModelFixtureFile {
     }
 }
 
-/// Expects `actual` to match `expected` in shape and in every element within
-/// `|actual − expected| ≤ absoluteTolerance + relativeTolerance · |expected|`, reporting the
-/// largest violation and its flat index (the models tests' copy of EngineTests' `expectClose`,
-/// which lives in another test target).
-func expectClose(_ actual: Tensor, _ expected: Tensor, relativeTolerance: Float = 1e-4,
-                 absoluteTolerance: Float = 1e-5, _ context: String,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
-    guard actual.shape == expected.shape else {
-        Issue.record("\(context): shape \(actual.shape), expected \(expected.shape)", sourceLocation: sourceLocation)
-        return
-    }
-    var worst: (index: Int, excess: Float)?
-    for i in 0..<actual.count {
-        let a = actual.pointer[i], e = expected.pointer[i]
-        let excess = abs(a - e) - (absoluteTolerance + relativeTolerance * abs(e))
-        if !(excess <= 0), worst == nil || !(excess <= worst!.excess) { worst = (i, excess.isNaN ? .infinity : excess) }
-    }
-    if let worst {
-        Issue.record("\(context): largest difference at flat index \(worst.index): \(actual.pointer[worst.index]) vs expected \(expected.pointer[worst.index])",
-                     sourceLocation: sourceLocation)
-    }
-}
-
 /// Whether Debian's `dataset-fashion-mnist` is installed where `FashionMNIST` looks by default.
 let fashionMNISTInstalled = FileManager.default.fileExists(
     atPath: FashionMNIST.defaultDirectory + "/" + FashionMNIST.Split.test.imagesFileName)
