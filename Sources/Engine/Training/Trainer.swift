@@ -159,14 +159,15 @@ public final class Trainer {
             correct += correctPredictionCount(logits: logits, labels: batch.labels)
             seen += batch.labels.count
             if (index + 1) % curveEvery == 0 || index == batchCount - 1 {
-                record.curve.append(CurvePoint(x: Double(epoch - 1) + Double(index + 1) / Double(batchCount),
-                                               loss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen)))
+                let point = CurvePoint(x: Double(epoch - 1) + Double(index + 1) / Double(batchCount),
+                                       loss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen))
+                record.curve.append(point)
                 let seconds = elapsed
                 if partialLines && index < batchCount - 1 && seconds >= progressLinesAfter {
                     let remaining = seconds / Double(index + 1) * Double(batchCount - index - 1)
                     write(String(format: "epoch %d/%d, batch %d/%d: loss %.3f, train acc %.3f, %.1f examples/sec, about %@ to the end of the epoch",
-                                 epoch, totalEpochs, index + 1, batchCount, lossSum / Double(seen),
-                                 Double(correct) / Double(seen), Double(seen) / seconds, durationText(remaining)))
+                                 epoch, totalEpochs, index + 1, batchCount, point.loss, point.trainAccuracy,
+                                 Double(seen) / seconds, durationText(remaining)))
                 }
             }
             bar?.update(epoch: epoch, of: totalEpochs, batch: index + 1, of: batchCount,
