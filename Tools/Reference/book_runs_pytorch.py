@@ -24,7 +24,7 @@ if not torch.__version__.startswith(EXPECTED_TORCH):
     sys.exit(f"expected torch {EXPECTED_TORCH}, found {torch.__version__}")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from d2l_book_networks import batch_norm_lenet, mlp  # noqa: E402
+from d2l_book_networks import batch_norm_lenet, init_xavier, mlp  # noqa: E402
 
 DATA = os.environ.get("D2L_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
 
@@ -49,12 +49,7 @@ def normal_init(m):  # section 4.3: nn.init.normal_(m.weight, std=0.01)
         nn.init.normal_(m.weight, std=0.01)
 
 
-def xavier_init(m):  # train_ch6
-    if type(m) == nn.Linear or type(m) == nn.Conv2d:
-        nn.init.xavier_uniform_(m.weight)
-
-
-RUNS = {"mlp": (mlp, normal_init, 256, 0.1, 10), "batch-norm-lenet": (batch_norm_lenet, xavier_init, 256, 1.0, 10)}
+RUNS = {"mlp": (mlp, normal_init, 256, 0.1, 10), "batch-norm-lenet": (batch_norm_lenet, init_xavier, 256, 1.0, 10)}
 
 
 def run(name, seed, train, test):

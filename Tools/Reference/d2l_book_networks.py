@@ -293,6 +293,11 @@ def densenet():
         nn.Linear(num_channels, 10))
 
 
+def init_xavier(m):  # train_ch6's initialization: Xavier-uniform weights of Conv2d and Linear
+    if type(m) == nn.Linear or type(m) == nn.Conv2d:
+        nn.init.xavier_uniform_(m.weight)
+
+
 NETWORKS = {
     "softmax-regression": softmax_regression,
     "mlp": mlp,

@@ -41,7 +41,7 @@ if safetensors.__version__ != EXPECTED_SAFETENSORS:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from d2l_book_networks import (BatchNorm, alexnet, batch_norm_lenet, batch_norm_lenet_scratch, densenet,  # noqa: E402
-                               googlenet, lenet, mlp, mlp_dropout, nin, resnet18, softmax_regression, vgg11_small)
+                               googlenet, init_xavier, lenet, mlp, mlp_dropout, nin, resnet18, softmax_regression, vgg11_small)
 
 torch.manual_seed(20261128)
 torch.set_num_threads(1)
@@ -144,13 +144,7 @@ test_labels = read_idx(os.path.join(DATA, "t10k-labels-idx1-ubyte.gz"))[:500].as
 torch.manual_seed(6)
 net = lenet()
 
-
-def init_weights(m):  # train_ch6's initialization
-    if type(m) == nn.Linear or type(m) == nn.Conv2d:
-        nn.init.xavier_uniform_(m.weight)
-
-
-net.apply(init_weights)
+net.apply(init_xavier)
 # A short run (Adam, 3 epochs over the first 12 800 training images) so the predictions are far from
 # chance; which optimizer produced the weights does not matter for the test.
 optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
