@@ -71,16 +71,22 @@ public enum BLAS {
     }
 
     private static let warnOnce: Void = {
+        // A user who set D2L_KEEP_BLAS_CORE asked for the kernel OpenBLAS runs (CI forces a second
+        // kernel this way to test on it) and has been told enough: stderr stays theirs.
+        guard ProcessInfo.processInfo.environment[keepCoreVariable] == nil else { return }
         if let warning = genericKernelWarning {
             FileHandle.standardError.write(Data((warning + "\n").utf8))
         }
     }()
 
-    /// Prints `genericKernelWarning` to stderr the first time it is called in a process; later
-    /// calls do nothing. Engine calls it before its first matrix product.
+    /// Prints `genericKernelWarning` to stderr the first time it is called in a process, unless
+    /// `D2L_KEEP_BLAS_CORE` is set (the user chose the kernel); later calls do nothing. Engine
+    /// calls it before its first matrix product.
     public static func warnIfGenericKernel() { _ = warnOnce }
 
-    /// The environment variable that keeps the project's executables from switching the kernel.
+    /// The environment variable that keeps the project's executables from switching the kernel
+    /// and silences `genericKernelWarning`: set (to any value), the kernel OpenBLAS runs is the
+    /// user's choice, for example a second kernel forced with `OPENBLAS_CORETYPE` to test on it.
     public static let keepCoreVariable = "D2L_KEEP_BLAS_CORE"
 
     /// The `OPENBLAS_THREAD_TIMEOUT` the project's executables run with: OpenBLAS worker threads
@@ -95,8 +101,8 @@ public enum BLAS {
     /// `/proc/self/exe`, same arguments) with `OPENBLAS_THREAD_TIMEOUT` set to `threadTimeout`
     /// and, for a generic kernel, `OPENBLAS_CORETYPE` set to `recommendedCoreType` (printing one
     /// line to stderr about that). OpenBLAS reads both when the library loads, so a restart is
-    /// the only way to change them. Returns normally (after the usual one-time warning) when
-    /// nothing needs doing or the restart fails.
+    /// the only way to change them. Returns normally (after the one-time warning, which
+    /// `D2L_KEEP_BLAS_CORE` silences) when nothing needs doing or the restart fails.
     public static func selectFastKernelOrRestart(programName: String) {
         let environment = ProcessInfo.processInfo.environment
         guard environment[keepCoreVariable] == nil else { warnIfGenericKernel(); return }
