@@ -223,14 +223,44 @@ func imageParts(batch: Int, chunk: Int) -> Int {
 func forEachImagePart(batch: Int, chunk: Int, _ body: (Int, Range<Int>) -> Void) {
     let parts = imageParts(batch: batch, chunk: chunk)
     if parts == 1 { body(0, 0..<batch); return }
-    let threads = BLAS.threadCount
-    BLAS.setThreadCount(1)
-    defer { BLAS.setThreadCount(threads) }
+    SingleThreadedBLASSections.shared.enter()
+    defer { SingleThreadedBLASSections.shared.leave() }
     withoutActuallyEscaping(body) { body in
         let run = unsafeBitCast(body, to: (@Sendable (Int, Range<Int>) -> Void).self)
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             run(part, (part * batch / parts)..<((part + 1) * batch / parts))
         }
+    }
+}
+
+/// Holds OpenBLAS at one thread while any `forEachImagePart` runs, process-wide. The thread count
+/// is global to the process: two convolutions on two threads that each saved the count, set 1 and
+/// restored what they saved could leave it at 1 for good (the second saves the first's 1). Here
+/// the first section to enter saves the count and the last to leave restores it.
+final class SingleThreadedBLASSections: @unchecked Sendable {
+    static let shared = SingleThreadedBLASSections()
+
+    private let lock = NSLock()
+    private var active = 0
+    private var savedThreadCount = 1
+
+    /// Starts a section: the first one saves OpenBLAS's thread count and sets it to 1.
+    func enter() {
+        lock.lock()
+        defer { lock.unlock() }
+        if active == 0 {
+            savedThreadCount = BLAS.threadCount
+            BLAS.setThreadCount(1)
+        }
+        active += 1
+    }
+
+    /// Ends a section: the last one restores the thread count saved by the first.
+    func leave() {
+        lock.lock()
+        defer { lock.unlock() }
+        active -= 1
+        if active == 0 { BLAS.setThreadCount(savedThreadCount) }
     }
 }
 
