@@ -5,6 +5,10 @@ import Testing
 /// Large inputs run the pooling and batch-norm kernels split over the cores (`parallelFor`);
 /// small ones run serially. Both must give the same values: each large result is compared with
 /// the op applied to each plane or channel alone.
+///
+/// Exact (bitwise) by construction on every CPU and core count: `parallelFor` hands out whole
+/// planes (pooling) or whole channels (batch norm), each computed by one thread in a fixed order,
+/// and no BLAS is involved, so splitting the work cannot change a single sum.
 @Suite("Parallel kernel paths")
 struct ParallelPathTests {
     /// `x[:, c:c+1]` of a `[N, C, H, W]` tensor (a copy).

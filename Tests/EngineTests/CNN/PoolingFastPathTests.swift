@@ -4,7 +4,8 @@ import Testing
 
 /// The 2×2 stride-2 average pooling fast path (`Pooling2DGeometry.isTwoByTwoTiling`) against the
 /// definition, on planes with an odd row and column left over and on a batch large enough to
-/// run in parallel.
+/// run in parallel. Exact by construction: the fast path adds the four inputs in the order the
+/// definition below does, and no BLAS or cross-thread sum is involved.
 @Suite("Average pooling 2×2 fast path")
 struct PoolingFastPathTests {
     @Test("2×2 stride-2 average pooling equals the definition, forward and backward",

@@ -91,6 +91,12 @@ struct TrainerTests {
         #expect(durationText(3600 + 5 * 60 + 10) == "1 h 05 min")
     }
 
+    /// Bit for bit by construction: both runs are in this process, so they use the same OpenBLAS
+    /// kernel and the same engine code, hence the same summation order in every GEMM. The thread
+    /// count cannot differ between them either: their GEMMs (at most 32×36×16) are below
+    /// OpenBLAS's threading threshold (M·N·K ≤ 262 144 runs on one thread), whatever other suites
+    /// running meanwhile set. (Across kernels or thread counts the same training agrees only to
+    /// rounding; see ARCHITECTURE.md, "Bit-exact results".)
     @Test("2 epochs equal 1 epoch, a checkpoint, and a resumed epoch, bit for bit")
     func exactResume() throws {
         let directory = try temporaryDirectory()
