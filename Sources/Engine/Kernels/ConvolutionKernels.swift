@@ -233,6 +233,26 @@ func forEachImagePart(batch: Int, chunk: Int, _ body: (Int, Range<Int>) -> Void)
     }
 }
 
+/// `forEachImagePart` for a backward pass that accumulates a weight gradient of `count` elements:
+/// `body(partWeightGradient, images)`, where the first part accumulates into `weightGradient`
+/// itself and each later part into a zeroed buffer of its own, added into `weightGradient` in part
+/// order at the end (so the result depends on the number of parts, never on thread timing).
+/// `partWeightGradient` is `nil` when `weightGradient` is.
+func forEachImagePartWithWeightGradient(_ weightGradient: UnsafeMutablePointer<Float>?, count: Int, batch: Int, chunk: Int,
+                                        _ body: (UnsafeMutablePointer<Float>?, Range<Int>) -> Void) {
+    let parts = imageParts(batch: batch, chunk: chunk)
+    let extra = weightGradient == nil || parts == 1 ? nil : TensorStorage(count: (parts - 1) * count, repeating: 0)
+    forEachImagePart(batch: batch, chunk: chunk) { part, images in
+        body(part == 0 ? weightGradient : extra.map { $0.base + (part - 1) * count }, images)
+    }
+    if let weightGradient, let extra {
+        for part in 1..<parts {
+            let partial = extra.base + (part - 1) * count
+            for index in 0..<count { weightGradient[index] += partial[index] }
+        }
+    }
+}
+
 /// Holds OpenBLAS at one thread while any `forEachImagePart` runs, process-wide. The thread count
 /// is global to the process: two convolutions on two threads that each saved the count, set 1 and
 /// restored what they saved could leave it at 1 for good (the second saves the first's 1). Here
@@ -365,10 +385,12 @@ func convolution2DForward(
         for channel in 0..<o { (target + channel * stride).update(repeating: bias[channel], count: width) }
     }
     if g.isPointwise {
-        for n in 0..<g.batch {
-            fillBias(output + n * outputSize, width: p, stride: p)
-            BLAS.sgemm(m: o, n: p, k: k, a: weight, lda: k, b: input + n * imageSize, ldb: p,
-                       beta: beta, c: output + n * outputSize, ldc: p)
+        forEachImagePart(batch: g.batch, chunk: 1) { _, images in
+            for n in images {
+                fillBias(output + n * outputSize, width: p, stride: p)
+                BLAS.sgemm(m: o, n: p, k: k, a: weight, lda: k, b: input + n * imageSize, ldb: p,
+                           beta: beta, c: output + n * outputSize, ldc: p)
+            }
         }
         return
     }
@@ -395,17 +417,19 @@ func convolution2DForward(
         }
     } else {
         let rowsPerBlock = g.outputRowsPerBlock(budgetBytes: workspaceBudgetBytes)
-        let columns = WorkspacePool.shared.take(count: k * rowsPerBlock * g.outputWidth)
-        defer { WorkspacePool.shared.give(columns) }
-        for n in 0..<g.batch {
-            for firstRow in stride(from: 0, to: g.outputHeight, by: rowsPerBlock) {
-                let rows = firstRow..<Swift.min(firstRow + rowsPerBlock, g.outputHeight)
-                let width = rows.count * g.outputWidth
-                let y = output + n * outputSize + firstRow * g.outputWidth
-                im2col(columns.base, input + n * imageSize, imageCount: 1, outputRows: rows, g)
-                fillBias(y, width: width, stride: p)
-                BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
-                           beta: beta, c: y, ldc: p)
+        forEachImagePart(batch: g.batch, chunk: 1) { _, images in
+            let columns = WorkspacePool.shared.take(count: k * rowsPerBlock * g.outputWidth)
+            defer { WorkspacePool.shared.give(columns) }
+            for n in images {
+                for firstRow in stride(from: 0, to: g.outputHeight, by: rowsPerBlock) {
+                    let rows = firstRow..<Swift.min(firstRow + rowsPerBlock, g.outputHeight)
+                    let width = rows.count * g.outputWidth
+                    let y = output + n * outputSize + firstRow * g.outputWidth
+                    im2col(columns.base, input + n * imageSize, imageCount: 1, outputRows: rows, g)
+                    fillBias(y, width: width, stride: p)
+                    BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
+                               beta: beta, c: y, ldc: p)
+                }
             }
         }
     }
@@ -452,15 +476,17 @@ func convolution2DBackward(
         }
     }
     if g.isPointwise {
-        for n in 0..<g.batch {
-            let dy = outputGradient + n * outputSize
-            if let weightGradient {
-                BLAS.sgemm(transposeB: true, m: o, n: k, k: p, a: dy, lda: p, b: input + n * imageSize, ldb: p,
-                           beta: 1, c: weightGradient, ldc: k)
-            }
-            if let inputGradient {
-                BLAS.sgemm(transposeA: true, m: k, n: p, k: o, a: weight, lda: k, b: dy, ldb: p,
-                           c: inputGradient + n * imageSize, ldc: p)
+        forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) { partWeightGradient, images in
+            for n in images {
+                let dy = outputGradient + n * outputSize
+                if let partWeightGradient {
+                    BLAS.sgemm(transposeB: true, m: o, n: k, k: p, a: dy, lda: p, b: input + n * imageSize, ldb: p,
+                               beta: 1, c: partWeightGradient, ldc: k)
+                }
+                if let inputGradient {
+                    BLAS.sgemm(transposeA: true, m: k, n: p, k: o, a: weight, lda: k, b: dy, ldb: p,
+                               c: inputGradient + n * imageSize, ldc: p)
+                }
             }
         }
         return
@@ -469,14 +495,10 @@ func convolution2DBackward(
     if let inputGradient { inputGradient.update(repeating: 0, count: g.batch * imageSize) }
     let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes, targetColumns: g.cacheResidentColumns)
     if chunk > 1 && p < convolutionStagingThreshold {
-        // Parts after the first accumulate dW in buffers of their own, added in part order.
-        let parts = imageParts(batch: g.batch, chunk: chunk)
-        let extra = weightGradient == nil || parts == 1 ? nil : TensorStorage(count: (parts - 1) * o * k, repeating: 0)
-        forEachImagePart(batch: g.batch, chunk: chunk) { part, images in
+        forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: chunk) { partWeightGradient, images in
             let columns = WorkspacePool.shared.take(count: k * chunk * p)
             let staging = WorkspacePool.shared.take(count: o * chunk * p)
             defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
-            let partWeightGradient = part == 0 ? weightGradient : extra.map { $0.base + (part - 1) * o * k }
             for first in stride(from: images.lowerBound, to: images.upperBound, by: chunk) {
                 let count = Swift.min(chunk, images.upperBound - first), width = count * p
                 // dy of the chunk as one [O, B·P] matrix: one GEMM per direction.
@@ -498,31 +520,27 @@ func convolution2DBackward(
                 }
             }
         }
-        if let weightGradient, let extra {
-            for part in 1..<parts {
-                let partial = extra.base + (part - 1) * o * k
-                for index in 0..<(o * k) { weightGradient[index] += partial[index] }
-            }
-        }
     } else {
         // dy of an image is [O, P] with rows of stride P; a block of output rows is a column block.
         let rowsPerBlock = g.outputRowsPerBlock(budgetBytes: workspaceBudgetBytes)
-        let columns = WorkspacePool.shared.take(count: k * rowsPerBlock * g.outputWidth)
-        defer { WorkspacePool.shared.give(columns) }
-        for n in 0..<g.batch {
-            for firstRow in stride(from: 0, to: g.outputHeight, by: rowsPerBlock) {
-                let rows = firstRow..<Swift.min(firstRow + rowsPerBlock, g.outputHeight)
-                let width = rows.count * g.outputWidth
-                let dy = outputGradient + n * outputSize + firstRow * g.outputWidth
-                if let weightGradient {
-                    im2col(columns.base, input + n * imageSize, imageCount: 1, outputRows: rows, g)
-                    BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: dy, lda: p, b: columns.base, ldb: width,
-                               beta: 1, c: weightGradient, ldc: k)
-                }
-                if let inputGradient {
-                    BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: dy, ldb: p,
-                               c: columns.base, ldc: width)
-                    col2im(inputGradient + n * imageSize, columns.base, imageCount: 1, outputRows: rows, g)
+        forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) { partWeightGradient, images in
+            let columns = WorkspacePool.shared.take(count: k * rowsPerBlock * g.outputWidth)
+            defer { WorkspacePool.shared.give(columns) }
+            for n in images {
+                for firstRow in stride(from: 0, to: g.outputHeight, by: rowsPerBlock) {
+                    let rows = firstRow..<Swift.min(firstRow + rowsPerBlock, g.outputHeight)
+                    let width = rows.count * g.outputWidth
+                    let dy = outputGradient + n * outputSize + firstRow * g.outputWidth
+                    if let partWeightGradient {
+                        im2col(columns.base, input + n * imageSize, imageCount: 1, outputRows: rows, g)
+                        BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: dy, lda: p, b: columns.base, ldb: width,
+                                   beta: 1, c: partWeightGradient, ldc: k)
+                    }
+                    if let inputGradient {
+                        BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: dy, ldb: p,
+                                   c: columns.base, ldc: width)
+                        col2im(inputGradient + n * imageSize, columns.base, imageCount: 1, outputRows: rows, g)
+                    }
                 }
             }
         }

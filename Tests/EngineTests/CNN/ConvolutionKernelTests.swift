@@ -209,6 +209,51 @@ struct ConvolutionKernelTests {
         expectClose(dwFast, dwGeneral, "pointwise weight gradient")
     }
 
+    /// With at least 2 images per core, the pointwise path and the large-plane path (P ≥
+    /// `convolutionStagingThreshold`) split the batch into one part per core, each with its own
+    /// single-threaded GEMMs and dW partial; a batch of one image runs as one part. Equal up to the
+    /// order of the sums (dW and db over images, and the GEMMs' thread split): y and dx are sums of
+    /// at most a few hundred products of N(0, 1) numbers, whose float32 rounding stays near 1e-5.
+    @Test("per-core parts equal image-by-image convolution, forward and backward",
+          arguments: [([6, 5, 48, 48], 3, 1), ([5, 8, 4, 5], 1, 0), ([4, 6, 50, 46], 5, 2)])
+    func partsEqualSingleImages(inputShape: [Int], kernel: Int, padding: Int) {
+        var generator = RandomGenerator(seed: 13)
+        let x = Tensor.randomNormal(inputShape, using: &generator)
+        let w = Tensor.randomNormal([5, inputShape[1], kernel, kernel], using: &generator)
+        let b = Tensor.randomNormal([5], using: &generator)
+        let g = convolutionGeometry(input: x.shape, weight: w.shape, bias: b.shape, stride: (1, 1), padding: (padding, padding))
+        #expect(g.isPointwise || g.outputPlane >= convolutionStagingThreshold)
+        #expect(!g.usesDirectKernels)
+        if coreCount > 1 { #expect(imageParts(batch: g.batch, chunk: 1) == coreCount) }
+        let upstream = Tensor.randomNormal([inputShape[0], 5, g.outputHeight, g.outputWidth], using: &generator)
+
+        let (whole, wholeWeight, wholeBias) = (x.copy(), w.copy(), b.copy())
+        for t in [whole, wholeWeight, wholeBias] { t.requiresGrad = true }
+        let y = conv2d(whole, weight: wholeWeight, bias: wholeBias, padding: (padding, padding))
+        y.backward(seed: upstream)
+
+        var outputs: [Tensor] = [], inputGradients: [Tensor] = []
+        let (singleWeight, singleBias) = (w.copy(), b.copy())
+        for t in [singleWeight, singleBias] { t.requiresGrad = true }
+        for n in 0..<inputShape[0] {
+            let image = x.rows(n..<n + 1).detached()
+            image.requiresGrad = true
+            let out = conv2d(image, weight: singleWeight, bias: singleBias, padding: (padding, padding))
+            out.backward(seed: upstream.rows(n..<n + 1).detached())
+            outputs.append(out.detached())
+            inputGradients.append(image.grad!)
+        }
+        expectClose(y.detached(), concatenate(outputs, axis: 0), relativeTolerance: 1e-5, absoluteTolerance: 1e-4, "\(inputShape): output")
+        expectClose(whole.grad!, concatenate(inputGradients, axis: 0), relativeTolerance: 1e-5, absoluteTolerance: 1e-4,
+                    "\(inputShape): input gradient")
+        // dW and db sum N·P products: as in CNNReferenceTests, 1e-5·√(N·P) absolute.
+        let reduction = Float(inputShape[0] * g.outputPlane).squareRoot()
+        expectClose(wholeWeight.grad!, singleWeight.grad!, relativeTolerance: 1e-5, absoluteTolerance: 1e-5 * reduction,
+                    "\(inputShape): weight gradient")
+        expectClose(wholeBias.grad!, singleBias.grad!, relativeTolerance: 1e-5, absoluteTolerance: 1e-5 * reduction,
+                    "\(inputShape): bias gradient")
+    }
+
     @Test("samePadding keeps the size at stride 1")
     func samePaddingKeepsSize() {
         #expect(samePadding(kernelSize: (1, 1)) == (0, 0))
