@@ -113,7 +113,7 @@ func im2colRow(_ columns: UnsafeMutablePointer<Float>, rowStride: Int,   // [K, 
         let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
         for ox in 0..<valid.lowerBound { out[ox] = 0 }
         if g.strideWidth == 1 {
-            (out + valid.lowerBound).update(from: image + base + valid.lowerBound, count: valid.count)
+            copySpan(out, image + base, valid)
         } else {
             for ox in valid { out[ox] = image[base + ox * g.strideWidth] }
         }
@@ -137,8 +137,39 @@ func col2imRow(_ image: UnsafeMutablePointer<Float>,                    // [C, H
         let iy = oy * g.strideHeight - g.paddingHeight + ki
         if iy < 0 || iy >= g.inputHeight { continue }
         let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
-        for ox in valid { image[base + ox * g.strideWidth] += out[ox] }
+        if g.strideWidth == 1 {
+            addSpan(image + base, out, valid)
+        } else {
+            for ox in valid { image[base + ox * g.strideWidth] += out[ox] }
+        }
     }
+}
+
+/// `target[i] = source[i]` for `i` in `span`, in SIMD8 vectors: the spans of im2col are one
+/// output row (8 to 56 values in the zoo), too short for a `memmove` call to pay off.
+@inline(__always)
+private func copySpan(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, _ span: Range<Int>) {
+    var i = span.lowerBound
+    while i + 8 <= span.upperBound {
+        UnsafeMutableRawPointer(target + i).storeBytes(of: UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self),
+                                                       as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < span.upperBound { target[i] = source[i]; i += 1 }
+}
+
+/// `target[i] += source[i]` for `i` in `span`, in SIMD8 vectors (col2im's rows; see `copySpan`).
+/// Each element gets one addition, so the result equals the scalar loop's bit for bit.
+@inline(__always)
+private func addSpan(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, _ span: Range<Int>) {
+    var i = span.lowerBound
+    while i + 8 <= span.upperBound {
+        let sum = UnsafeRawPointer(target + i).loadUnaligned(as: SIMD8<Float>.self)
+            + UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(target + i).storeBytes(of: sum, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < span.upperBound { target[i] += source[i]; i += 1 }
 }
 
 /// The number of cores this process may use.
@@ -149,7 +180,8 @@ let coreCount = ProcessInfo.processInfo.activeProcessorCount
 let parallelBlockCount = 4 * coreCount
 
 /// Runs `body(index)` for `index` in `0..<count`, in contiguous blocks spread over the cores when
-/// the total `work` (in elements touched) is large enough to pay for it. Never call it around a
+/// the total `work` (in elements touched) is large enough to pay for it, and serially while
+/// per-core image parts run (`SingleThreadedBLASSections.isActive`). Never call it around a
 /// BLAS call (OpenBLAS already uses every core).
 ///
 /// The iterations must write disjoint memory (the kernels here split by image, channel, plane or
@@ -157,7 +189,8 @@ let parallelBlockCount = 4 * coreCount
 /// threads safe, which the compiler cannot see: hence the `@Sendable` cast.
 @inline(__always)
 func parallelFor(_ count: Int, work: Int, _ body: (Int) -> Void) {
-    if count > 1 && work >= 1 << 16 {
+    // Inside per-core image parts every core already runs a part: split no further.
+    if count > 1 && work >= 1 << 16 && !SingleThreadedBLASSections.shared.isActive {
         let blocks = Swift.min(count, parallelBlockCount)
         withoutActuallyEscaping(body) { body in
             let run = unsafeBitCast(body, to: (@Sendable (Int) -> Void).self)
@@ -263,6 +296,14 @@ final class SingleThreadedBLASSections: @unchecked Sendable {
     private let lock = NSLock()
     private var active = 0
     private var savedThreadCount = 1
+
+    /// Whether a section is running: every core is busy with a part, and loops that would
+    /// split their work over the cores (`parallelFor`) run on the calling thread instead.
+    var isActive: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return active > 0
+    }
 
     /// Starts a section: the first one saves OpenBLAS's thread count and sets it to 1.
     func enter() {
