@@ -85,14 +85,18 @@ enum Benchmarks {
             + gemmBenchmarks(quick: quick, peak: peak) + convolutionLayerBenchmarks(quick: quick) + trainBenchmarks(quick: quick)
         let selected = all.filter { filter == nil || $0.name.contains(filter!) }
         print("name".padding(toLength: 44, withPad: " ", startingAt: 0) + "    median ms   min..max ms      GFLOP/s  extra"
-              + (reference.isEmpty ? "" : "                 reference ms   speed-up (reference ms / ours)"))
+              + (reference.isEmpty ? "" : "                     reference ms   speed-up (reference ms / ours)"))
         for benchmark in selected {
-            let result = benchmark.run(warmup, repetitions)
+            var result = benchmark.run(warmup, repetitions)
+            // Convolutions: how close to the machine's limit each layer runs.
+            if result.group == "conv" || result.group == "conv-block", result.percentOfPeak == nil, result.gflops > 0 {
+                result.percentOfPeak = 100 * result.gflops / peak
+            }
             results.append(result)
             print(result.name.padding(toLength: 44, withPad: " ", startingAt: 0)
                   + String(format: " %12.3f  %7.3f..%-7.3f %9.1f  ", result.medianMilliseconds,
                            result.minimumMilliseconds, result.maximumMilliseconds, result.gflops)
-                  + extraColumn(result).padding(toLength: 22, withPad: " ", startingAt: 0)
+                  + extraColumn(result).padding(toLength: 26, withPad: " ", startingAt: 0)
                   + comparison(result, reference[result.name]))
         }
 
@@ -125,11 +129,13 @@ enum Benchmarks {
     }
 }
 
-/// The group-specific column: % of peak (gemm), plain-sgemm GFLOP/s (conv), examples/s and peak
-/// MiB (train), test accuracy (train-effect).
+/// The group-specific column: % of peak (gemm, conv-block), plain-sgemm GFLOP/s and % of peak
+/// (conv), examples/s and peak MiB (train), test accuracy (train-effect).
 func extraColumn(_ result: BenchmarkResult) -> String {
+    if let sgemm = result.sgemmGflops {
+        return String(format: "sgemm %.1f GF/s", sgemm) + (result.percentOfPeak.map { String(format: ", %.0f%% pk", $0) } ?? "")
+    }
     if let percent = result.percentOfPeak { return String(format: "%.0f%% of peak", percent) }
-    if let sgemm = result.sgemmGflops { return String(format: "sgemm %.1f GF/s", sgemm) }
     if let perSecond = result.examplesPerSecond, let peak = result.peakMegabytes {
         return String(format: "%.0f ex/s %.0f MiB", perSecond, peak)
     }

@@ -25,7 +25,8 @@ struct BenchmarkResult: Codable {
     var peakMegabytes: Double? = nil
     /// `train` group: resident memory of that child before building the model, MiB.
     var baseMegabytes: Double? = nil
-    /// `gemm` group: `gflops` as a percentage of the measured FMA peak in the header.
+    /// `gemm`, `conv` and `conv-block` groups: `gflops` as a percentage of the measured FMA peak
+    /// in the header.
     var percentOfPeak: Double? = nil
     /// `conv` group: GFLOP/s of one plain sgemm of the forward GEMM's M×N×K.
     var sgemmGflops: Double? = nil

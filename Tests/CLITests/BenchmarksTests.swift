@@ -46,6 +46,10 @@ struct BenchmarksTests {
         }
         let groups = Set(results.compactMap { $0["group"] as? String })
         #expect(groups == ["conv-block", "train-effect", "gemm", "conv", "train"])
+        // Convolution rows say how close to the measured FMA peak they run.
+        for result in results where ["conv", "conv-block", "gemm"].contains(result["group"] as? String ?? "") {
+            #expect((result["percent_of_peak"] as? Double ?? 0) > 0, "\(result["name"] ?? "?") has no percent_of_peak")
+        }
         for result in results where result["group"] as? String == "train" {
             #expect((result["peak_mb"] as? Double ?? 0) > 0, "\(result["name"] ?? "?") has no peak_mb")
             #expect((result["examples_per_sec"] as? Double ?? 0) > 0, "\(result["name"] ?? "?") has no examples_per_sec")
