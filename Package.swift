@@ -32,10 +32,17 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
 
+        /// The engine's hot loops compiled for AVX2 + FMA (per-function `target` attributes,
+        /// chosen at run time from cpuid); Engine keeps a portable Swift twin of each.
+        .target(
+            name: "CKernels",
+            path: "Sources/CKernels"
+        ),
+
         // MARK: Libraries
         .target(
             name: "Engine",
-            dependencies: ["CBLAS", "CZlib"],
+            dependencies: ["CBLAS", "CZlib", "CKernels"],
             path: "Sources/Engine"
         ),
         .target(

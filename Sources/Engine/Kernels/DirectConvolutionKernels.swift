@@ -1,3 +1,4 @@
+import CKernels
 /// Direct (no im2col) convolution kernels for stride-1 convolutions with very few input
 /// channels, such as LeNet's first layer (1 → 6 channels, 5×5, padding 2). Their im2col GEMMs are
 /// skinny (`K = C·kh·kw` = 25, `O` = 6) and run far below BLAS peak, and the column matrix is 25×
@@ -9,21 +10,28 @@
 /// width `4·⌈OW/4⌉ + kw − 1`, so every SIMD load is in bounds and the padding reads zeros.
 /// `convolution2DForward` and `convolution2DBackward` select them by shape
 /// (`Convolution2DGeometry.usesDirectKernels`); tests check them against the im2col path.
+///
+/// On CPUs with AVX2 and FMA (cpuid, `cpuHasAVX2FMA`) both kernels run their C twins in
+/// `Sources/CKernels` (8 columns per vector, fused multiply-adds; compiled with per-function
+/// `target("avx2,fma")` attributes, since Engine itself is compiled for baseline x86-64); the
+/// SIMD4 Swift loops below stay the portable path and are tested against them.
 
 /// Output channels per register group of the direct kernels.
 let directGroupSize = 6
+
 
 extension Convolution2DGeometry {
     /// Whether the direct kernels handle this convolution: stride 1, at most 4 input channels,
     /// not pointwise (that path has no im2col anyway).
     var usesDirectKernels: Bool {
-        strideHeight == 1 && strideWidth == 1 && inputChannels <= 4 && !isPointwise
+        strideHeight == 1 && strideWidth == 1 && inputChannels <= directKernelChannelLimit && !isPointwise
     }
 
     /// Output column segments of 4, `⌈OW/4⌉`.
     fileprivate var segments: Int { (outputWidth + 3) / 4 }
-    /// Width of the padded image plane: `4·⌈OW/4⌉ + kw − 1` (≥ `W + 2pw`).
-    fileprivate var paddedWidth: Int { segments * 4 + kernelWidth - 1 }
+    /// Width of the padded image plane: `8·⌈OW/8⌉ + kw − 1` (≥ `W + 2pw`), so that the 4-wide
+    /// loads of the portable kernels and the 8-wide loads of the AVX2 ones stay inside a row.
+    fileprivate var paddedWidth: Int { (outputWidth + 7) / 8 * 8 + kernelWidth - 1 }
     /// Height of the padded image plane, `H + 2ph` (= `OH + kh − 1` at stride 1).
     fileprivate var paddedHeight: Int { inputHeight + 2 * paddingHeight }
     /// Register groups of output channels, `⌈O/6⌉`.
@@ -88,18 +96,46 @@ private func directParts(_ g: Convolution2DGeometry) -> Int {
     Swift.max(1, Swift.min(g.batch, coreCount))
 }
 
+/// Whether this CPU runs the AVX2 + FMA kernels of `CKernels` (cpuid, read once).
+let cpuHasAVX2FMA = d2l_cpu_has_avx2_fma() != 0
+
+/// The most input channels for which the direct kernels run: 4. Beyond it the portable kernels
+/// lose to im2col + GEMM (0.67–0.84× at 6–16 channels), and the AVX2 ones won only the forward
+/// (1.35–1.57× on the 16-channel 5×5 block) but not forward + backward (0.93–1.1×), measured on
+/// Zen 3 (BENCHMARKS.md).
+let directKernelChannelLimit = 4
+
 /// Direct forward convolution at stride 1 (see `convolution2DForward` for the formula): for each
 /// image, group of 6 output channels, output row and segment of 4 columns, 6 SIMD4 accumulators
 /// start at the bias and add `w[o, c, ki, kj] · padded[c, oy + ki, ox + kj ..< ox + kj + 4]` for
-/// every tap.
+/// every tap. With `avx2` (default: when the CPU has AVX2 and FMA) each padded image goes to
+/// `d2l_direct_convolution_forward_avx2` instead: the same loop with 8 columns and fused
+/// multiply-adds; the SIMD4 loop stays the portable path.
 func directConvolution2DForward(
     _ output: UnsafeMutablePointer<Float>,   // [N, O, OH, OW]
     _ input: UnsafePointer<Float>,           // [N, C, H, W]
     _ weight: UnsafePointer<Float>,          // [O, C, kh, kw] = [O, K]
     _ bias: UnsafePointer<Float>?,           // [O]
-    _ g: Convolution2DGeometry
+    _ g: Convolution2DGeometry,
+    avx2: Bool = cpuHasAVX2FMA
 ) {
     precondition(g.usesDirectKernels, "directConvolution2DForward: unsupported geometry \(g)")
+    precondition(!avx2 || cpuHasAVX2FMA, "directConvolution2DForward: this CPU has no AVX2 and FMA")
+    if avx2 {
+        let imageSize = g.inputChannels * g.inputPlane, outputSize = g.outputChannels * g.outputPlane
+        forEachBatchPart(g, parts: directParts(g)) { _, images in
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.inputChannels * g.paddedHeight * g.paddedWidth)
+            defer { padded.deallocate() }
+            for n in images {
+                padImage(padded, input + n * imageSize, g)
+                d2l_direct_convolution_forward_avx2(
+                    output + n * outputSize, padded, weight, bias, Int32(g.inputChannels), Int32(g.paddedHeight),
+                    Int32(g.paddedWidth), Int32(g.outputChannels), Int32(g.outputHeight), Int32(g.outputWidth),
+                    Int32(g.kernelHeight), Int32(g.kernelWidth))
+            }
+        }
+        return
+    }
     let weights = UnsafePointer(broadcastWeights(weight, g))
     defer { UnsafeMutablePointer(mutating: weights).deallocate() }
     let o = g.outputChannels, k = g.patchSize, oh = g.outputHeight, ow = g.outputWidth, p = g.outputPlane
@@ -150,16 +186,54 @@ func directConvolution2DForward(
 
 /// Direct weight and bias gradients at stride 1: `dW[o, t] += Σ_{n, oy, ox} dy[n, o, oy, ox] ·
 /// padded[n, c, oy + ki, ox + kj]` and `db[o] += Σ dy[n, o]`. Each batch part accumulates SIMD4
-/// partial sums in its own buffer (per group, tap and channel), summed into `dW` at the end.
+/// partial sums in its own buffer (per group, tap and channel), summed into `dW` at the end. With
+/// `avx2` (default: when the CPU has AVX2 and FMA) the parts accumulate 8-lane sums through
+/// `d2l_direct_convolution_weight_gradient_avx2` instead, added up the same way.
 func directConvolution2DWeightGradient(
     weightGradient: UnsafeMutablePointer<Float>?,   // [O, K], accumulated
     biasGradient: UnsafeMutablePointer<Float>?,     // [O], accumulated
     outputGradient: UnsafePointer<Float>,           // [N, O, OH, OW]
     input: UnsafePointer<Float>,                    // [N, C, H, W]
-    _ g: Convolution2DGeometry
+    _ g: Convolution2DGeometry,
+    avx2: Bool = cpuHasAVX2FMA
 ) {
     precondition(g.usesDirectKernels, "directConvolution2DWeightGradient: unsupported geometry \(g)")
+    precondition(!avx2 || cpuHasAVX2FMA, "directConvolution2DWeightGradient: this CPU has no AVX2 and FMA")
     if weightGradient == nil && biasGradient == nil { return }
+    if avx2 {
+        let o = g.outputChannels, k = g.patchSize
+        let imageSize = g.inputChannels * g.inputPlane, outputSize = o * g.outputPlane
+        let parts = directParts(g), partSize = o * (k + 1) * 8
+        // Per part: [O, K, 8] weight sums, then [O, 8] bias sums.
+        let partials = TensorStorage(count: parts * partSize, repeating: 0)
+        forEachBatchPart(g, parts: parts) { part, images in
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.inputChannels * g.paddedHeight * g.paddedWidth)
+            defer { padded.deallocate() }
+            let sums = partials.base + part * partSize
+            for n in images {
+                padImage(padded, input + n * imageSize, g)
+                d2l_direct_convolution_weight_gradient_avx2(
+                    sums, sums + o * k * 8, outputGradient + n * outputSize, padded, Int32(g.inputChannels),
+                    Int32(g.paddedHeight), Int32(g.paddedWidth), Int32(o), Int32(g.outputHeight), Int32(g.outputWidth),
+                    Int32(g.kernelHeight), Int32(g.kernelWidth))
+            }
+        }
+        for part in 0..<parts {
+            let sums = partials.base + part * partSize
+            if let weightGradient {
+                for entry in 0..<(o * k) {
+                    let lanes = UnsafeRawPointer(sums + entry * 8).loadUnaligned(as: SIMD8<Float>.self)
+                    weightGradient[entry] += lanes.sum()
+                }
+            }
+            if let biasGradient {
+                for channel in 0..<o {
+                    biasGradient[channel] += UnsafeRawPointer(sums + (o * k + channel) * 8).loadUnaligned(as: SIMD8<Float>.self).sum()
+                }
+            }
+        }
+        return
+    }
     let o = g.outputChannels, k = g.patchSize, oh = g.outputHeight, ow = g.outputWidth, p = g.outputPlane
     let width = g.paddedWidth, height = g.paddedHeight, kh = g.kernelHeight, kw = g.kernelWidth
     let imageSize = g.inputChannels * g.inputPlane

@@ -47,6 +47,38 @@ struct DirectConvolutionTests {
         }
     }
 
+    /// The AVX2 + FMA kernels of `CKernels` against the portable SIMD4 kernels on the same data.
+    /// Not bitwise: FMA rounds once where the portable loop rounds the product and the sum, and
+    /// the dW sums keep 8 lanes instead of 4; values are sums of at most a few hundred products of
+    /// N(0, 1) numbers (forward) or N·P of them (dW, db), so 1e-5 relative plus 1e-4 absolute
+    /// (forward) and 1e-5·√(N·P) (dW, db), as elsewhere for a changed summation order.
+    @Test("AVX2 kernels equal the portable direct kernels, forward, dW and db",
+          .enabled(if: cpuHasAVX2FMA, "this CPU has no AVX2 and FMA"), arguments: shapes)
+    func avx2MatchesPortable(_ s: [Int]) {
+        var generator = RandomGenerator(seed: UInt64(s.reduce(0, +)) + 100)
+        let g = Convolution2DGeometry(batch: s[0], inputChannels: s[1], inputHeight: s[2], inputWidth: s[3],
+                                      outputChannels: s[4], kernelHeight: s[5], kernelWidth: s[6], strideHeight: 1,
+                                      strideWidth: 1, paddingHeight: s[7], paddingWidth: s[8])
+        let x = Tensor.randomNormal([g.batch, g.inputChannels, g.inputHeight, g.inputWidth], using: &generator)
+        let w = Tensor.randomNormal([g.outputChannels, g.patchSize], using: &generator)
+        let b = Tensor.randomNormal([g.outputChannels], using: &generator)
+        let outputShape = [g.batch, g.outputChannels, g.outputHeight, g.outputWidth]
+        let dy = Tensor.randomNormal(outputShape, using: &generator)
+        var results: [[Tensor]] = []
+        for avx2 in [true, false] {
+            let y = Tensor(shape: outputShape, repeating: .nan)
+            directConvolution2DForward(y.pointer, x.pointer, w.pointer, b.pointer, g, avx2: avx2)
+            let dw = Tensor(shape: w.shape, repeating: 0.5), db = Tensor(shape: b.shape, repeating: -0.25)
+            directConvolution2DWeightGradient(weightGradient: dw.pointer, biasGradient: db.pointer, outputGradient: dy.pointer,
+                                              input: x.pointer, g, avx2: avx2)
+            results.append([y, dw, db])
+        }
+        let reduction = Float(g.batch * g.outputPlane).squareRoot()
+        expectClose(results[0][0], results[1][0], relativeTolerance: 1e-5, absoluteTolerance: 1e-4, "\(s): output")
+        expectClose(results[0][1], results[1][1], relativeTolerance: 1e-5, absoluteTolerance: 1e-5 * reduction, "\(s): weight gradient")
+        expectClose(results[0][2], results[1][2], relativeTolerance: 1e-5, absoluteTolerance: 1e-5 * reduction, "\(s): bias gradient")
+    }
+
     @Test("the direct kernels are chosen only for stride 1 and at most 4 input channels")
     func selection() {
         func geometry(channels: Int, stride: Int, kernel: Int) -> Convolution2DGeometry {

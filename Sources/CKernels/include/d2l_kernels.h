@@ -1,0 +1,46 @@
+// Hot loops of the engine compiled for AVX2 + FMA: Swift compiles Engine for baseline x86-64
+// (SSE2, no FMA), and `unsafeFlags` would make the package unusable as a dependency, so these
+// functions carry per-function `target` attributes and are chosen at run time from cpuid. Each
+// has a portable twin in Swift (`Sources/Engine/Kernels/`), which stays the fallback and the
+// reference in tests.
+#ifndef D2L_KERNELS_H
+#define D2L_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when the CPU and the operating system support AVX2 and FMA (cpuid leaf 7 and 1, XCR0 saves
+/// the YMM state), else 0. Computed once.
+int d2l_cpu_has_avx2_fma(void);
+
+/// Direct stride-1 convolution of one zero-padded image, AVX2 + FMA (call only when
+/// `d2l_cpu_has_avx2_fma()`):
+///
+///     y[o, oy, ox] = bias[o] + Σ_{c, ki, kj} weight[o, (c·kh + ki)·kw + kj] · padded[c, oy + ki, ox + kj]
+///
+/// `padded` is `[C, paddedHeight, paddedWidth]` with `paddedWidth ≥ 8·⌈OW/8⌉ + kw − 1` (every
+/// 8-wide load stays inside its row), `y` is `[O, OH, OW]`, `weight` `[O, C·kh·kw]`, `bias` `[O]`
+/// or NULL. Output channels go in groups of 6 (6 accumulators of 8 columns in registers); the
+/// last segment of a row is stored masked.
+void d2l_direct_convolution_forward_avx2(float *y, const float *padded, const float *weight, const float *bias,
+                                         int channels, int paddedHeight, int paddedWidth, int outputChannels,
+                                         int outputHeight, int outputWidth, int kernelHeight, int kernelWidth);
+
+/// Weight and bias gradients of the same convolution for one image, AVX2 + FMA, accumulated:
+///
+///     sums[(o·K + t)·8 + lane] += Σ over rows and 8-column segments of dy[o, oy, ox] · padded[c, oy + ki, ox + kj]
+///     biasSums[o·8 + lane]     += Σ dy[o, oy, ox]
+///
+/// (t = (c·kh + ki)·kw + kj, K = C·kh·kw; lane = ox mod 8 within its segment, dy read as 0 past
+/// OW). The caller adds the 8 lanes of each entry at the end, so the sums keep 8 partial sums per
+/// weight. `dy` is `[O, OH, OW]`; the other sizes as for the forward.
+void d2l_direct_convolution_weight_gradient_avx2(float *sums, float *biasSums, const float *dy, const float *padded,
+                                                 int channels, int paddedHeight, int paddedWidth, int outputChannels,
+                                                 int outputHeight, int outputWidth, int kernelHeight, int kernelWidth);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
