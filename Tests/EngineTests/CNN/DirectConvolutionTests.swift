@@ -18,18 +18,25 @@ struct DirectConvolutionTests {
         [3, 1, 7, 6, 2, 2, 4, 1, 2],
     ]
 
-    @Test("direct kernels equal im2col + GEMM, forward, dW and db", arguments: shapes)
-    func matchesIm2col(_ s: [Int]) {
-        var generator = RandomGenerator(seed: UInt64(s.reduce(0, +)))
+    /// The geometry of a row of `shapes` and random x `[N, C, H, W]`, w `[O, K]`, b `[O]` and dy
+    /// `[N, O, OH, OW]` drawn from `seed`.
+    static func problem(_ s: [Int], seed: UInt64) -> (g: Convolution2DGeometry, x: Tensor, w: Tensor, b: Tensor, dy: Tensor) {
+        var generator = RandomGenerator(seed: seed)
         let g = Convolution2DGeometry(batch: s[0], inputChannels: s[1], inputHeight: s[2], inputWidth: s[3],
                                       outputChannels: s[4], kernelHeight: s[5], kernelWidth: s[6], strideHeight: 1,
                                       strideWidth: 1, paddingHeight: s[7], paddingWidth: s[8])
-        #expect(g.usesDirectKernels)
         let x = Tensor.randomNormal([g.batch, g.inputChannels, g.inputHeight, g.inputWidth], using: &generator)
         let w = Tensor.randomNormal([g.outputChannels, g.patchSize], using: &generator)
         let b = Tensor.randomNormal([g.outputChannels], using: &generator)
-        let outputShape = [g.batch, g.outputChannels, g.outputHeight, g.outputWidth]
-        let dy = Tensor.randomNormal(outputShape, using: &generator)
+        let dy = Tensor.randomNormal([g.batch, g.outputChannels, g.outputHeight, g.outputWidth], using: &generator)
+        return (g, x, w, b, dy)
+    }
+
+    @Test("direct kernels equal im2col + GEMM, forward, dW and db", arguments: shapes)
+    func matchesIm2col(_ s: [Int]) {
+        let (g, x, w, b, dy) = Self.problem(s, seed: UInt64(s.reduce(0, +)))
+        #expect(g.usesDirectKernels)
+        let outputShape = dy.shape
         var results: [[Tensor]] = []
         for direct in [true, false] {
             let y = Tensor(shape: outputShape, repeating: .nan)
@@ -55,15 +62,8 @@ struct DirectConvolutionTests {
     @Test("AVX2 kernels equal the portable direct kernels, forward, dW and db",
           .enabled(if: cpuHasAVX2FMA, "this CPU has no AVX2 and FMA"), arguments: shapes)
     func avx2MatchesPortable(_ s: [Int]) {
-        var generator = RandomGenerator(seed: UInt64(s.reduce(0, +)) + 100)
-        let g = Convolution2DGeometry(batch: s[0], inputChannels: s[1], inputHeight: s[2], inputWidth: s[3],
-                                      outputChannels: s[4], kernelHeight: s[5], kernelWidth: s[6], strideHeight: 1,
-                                      strideWidth: 1, paddingHeight: s[7], paddingWidth: s[8])
-        let x = Tensor.randomNormal([g.batch, g.inputChannels, g.inputHeight, g.inputWidth], using: &generator)
-        let w = Tensor.randomNormal([g.outputChannels, g.patchSize], using: &generator)
-        let b = Tensor.randomNormal([g.outputChannels], using: &generator)
-        let outputShape = [g.batch, g.outputChannels, g.outputHeight, g.outputWidth]
-        let dy = Tensor.randomNormal(outputShape, using: &generator)
+        let (g, x, w, b, dy) = Self.problem(s, seed: UInt64(s.reduce(0, +)) + 100)
+        let outputShape = dy.shape
         var results: [[Tensor]] = []
         for avx2 in [true, false] {
             let y = Tensor(shape: outputShape, repeating: .nan)
