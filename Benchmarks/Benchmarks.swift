@@ -1,7 +1,8 @@
 import Engine
 import Foundation
 
-/// `swift run -c release benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json]`
+/// `swift run -c release benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json]
+/// [--conv-algorithm automatic|im2col]`
 ///
 /// Prints a header (CPU, cores, BLAS kernel and threads, build, measured FMA peak), then one line
 /// per benchmark: median and spread of the timed repetitions after warm-up, GFLOP/s, and the
@@ -36,9 +37,17 @@ enum Benchmarks {
             case "--filter": filter = arguments.popFirst()
             case "--json": jsonPath = arguments.popFirst()
             case "--compare": comparePath = arguments.popFirst()
+            case "--conv-algorithm":
+                // Set before the first convolution reads it; `train` children inherit it.
+                guard let value = arguments.popFirst(), ConvolutionAlgorithm(rawValue: value) != nil else {
+                    FileHandle.standardError.write(Data("benchmarks: --conv-algorithm needs automatic or im2col\n".utf8))
+                    exit(2)
+                }
+                setenv(ConvolutionAlgorithm.environmentVariable, value, 1)
             case "--help", "-h":
-                print("usage: benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json]")
+                print("usage: benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json] [--conv-algorithm automatic|im2col]")
                 print("groups: conv-block, train-effect, gemm, conv, train (--filter matches a substring of the name)")
+                print("--conv-algorithm im2col: every convolution through im2col + GEMM, the reference path (D2L_CONV_ALGORITHM)")
                 return
             default:
                 FileHandle.standardError.write(Data("benchmarks: unknown argument '\(argument)' (try --help)\n".utf8))
@@ -61,6 +70,7 @@ enum Benchmarks {
         print("CPU: \(BLAS.cpuModelName), \(cores) cores | BLAS: \(BLAS.summary) | build: \(build)\(quick ? " | quick" : "")")
         print(String(format: "FMA peak >= %.1f GFLOP/s (best of 10 sgemm %d^3 on %d BLAS threads; a lower bound)",
                      peak, quick ? 1024 : 2048, BLAS.threadCount))
+        if ConvolutionAlgorithm.current == .im2col { print("convolution: im2col + GEMM forced (D2L_CONV_ALGORITHM=im2col)") }
         if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
             print("load average: \(load.split(separator: " ").prefix(3).joined(separator: " "))")
         }

@@ -411,7 +411,7 @@ func convolution2DForward(
     _ weight: UnsafePointer<Float>,          // [O, C, kh, kw] = [O, K]
     _ bias: UnsafePointer<Float>?,           // [O]
     _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
-    directKernels: Bool = true
+    directKernels: Bool = ConvolutionAlgorithm.current == .automatic
 ) {
     if directKernels && g.usesDirectKernels {
         directConvolution2DForward(output, input, weight, bias, g)
@@ -495,7 +495,7 @@ func convolution2DBackward(
     input: UnsafePointer<Float>,                    // [N, C, H, W]
     weight: UnsafePointer<Float>,                   // [O, K]
     _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
-    directKernels: Bool = true
+    directKernels: Bool = ConvolutionAlgorithm.current == .automatic
 ) {
     if directKernels && g.usesDirectKernels {
         directConvolution2DWeightGradient(weightGradient: weightGradient, biasGradient: biasGradient,
@@ -586,4 +586,24 @@ func convolution2DBackward(
             }
         }
     }
+}
+
+/// Which convolution algorithms run. im2col + GEMM is the reference path and always available;
+/// `.automatic` lets each convolution take a faster path its shape allows (today the direct
+/// kernels for stride 1 and at most 4 input channels). For A/B runs and for checking a result
+/// against the reference, the environment variable `D2L_CONV_ALGORITHM=im2col` forces im2col +
+/// GEMM everywhere (`benchmarks --conv-algorithm im2col` sets it); it is read once, at the first
+/// convolution of the process.
+public enum ConvolutionAlgorithm: String, Sendable {
+    /// The fastest path each shape allows.
+    case automatic
+    /// im2col + GEMM for every convolution.
+    case im2col
+
+    /// The environment variable read by `current`.
+    public static let environmentVariable = "D2L_CONV_ALGORITHM"
+
+    /// `.im2col` when `D2L_CONV_ALGORITHM` is `im2col`, else `.automatic`.
+    public static let current: ConvolutionAlgorithm =
+        ProcessInfo.processInfo.environment[environmentVariable] == "im2col" ? .im2col : .automatic
 }

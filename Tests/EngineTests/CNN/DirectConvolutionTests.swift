@@ -1,4 +1,5 @@
 @testable import Engine
+import Foundation
 import TestSupport
 import Testing
 
@@ -77,6 +78,23 @@ struct DirectConvolutionTests {
         expectClose(results[0][0], results[1][0], relativeTolerance: 1e-5, absoluteTolerance: 1e-4, "\(s): output")
         expectClose(results[0][1], results[1][1], relativeTolerance: 1e-5, absoluteTolerance: 1e-5 * reduction, "\(s): weight gradient")
         expectClose(results[0][2], results[1][2], relativeTolerance: 1e-5, absoluteTolerance: 1e-5 * reduction, "\(s): bias gradient")
+    }
+
+    /// In a child process (the variable is read once per process): with `D2L_CONV_ALGORITHM=im2col`
+    /// a layer the direct kernels would take gives exactly the im2col path's output.
+    @Test("D2L_CONV_ALGORITHM=im2col forces the reference path")
+    func forcedReferencePath() async {
+        await #expect(processExitsWith: .success) {
+            setenv(ConvolutionAlgorithm.environmentVariable, "im2col", 1)
+            guard ConvolutionAlgorithm.current == .im2col else { exit(1) }
+            let (g, x, w, b, _) = DirectConvolutionTests.problem(DirectConvolutionTests.shapes[0], seed: 7)
+            guard g.usesDirectKernels else { exit(2) }
+            let outputShape = [g.batch, g.outputChannels, g.outputHeight, g.outputWidth]
+            let automatic = Tensor(shape: outputShape, repeating: .nan), reference = Tensor(shape: outputShape, repeating: .nan)
+            convolution2DForward(automatic.pointer, x.pointer, w.pointer, b.pointer, g)
+            convolution2DForward(reference.pointer, x.pointer, w.pointer, b.pointer, g, directKernels: false)
+            exit(automatic.scalars == reference.scalars ? 0 : 3)
+        }
     }
 
     @Test("the direct kernels are chosen only for stride 1 and at most 4 input channels")
