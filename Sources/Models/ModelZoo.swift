@@ -1,5 +1,5 @@
 // The model zoo's registry: every textbook network by name, with the input its shape walk uses,
-// the book's training hyperparameters and initialization (from /work/shared/D2L_REFERENCE.md,
+// the book's training hyperparameters and initialization (from ../shared/D2L_REFERENCE.md,
 // d2l-zh 2.0.0 = d2l-en 0.17.5), and the book's shape walk
 // (`for layer in net: X = layer(X); print(layer.__class__.__name__, 'output shape:\t', X.shape)`).
 // The CLI and the benchmarks read this one table.

@@ -6,7 +6,7 @@ import Testing
 /// mode at its training resolution.
 @Suite("Model zoo")
 struct ModelZooTests {
-    /// The book's settings, copied from /work/shared/D2L_REFERENCE.md §1 (d2l-zh 2.0.0): name,
+    /// The book's settings, copied from ../shared/D2L_REFERENCE.md §1 (d2l-zh 2.0.0): name,
     /// batch size, learning rate, epochs, resize.
     static let bookSettings: [(String, Int, Float, Int, Int?)] = [
         ("softmax-regression", 256, 0.1, 10, nil), ("mlp", 256, 0.1, 10, nil), ("mlp-dropout", 256, 0.5, 10, nil),
