@@ -7,7 +7,7 @@ import CKernels
 ///
 /// Both kernels work on groups of `directGroupSize` output channels (a group's accumulators stay
 /// in registers) and on segments of 4 output columns; the image is copied into a padded plane of
-/// width `4·⌈OW/4⌉ + kw − 1`, so every SIMD load is in bounds and the padding reads zeros.
+/// width `8·⌈OW/8⌉ + kw − 1`, so every SIMD load (4 or 8 wide) is in bounds and the padding reads zeros.
 /// `convolution2DForward` and `convolution2DBackward` select them by shape
 /// (`Convolution2DGeometry.usesDirectKernels`); tests check them against the im2col path.
 ///
@@ -18,7 +18,6 @@ import CKernels
 
 /// Output channels per register group of the direct kernels.
 let directGroupSize = 6
-
 
 extension Convolution2DGeometry {
     /// Whether the direct kernels handle this convolution: stride 1, at most 4 input channels,
