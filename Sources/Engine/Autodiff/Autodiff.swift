@@ -3,33 +3,64 @@ import Foundation
 /// Reverse-mode automatic differentiation: the tape and `backward()`.
 ///
 /// While recording is on (`GradMode.isEnabled`, the default) every op whose inputs require grad
-/// attaches a `GradientNode` to its result: the op's name, its inputs, and the backward rule the
-/// op defined beside its forward computation. The nodes form a graph from the loss back to the
-/// leaves. `backward()` walks it in reverse topological order, calls each rule once with the
-/// gradient of its output, and *adds* the results into the leaves' `grad` (so gradients
-/// accumulate across uses and across calls until `zeroGrad()`, as in PyTorch). Afterwards the
-/// graph is released unless `retainGraph` is set.
+/// attaches a `GradientNode` to its result: the op's name, an edge per input (to the node that
+/// made it, or to a leaf), and the backward rule the op defined beside its forward computation.
+/// The nodes form a graph from the loss back to the leaves. `backward()` walks it in reverse
+/// topological order, calls each rule once with the gradient of its output, and *adds* the
+/// results into the leaves' `grad` (so gradients accumulate across uses and across calls until
+/// `zeroGrad()`, as in PyTorch).
+///
+/// Memory: the graph holds nodes, not results. A result's values stay alive only while the user
+/// or a rule that saved them holds them (each rule saves exactly what its backward reads), and
+/// without `retainGraph` each node drops its rule, and so its saved values, as soon as the rule
+/// has run; the gradient of an intermediate result is dropped once its rule has consumed it.
 
-/// One recorded op: the edge from a result back to the inputs it was computed from.
+/// Where the gradient of one input of a recorded op goes.
+///
+/// An edge points at the *node* that produced a recorded input, not at the input tensor, so the
+/// graph never keeps an intermediate result's values alive: a result's memory is freed as soon
+/// as neither the user nor a backward rule (which saves exactly the values it needs) holds it,
+/// as in PyTorch's autograd.
+enum GradientEdge {
+    /// A recorded result that requires grad: its gradient is passed on to the op that made it.
+    case node(GradientNode, shape: [Int])
+    /// A leaf that requires grad (a parameter, an input being differentiated): its gradient is
+    /// added into the leaf's `grad`.
+    case leaf(Tensor)
+    /// An input that needs no gradient; only its shape is kept, for messages.
+    case none(shape: [Int])
+
+    init(_ input: Tensor) {
+        if !input.requiresGrad {
+            self = .none(shape: input.shape)
+        } else if let node = input.gradientNode {
+            self = .node(node, shape: input.shape)
+        } else {
+            self = .leaf(input)
+        }
+    }
+}
+
+/// One recorded op: the edges from a result back to the inputs it was computed from.
 final class GradientNode {
     /// The op's name, for messages (`"matmul"`, `"add"`, …).
     let operation: String
-    /// The op's inputs, in the order the rule returns their gradients.
-    private(set) var inputs: [Tensor]
+    /// One edge per input of the op, in the order the rule returns their gradients.
+    private(set) var edges: [GradientEdge]
     /// Given `∂L/∂output` (the output's shape), returns `∂L/∂input` for each input (each of
     /// that input's shape), or `nil` for an input that does not require grad.
     private(set) var rule: ((Tensor) -> [Tensor?])?
 
     init(operation: String, inputs: [Tensor], rule: @escaping (Tensor) -> [Tensor?]) {
         self.operation = operation
-        self.inputs = inputs
+        self.edges = inputs.map(GradientEdge.init)
         self.rule = rule
     }
 
-    /// Drops the rule and the inputs, freeing the values the rule saved.
+    /// Drops the rule and the edges, freeing the values the rule saved.
     func release() {
         rule = nil
-        inputs = []
+        edges = []
     }
 }
 
@@ -93,34 +124,45 @@ extension Tensor {
     public func backward(seed: Tensor, retainGraph: Bool = false) {
         precondition(requiresGrad, "backward(): this tensor does not require grad (no input of its computation had requiresGrad = true, or it was computed under withNoGrad)")
         precondition(seed.shape == shape, "backward(seed:): seed shape \(seed.shape) differs from tensor shape \(shape)")
-        guard gradientNode != nil else { accumulateGrad(seed); return }
+        guard let root = gradientNode else { accumulateGrad(seed); return }
         // Rules compute with ordinary ops; nothing they do is recorded (no higher-order graph).
         GradMode.enterNoGrad()
         defer { GradMode.exitNoGrad() }
 
-        // Pending gradients of non-leaf tensors, keyed by identity; leaves accumulate directly.
-        var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
-        for tensor in topologicallySortedGraph() {
-            guard let node = tensor.gradientNode,
-                  let outputGradient = pending.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
+        // Pending gradients of recorded results, keyed by the node that made them; a gradient is
+        // dropped as soon as its node's rule has consumed it, and (without `retainGraph`) the
+        // rule with the values it saved right after, so memory falls as backward proceeds.
+        var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
+        for node in GradientNode.topologicallySorted(from: root) {
+            guard let outputGradient = pending.removeValue(forKey: ObjectIdentifier(node)) else { continue }
             guard let rule = node.rule else {
                 preconditionFailure("backward(): the graph through '\(node.operation)' was already released by an earlier backward(); pass retainGraph: true to the first call")
             }
             let inputGradients = rule(outputGradient)
-            precondition(inputGradients.count == node.inputs.count,
-                         "backward(): '\(node.operation)' returned \(inputGradients.count) gradients for \(node.inputs.count) inputs")
-            for (input, gradient) in zip(node.inputs, inputGradients) where input.requiresGrad {
+            precondition(inputGradients.count == node.edges.count,
+                         "backward(): '\(node.operation)' returned \(inputGradients.count) gradients for \(node.edges.count) inputs")
+            for (edge, gradient) in zip(node.edges, inputGradients) {
+                let inputShape: [Int]
+                switch edge {
+                case .none: continue
+                case .leaf(let leaf): inputShape = leaf.shape
+                case .node(_, let shape): inputShape = shape
+                }
                 guard let gradient else {
                     preconditionFailure("backward(): '\(node.operation)' has no gradient rule for an input that requires grad")
                 }
-                precondition(gradient.shape == input.shape,
-                             "backward(): '\(node.operation)' gave a gradient of shape \(gradient.shape) for an input of shape \(input.shape)")
-                if input.gradientNode == nil {
-                    input.accumulateGrad(gradient)
-                } else if let earlier = pending[ObjectIdentifier(input)] {
-                    pending[ObjectIdentifier(input)] = Tensor.elementwiseSum(earlier, gradient)
-                } else {
-                    pending[ObjectIdentifier(input)] = gradient
+                precondition(gradient.shape == inputShape,
+                             "backward(): '\(node.operation)' gave a gradient of shape \(gradient.shape) for an input of shape \(inputShape)")
+                switch edge {
+                case .none: break
+                case .leaf(let leaf): leaf.accumulateGrad(gradient)
+                case .node(let input, _):
+                    let key = ObjectIdentifier(input)
+                    if let earlier = pending[key] {
+                        pending[key] = Tensor.elementwiseSum(earlier, gradient)
+                    } else {
+                        pending[key] = gradient
+                    }
                 }
             }
             if !retainGraph { node.release() }
@@ -128,30 +170,30 @@ extension Tensor {
     }
 
     /// Adds `gradient` into `grad` (allocating it the first time).
-    private func accumulateGrad(_ gradient: Tensor) {
+    fileprivate func accumulateGrad(_ gradient: Tensor) {
         if let grad {
             grad.addInPlace(gradient)
         } else {
             grad = gradient.copy()
         }
     }
+}
 
-    /// The recorded tensors this one depends on (itself included), each after all tensors that
-    /// depend on it: the order in which backward visits them. Iterative, so deep graphs are fine.
-    private func topologicallySortedGraph() -> [Tensor] {
-        var postOrder: [Tensor] = []
-        var visited: Set<ObjectIdentifier> = [ObjectIdentifier(self)]
-        var stack: [(tensor: Tensor, nextInput: Int)] = [(self, 0)]
-        while let (tensor, nextInput) = stack.popLast() {
-            let inputs = tensor.gradientNode?.inputs ?? []
-            if nextInput < inputs.count {
-                stack.append((tensor, nextInput + 1))
-                let input = inputs[nextInput]
-                if input.requiresGrad, input.gradientNode != nil, visited.insert(ObjectIdentifier(input)).inserted {
+extension GradientNode {
+    /// The nodes `root` depends on (itself included), each after all nodes that depend on it:
+    /// the order in which backward visits them. Iterative, so deep graphs are fine.
+    static func topologicallySorted(from root: GradientNode) -> [GradientNode] {
+        var postOrder: [GradientNode] = []
+        var visited: Set<ObjectIdentifier> = [ObjectIdentifier(root)]
+        var stack: [(node: GradientNode, nextEdge: Int)] = [(root, 0)]
+        while let (node, nextEdge) = stack.popLast() {
+            if nextEdge < node.edges.count {
+                stack.append((node, nextEdge + 1))
+                if case .node(let input, _) = node.edges[nextEdge], visited.insert(ObjectIdentifier(input)).inserted {
                     stack.append((input, 0))
                 }
             } else {
-                postOrder.append(tensor)
+                postOrder.append(node)
             }
         }
         return postOrder.reversed()

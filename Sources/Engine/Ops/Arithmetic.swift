@@ -38,41 +38,46 @@ extension Tensor {
     /// `a + b`, broadcasting. ∂/∂a = g, ∂/∂b = g (each summed to its operand's shape).
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         let result = broadcastMap(a, b, operation: "add", +)
+        let (aShape, bShape, aNeedsGrad, bNeedsGrad) = (a.shape, b.shape, a.requiresGrad, b.requiresGrad)
         return record(result, operation: "add", inputs: [a, b]) { g in
-            [a.requiresGrad ? g.summed(toShape: a.shape) : nil,
-             b.requiresGrad ? g.summed(toShape: b.shape) : nil]
+            [aNeedsGrad ? g.summed(toShape: aShape) : nil,
+             bNeedsGrad ? g.summed(toShape: bShape) : nil]
         }
     }
 
     /// `a − b`, broadcasting. ∂/∂a = g, ∂/∂b = −g.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         let result = broadcastMap(a, b, operation: "sub", -)
+        let (aShape, bShape, aNeedsGrad, bNeedsGrad) = (a.shape, b.shape, a.requiresGrad, b.requiresGrad)
         return record(result, operation: "sub", inputs: [a, b]) { g in
-            [a.requiresGrad ? g.summed(toShape: a.shape) : nil,
-             b.requiresGrad ? g.map { -$0 }.summed(toShape: b.shape) : nil]
+            [aNeedsGrad ? g.summed(toShape: aShape) : nil,
+             bNeedsGrad ? g.map { -$0 }.summed(toShape: bShape) : nil]
         }
     }
 
     /// `a · b` elementwise (Hadamard), broadcasting. ∂/∂a = g·b, ∂/∂b = g·a.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         let result = broadcastMap(a, b, operation: "mul", *)
-        let savedA = a.detached(), savedB = b.detached()
+        // Each operand's gradient reads the other operand: save only what a needed gradient reads.
+        let savedA = b.requiresGrad ? a.detached() : nil, savedB = a.requiresGrad ? b.detached() : nil
+        let (aShape, bShape) = (a.shape, b.shape)
         return record(result, operation: "mul", inputs: [a, b]) { g in
-            [a.requiresGrad ? broadcastMap(g, savedB, operation: "mul backward", *).summed(toShape: a.shape) : nil,
-             b.requiresGrad ? broadcastMap(g, savedA, operation: "mul backward", *).summed(toShape: b.shape) : nil]
+            [savedB.map { broadcastMap(g, $0, operation: "mul backward", *).summed(toShape: aShape) },
+             savedA.map { broadcastMap(g, $0, operation: "mul backward", *).summed(toShape: bShape) }]
         }
     }
 
     /// `a / b` elementwise, broadcasting. ∂/∂a = g / b, ∂/∂b = −g·a / b².
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let result = broadcastMap(a, b, operation: "div", /)
-        let savedB = b.detached(), savedResult = result.detached()
+        let savedB = b.detached(), savedResult = b.requiresGrad ? result.detached() : nil
+        let (aShape, bShape, aNeedsGrad) = (a.shape, b.shape, a.requiresGrad)
         return record(result, operation: "div", inputs: [a, b]) { g in
             let gOverB = broadcastMap(g, savedB, operation: "div backward", /)
-            return [a.requiresGrad ? gOverB.summed(toShape: a.shape) : nil,
+            return [aNeedsGrad ? gOverB.summed(toShape: aShape) : nil,
                     // −g·a/b² = −(g/b)·(a/b) = −(g/b)·result
-                    b.requiresGrad ? broadcastMap(gOverB, savedResult, operation: "div backward") { -$0 * $1 }
-                        .summed(toShape: b.shape) : nil]
+                    savedResult.map { broadcastMap(gOverB, $0, operation: "div backward") { -$0 * $1 }
+                        .summed(toShape: bShape) }]
         }
     }
 

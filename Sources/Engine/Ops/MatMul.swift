@@ -40,11 +40,13 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
                 a: a.pointer, strideA: m * k, b: b.pointer, strideB: strideB,
                 c: result.pointer, strideC: m * n, batch: batch)
 
-    let savedA = a.detached(), savedB = b.detached()
+    // ∂/∂a reads b and ∂/∂b reads a: save only what a needed gradient reads.
+    let savedA = b.requiresGrad ? a.detached() : nil, savedB = a.requiresGrad ? b.detached() : nil
+    let aShape = a.shape, bShape = b.shape
     return Tensor.record(result, operation: "matmul", inputs: [a, b]) { g in
         var gradA: Tensor?, gradB: Tensor?
-        if a.requiresGrad {
-            let da = Tensor(uninitializedShape: a.shape)
+        if let savedB {
+            let da = Tensor(uninitializedShape: aShape)
             if !transposeA {  // dA[m,k] = g[m,n] · op(B)ᵀ
                 batchedGEMM(transposeA: false, transposeB: !transposeB, m: m, n: k, k: n,
                             a: g.pointer, strideA: m * n, b: savedB.pointer, strideB: strideB,
@@ -56,8 +58,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
             }
             gradA = da
         }
-        if b.requiresGrad {
-            let db = Tensor(shape: b.shape, repeating: 0)
+        if let savedA {
+            let db = Tensor(shape: bShape, repeating: 0)
             // A shared B sums its gradient over the batch: accumulate with beta = 1.
             let beta: Float = sharedB ? 1 : 0
             if !transposeB {  // dB[k,n] = op(A)ᵀ · g
