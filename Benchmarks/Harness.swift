@@ -25,6 +25,10 @@ struct BenchmarkResult: Codable {
     var peakMegabytes: Double? = nil
     /// `train` group: resident memory of that child before building the model, MiB.
     var baseMegabytes: Double? = nil
+    /// `train` group (ours only): the most memory the values of live tensors held at once
+    /// (`TensorStorage.peakLiveBytes`), MiB; the rest of `peak_mb − base_mb` is code, workspaces
+    /// and the allocator's retained heap.
+    var tensorPeakMegabytes: Double? = nil
     /// `gemm`, `conv` and `conv-block` groups: `gflops` as a percentage of the measured FMA peak
     /// in the header.
     var percentOfPeak: Double? = nil
@@ -41,6 +45,7 @@ struct BenchmarkResult: Codable {
         case examplesPerSecond = "examples_per_sec"
         case peakMegabytes = "peak_mb"
         case baseMegabytes = "base_mb"
+        case tensorPeakMegabytes = "tensor_peak_mb"
         case percentOfPeak = "percent_of_peak"
         case sgemmGflops = "sgemm_gflops"
         case testAccuracy = "test_accuracy"

@@ -77,6 +77,7 @@ func trainChildMain(name: String, warmup: Int, repetitions: Int, quick: Bool) {
     result.examplesPerSecond = Double(settings.batch) / (result.medianMilliseconds / 1e3)
     result.peakMegabytes = procStatusMegabytes("VmHWM:")
     result.baseMegabytes = baseMegabytes
+    result.tensorPeakMegabytes = Double(TensorStorage.peakLiveBytes) / 1_048_576
     let encoder = JSONEncoder()
     encoder.outputFormatting = .sortedKeys
     print(String(decoding: try! encoder.encode(result), as: UTF8.self))

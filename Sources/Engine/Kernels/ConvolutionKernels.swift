@@ -325,17 +325,27 @@ final class SingleThreadedBLASSections: @unchecked Sendable {
     }
 }
 
-/// A 64-byte-aligned scratch buffer of `Float`s, taken from and returned to `WorkspacePool.shared`.
+/// A 64-byte-aligned scratch buffer of `Float`s, taken from and returned to `WorkspacePool.shared`
+/// (large ones through `LargeBufferCache`, like tensor values).
 final class Workspace: @unchecked Sendable {
     let base: UnsafeMutablePointer<Float>
     let capacity: Int
+    private var byteCount: Int { capacity * MemoryLayout<Float>.stride }
     init(capacity: Int) {
         self.capacity = Swift.max(capacity, 1)
-        base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity * MemoryLayout<Float>.stride,
-                                                alignment: TensorStorage.alignment)
-            .bindMemory(to: Float.self, capacity: self.capacity)
+        let byteCount = self.capacity * MemoryLayout<Float>.stride
+        let raw = byteCount >= LargeBufferCache.threshold
+            ? LargeBufferCache.shared.allocate(byteCount: byteCount)
+            : UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: TensorStorage.alignment)
+        base = raw.bindMemory(to: Float.self, capacity: self.capacity)
     }
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
+    deinit {
+        if byteCount >= LargeBufferCache.threshold {
+            LargeBufferCache.shared.deallocate(UnsafeMutableRawPointer(base), byteCount: byteCount)
+        } else {
+            UnsafeMutableRawPointer(base).deallocate()
+        }
+    }
 }
 
 /// Keeps the convolution workspaces between calls, so a training step does not map, fault in and

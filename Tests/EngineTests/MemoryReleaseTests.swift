@@ -1,0 +1,94 @@
+@testable import Engine
+import Testing
+
+/// When the values of tensors are freed: the graph holds nodes, not results, so an intermediate
+/// result lives only while the user or a rule that saved it holds it; backward frees each rule's
+/// saved values once the rule has run. Observed with weak references to the storages.
+@Suite("Memory release")
+struct MemoryReleaseTests {
+    private func parameter(_ shape: [Int], seed: UInt64) -> Tensor {
+        var generator = RandomGenerator(seed: seed)
+        let tensor = Tensor.randomNormal(shape, using: &generator)
+        tensor.requiresGrad = true
+        return tensor
+    }
+
+    @Test("a result no rule saved is freed as soon as the user drops it, before backward")
+    func unsavedIntermediateIsFreedInForward() {
+        let w = parameter([4, 3], seed: 1)
+        let x = Tensor.ones([2, 4])
+        weak var product: TensorStorage?
+        let loss: Tensor
+        do {
+            let z = matmul(x, w)  // relu saves its output, not z; add saves nothing
+            product = z.storage
+            loss = (z.relu() + Tensor(scalar: 1)).sum()
+        }
+        #expect(product == nil, "the graph kept the matmul's result alive though no rule reads it")
+        loss.backward()
+        #expect(w.grad?.shape == [4, 3])
+    }
+
+    @Test("the values a rule saved are freed by backward, and kept with retainGraph until the graph goes")
+    func savedValuesAreFreedByBackward() {
+        let w = parameter([3, 3], seed: 2)
+        weak var activation: TensorStorage?
+        let loss: Tensor
+        do {
+            let hidden = matmul(Tensor.ones([2, 3]), w).relu()  // saved by relu and by the next matmul
+            activation = hidden.storage
+            loss = matmul(hidden, w).sum()
+        }
+        #expect(activation != nil, "the rules need the activation until backward")
+        loss.backward(retainGraph: true)
+        #expect(activation != nil, "retainGraph keeps the saved values for a second backward")
+        loss.backward()
+        #expect(activation == nil, "backward released the rules but the activation is still alive")
+    }
+
+    @Test("multiplying by a constant saves the constant only, not the input")
+    func mulSavesOnlyWhatItsGradientReads() {
+        let w = parameter([5], seed: 3)
+        weak var input: TensorStorage?
+        let loss: Tensor
+        do {
+            let doubled = w * Tensor(scalar: 2)   // a recorded result
+            input = doubled.storage
+            loss = (doubled * Tensor(scalar: 3)).sum()  // ∂/∂doubled reads only the constant 3
+        }
+        #expect(input == nil)
+        loss.backward()
+        #expect(w.grad?.scalars == [Float](repeating: 6, count: 5))
+    }
+
+    @Test("a freed large buffer is reused for a request of its size, and a miss returns cached bytes first")
+    func largeBufferCacheReusesAndBoundsMapping() {
+        let cache = LargeBufferCache()
+        let size = 2 * LargeBufferCache.threshold
+        let first = cache.allocate(byteCount: size)
+        cache.deallocate(first, byteCount: size)
+        #expect(cache.cachedBytes == size)
+        let second = cache.allocate(byteCount: size)
+        #expect(second == first, "an exact fit must be reused")
+        #expect(cache.cachedBytes == 0)
+        cache.deallocate(second, byteCount: size)
+
+        // A request of another size unmaps the cached buffer before mapping: never more than
+        // the most bytes ever in use at once (here `size + 1` pages of the new request) are mapped.
+        let other = cache.allocate(byteCount: size + 4096)
+        #expect(cache.cachedBytes == 0)
+        #expect(cache.peakMappedBytes == size + 4096)
+        other.storeBytes(of: 1, as: Float.self)  // mapped and writable
+        cache.deallocate(other, byteCount: size + 4096)
+        cache.releaseCached()
+        #expect(cache.cachedBytes == 0)
+    }
+
+    @Test("tensors of a large size come from the cache and keep their values")
+    func largeTensorsRoundTrip() {
+        let count = LargeBufferCache.threshold  // 4 MiB of floats
+        let tensor = Tensor(shape: [count], repeating: 1.5)
+        #expect(Int(bitPattern: tensor.pointer) % TensorStorage.alignment == 0)
+        #expect(tensor.scalars.allSatisfy { $0 == 1.5 })
+    }
+}
