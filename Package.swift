@@ -90,7 +90,7 @@ let package = Package(
         /// checks its output, files and exit status; skipped when the binary is missing.
         .testTarget(
             name: "CLITests",
-            dependencies: ["Models"],
+            dependencies: ["Models", "Engine"],
             path: "Tests/CLITests"
         ),
     ]

@@ -130,39 +130,6 @@ struct D2LCommandTests {
         #expect(text.contains("log10 MSE"))
     }
 
-    @Test func kfoldOnTheSyntheticTableSaysSo() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let json = directory.appendingPathComponent("kfold.json")
-        let run = try d2l(["kfold", "--epochs", "3", "--json", json.path])
-        #expect(run.status == 0, "stderr: \(run.errorOutput)")
-        #expect(run.lines.first?.hasPrefix("d2l §4.10 house prices, 5-fold:") == true)
-        #expect(run.lines.contains { $0.hasPrefix("data: SYNTHETIC") && $0.contains("NOT Kaggle") })
-        for fold in 1...5 { #expect(run.lines.contains { $0.hasPrefix("fold \(fold), train log rmse ") && $0.contains("valid log rmse") }) }
-        #expect(run.lines.contains { $0.hasPrefix("5-fold validation: avg train log rmse: ") })
-
-        let results = try readJSON(json)
-        let folds = try #require(results["foldResults"] as? [[String: Any]])
-        let valid = folds.compactMap { $0["validLogRMSE"] as? Double }
-        #expect(valid.count == 5)
-        let average = try #require(results["averageValidLogRMSE"] as? Double)
-        #expect(abs(average - valid.reduce(0, +) / 5) < 1e-5)
-    }
-
-    @Test func kfoldReadsAKaggleStyleDirectory() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        // 10 rows, two numeric columns, one categorical with a missing value: 2 + (2 + 1) features.
-        var train = "Id,LotArea,Street,YearBuilt,SalePrice\n"
-        for i in 1...10 { train += "\(i),\(8000 + 300 * i),\(i == 4 ? "NA" : (i % 2 == 0 ? "Pave" : "Grvl")),\(1950 + i),\(100_000 + 5000 * i)\n" }
-        try train.write(to: directory.appendingPathComponent("kaggle_house_pred_train.csv"), atomically: true, encoding: .utf8)
-        let run = try d2l(["kfold", "--epochs", "2", "--batch-size", "4", "--data", directory.path])
-        #expect(run.status == 0, "stderr: \(run.errorOutput)")
-        #expect(run.lines.first?.contains("10 rows × 5 features") == true, "first line: \(run.lines.first ?? "")")
-        #expect(run.lines.contains { $0.hasPrefix("data: ") && $0.contains("kaggle_house_pred_train.csv") && !$0.contains("SYNTHETIC") })
-        #expect(run.lines.filter { $0.hasPrefix("fold ") }.count == 5)
-    }
-
     @Test func activationsWriteThreeFiguresAndTheTable() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -142,6 +142,14 @@ case("mseLoss mean", "mseLoss", [normal(4, 1), normal(4, 1)], lambda p, y: F.mse
 case("mseLoss sum", "mseLoss", [normal(3, 2), normal(3, 2)], lambda p, y: F.mse_loss(p, y, reduction="sum"),
      {"reduction": "sum"})
 
+# Precision at large logits (issue #14): log-softmax must round at the size of its result, not of
+# the logits (float32's spacing at 3000 is 2.4e-4). Appended last so that the random draws of the
+# cases above stay as they were. LossTests.largeLogitsRoundAtTheResultsSize reads these two by name.
+large = torch.tensor([[3000.0, 2999.0, 2995.0], [-3000.0, -3001.0, -3005.0]])
+case("logSoftmax logits near ±3000", "logSoftmax", [large], lambda a: torch.log_softmax(a, -1))
+case("crossEntropy logits near ±3000", "crossEntropy", [large], lambda a: F.cross_entropy(a, torch.tensor([1, 2])),
+     {"labels": [1, 2], "reduction": "mean"})
+
 with open(OUT, "w") as f:
     json.dump({"generator": "Tools/Reference/generate_op_fixtures.py", "torch": torch.__version__,
                "cases": cases}, f, indent=None, separators=(",", ":"))

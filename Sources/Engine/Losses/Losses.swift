@@ -13,11 +13,13 @@ public enum Reduction: String, Sendable {
 /// Cross-entropy of `logits` `[N, C]` against integer class `labels` (N values in `0..<C`),
 /// fused with log-softmax through LogSumExp (PyTorch's `nn.CrossEntropyLoss`):
 ///
-///     ℓᵢ = logsumexp(xᵢ) − xᵢ,yᵢ,   logsumexp(x) = m + log Σₖ exp(xₖ − m),  m = maxₖ xₖ
+///     ℓᵢ = log Σₖ exp(xᵢₖ − m) − (xᵢ,yᵢ − m),   m = maxₖ xᵢₖ
 ///
-/// Finite for any finite logits (e.g. `[1000, 0, −1000]`). Returns `[N]` for `.none`, else a
-/// scalar. Backward, fused: `∂ℓᵢ/∂xᵢ = softmax(xᵢ) − onehot(yᵢ)`, times the upstream gradient
-/// (divided by N for `.mean`).
+/// (that is `logsumexp(xᵢ) − xᵢ,yᵢ`, in the order that rounds at the size of ℓ, not of the
+/// logits; see `logSoftmaxKernel`). Finite for any finite logits (e.g. `[1000, 0, −1000]`).
+/// Returns `[N]` for `.none`, else a scalar: the sum over the batch, or the mean, accumulated in
+/// `Double` and rounded once (`accurateSum`). Backward, fused:
+/// `∂ℓᵢ/∂xᵢ = softmax(xᵢ) − onehot(yᵢ)`, times the upstream gradient (divided by N for `.mean`).
 public func crossEntropy(logits: Tensor, labels: [Int], reduction: Reduction = .mean) -> Tensor {
     precondition(logits.rank == 2, "crossEntropy: logits must be [N, C], got shape \(logits.shape)")
     let n = logits.shape[0], classes = logits.shape[1]
@@ -32,8 +34,8 @@ public func crossEntropy(logits: Tensor, labels: [Int], reduction: Reduction = .
     let result: Tensor
     switch reduction {
     case .none: result = Tensor(losses)
-    case .sum: result = Tensor(scalar: losses.reduce(0, +))
-    case .mean: result = Tensor(scalar: losses.reduce(0, +) / Float(Swift.max(n, 1)))
+    case .sum: result = Tensor(scalar: Float(accurateSum(losses)))
+    case .mean: result = Tensor(scalar: Float(accurateSum(losses) / Double(Swift.max(n, 1))))
     }
     return Tensor.record(result, operation: "crossEntropy", inputs: [logits]) { g in
         let dx = Tensor(uninitializedShape: [n, classes])

