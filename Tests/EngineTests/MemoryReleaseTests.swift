@@ -61,25 +61,38 @@ struct MemoryReleaseTests {
         #expect(w.grad?.scalars == [Float](repeating: 6, count: 5))
     }
 
-    @Test("a freed large buffer is reused for a request of its size, and a miss returns cached bytes first")
+    @Test("a freed large buffer is reused for a request of its size; a miss unmaps cached buffers only beyond the bound")
     func largeBufferCacheReusesAndBoundsMapping() {
-        let cache = LargeBufferCache()
-        let size = 2 * LargeBufferCache.threshold
+        // No minimum slack: mapped bytes stay within peak in use · 9/8.
+        let cache = LargeBufferCache(minimumSlackBytes: 0)
+        let mebibyte = LargeBufferCache.threshold, size = 2 * mebibyte, page = 4096
         let first = cache.allocate(byteCount: size)
         cache.deallocate(first, byteCount: size)
         #expect(cache.cachedBytes == size)
         let second = cache.allocate(byteCount: size)
         #expect(second == first, "an exact fit must be reused")
         #expect(cache.cachedBytes == 0)
-        cache.deallocate(second, byteCount: size)
 
-        // A request of another size unmaps the cached buffer before mapping: never more than
-        // the most bytes ever in use at once (here `size + 1` pages of the new request) are mapped.
-        let other = cache.allocate(byteCount: size + 4096)
-        #expect(cache.cachedBytes == 0)
-        #expect(cache.peakMappedBytes == size + 4096)
-        other.storeBytes(of: 1, as: Float.self)  // mapped and writable
-        cache.deallocate(other, byteCount: size + 4096)
+        // Two buffers in use set the peak in use at 4 MiB (bound 4.5 MiB); both freed stay cached.
+        let third = cache.allocate(byteCount: size)
+        cache.deallocate(second, byteCount: size)
+        cache.deallocate(third, byteCount: size)
+        #expect(cache.cachedBytes == 2 * size)
+        // A request of another size misses: 1 MiB in use + 4 MiB cached exceeds the bound, so the
+        // oldest cached buffer is unmapped and the newer one kept (3 MiB mapped).
+        let small = cache.allocate(byteCount: mebibyte)
+        #expect(cache.cachedBytes == size)
+        small.storeBytes(of: 1, as: Float.self)  // mapped and writable
+        #expect(cache.allocate(byteCount: size) == third, "the newer cached buffer must have been kept")
+
+        // A request that raises the peak in use to 14 MiB + 1 page keeps the 1 MiB cached buffer
+        // (15 MiB + 1 page mapped, within 9/8 of the new peak).
+        cache.deallocate(small, byteCount: mebibyte)
+        let large = cache.allocate(byteCount: 6 * size + page)
+        #expect(cache.cachedBytes == mebibyte)
+        #expect(cache.peakMappedBytes == 2 * size + 6 * size + page - size + mebibyte)
+        cache.deallocate(large, byteCount: 6 * size + page)
+        cache.deallocate(third, byteCount: size)
         cache.releaseCached()
         #expect(cache.cachedBytes == 0)
     }

@@ -12,11 +12,11 @@ import Foundation
 ///
 /// So each large buffer is its own anonymous mapping, and a freed one is kept for reuse by a later
 /// request of exactly its size (a step asks for the same sizes every time, so after the first
-/// step nearly every request is met from the cache). A request the cache cannot meet first
-/// unmaps cached buffers, oldest first, until as many bytes are returned to the system as it
-/// needs, then maps a new buffer. Hence the bytes mapped (live plus cached) never exceed the most
-/// bytes ever live at once, the bound the resident set of large buffers stays within.
-/// `releaseCached()` returns the whole cache to the system. Thread-safe.
+/// step most requests are met from the cache). A request the cache cannot meet maps a new
+/// buffer, after unmapping cached buffers, oldest first, as far as needed to keep the bytes mapped
+/// (in use plus cached) within the most bytes ever in use at once plus a slack
+/// (`minimumSlackBytes`): the bound the resident set of large buffers stays within. `releaseCached()` returns the whole cache to the system.
+/// Thread-safe.
 final class LargeBufferCache: @unchecked Sendable {
     /// The cache every tensor and workspace uses.
     static let shared = LargeBufferCache()
@@ -24,16 +24,35 @@ final class LargeBufferCache: @unchecked Sendable {
     /// Requests of at least this many bytes are served here; smaller ones come from the heap.
     static let threshold = 1 << 20
 
+    /// The bytes mapped may exceed the most bytes ever in use by this much or an eighth of that
+    /// peak, whichever is more. Without slack every request is met only if the cache holds, at each
+    /// moment, exactly the sizes the step asks for next; a step needs different mixes of sizes at
+    /// different times (three buffers of a layer's output size in backward, one in forward), and a
+    /// cache capped at the peak itself evicted and re-mapped 7 of LeNet's 10 large requests per step.
+    let minimumSlackBytes: Int
+
+    /// A cache whose mapped bytes stay within the peak in use plus `max(minimumSlackBytes, peak/8)`.
+    init(minimumSlackBytes: Int = 64 << 20) {
+        self.minimumSlackBytes = minimumSlackBytes
+    }
+
     /// Bytes of one page; every mapping is a whole number of pages (so 64-byte aligned).
     private static let pageBytes = 4096
 
-    /// The freed buffers, oldest first, behind a lock.
+    private typealias Buffer = (bytes: Int, base: UnsafeMutableRawPointer)
+
+    /// The freed buffers (oldest first) and the byte counts, behind `lock`.
     private final class State {
-        var cached: [(bytes: Int, base: UnsafeMutableRawPointer)] = []
+        var cached: [Buffer] = []
         var cachedBytes = 0
-        /// Bytes mapped now (in use plus cached), and the most ever mapped at once.
-        var mappedBytes = 0
+        /// Bytes of buffers in use now, and the most in use at once so far.
+        var inUseBytes = 0
+        var peakInUseBytes = 0
+        /// The most bytes mapped at once (in use plus cached).
         var peakMappedBytes = 0
+        /// Requests met from the cache, and requests that mapped a new buffer.
+        var hits = 0
+        var misses = 0
     }
     private let lock = NSLock()
     private let state = State()
@@ -50,41 +69,38 @@ final class LargeBufferCache: @unchecked Sendable {
     /// contents are unspecified (a reused buffer keeps its old values).
     func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
         let bytes = roundedToPages(byteCount)
-        enum Outcome { case reused(UnsafeMutableRawPointer), evicted([(bytes: Int, base: UnsafeMutableRawPointer)]) }
-        let outcome: Outcome = withLock { state in
+        var reused: UnsafeMutableRawPointer?
+        let evicted: [Buffer] = withLock { state in
+            state.inUseBytes += bytes
             // The newest exact fit: its pages were touched last, so they are the likeliest resident.
             if let index = state.cached.lastIndex(where: { $0.bytes == bytes }) {
                 state.cachedBytes -= bytes
-                return .reused(state.cached.remove(at: index).base)
+                state.hits += 1
+                reused = state.cached.remove(at: index).base
+                return []
             }
-            var evicted: [(bytes: Int, base: UnsafeMutableRawPointer)] = []
-            var freed = 0
-            while freed < bytes, !state.cached.isEmpty {
+            state.misses += 1
+            state.peakInUseBytes = max(state.peakInUseBytes, state.inUseBytes)
+            var evicted: [Buffer] = []
+            let budget = state.peakInUseBytes + max(minimumSlackBytes, state.peakInUseBytes / 8)
+            while state.inUseBytes + state.cachedBytes > budget, !state.cached.isEmpty {
                 let oldest = state.cached.removeFirst()
                 state.cachedBytes -= oldest.bytes
-                freed += oldest.bytes
                 evicted.append(oldest)
             }
-            return .evicted(evicted)
+            state.peakMappedBytes = max(state.peakMappedBytes, state.inUseBytes + state.cachedBytes)
+            return evicted
         }
-        switch outcome {
-        case .reused(let base):
-            return base
-        case .evicted(let evicted):
-            for (size, base) in evicted { unmap(base, bytes: size) }
-            let base = map(bytes)
-            withLock { state in
-                state.mappedBytes += bytes - evicted.reduce(0) { $0 + $1.bytes }
-                state.peakMappedBytes = max(state.peakMappedBytes, state.mappedBytes)
-            }
-            return base
-        }
+        if let reused { return reused }
+        for buffer in evicted { unmap(buffer) }
+        return map(bytes)
     }
 
     /// Gives back a buffer from `allocate(byteCount:)` with the same `byteCount`, for reuse.
     func deallocate(_ base: UnsafeMutableRawPointer, byteCount: Int) {
         let bytes = roundedToPages(byteCount)
         withLock { state in
+            state.inUseBytes -= bytes
             state.cached.append((bytes, base))
             state.cachedBytes += bytes
         }
@@ -93,18 +109,20 @@ final class LargeBufferCache: @unchecked Sendable {
     /// Bytes of freed buffers kept for reuse.
     var cachedBytes: Int { withLock { $0.cachedBytes } }
 
+    /// How many requests were met from the cache, and how many mapped a new buffer.
+    var requestCounts: (hits: Int, misses: Int) { withLock { ($0.hits, $0.misses) } }
+
     /// The most bytes this cache had mapped at once (buffers in use plus cached ones).
     var peakMappedBytes: Int { withLock { $0.peakMappedBytes } }
 
-    /// Returns every cached buffer to the system (PyTorch's `torch.cuda.empty_cache()` for this
-    /// allocator); buffers in use are not affected.
+    /// Returns every cached buffer to the system (what `torch.cuda.empty_cache()` does for
+    /// PyTorch's GPU allocator); buffers in use are not affected.
     func releaseCached() {
         let cached = withLock { state in
             defer { state.cached = []; state.cachedBytes = 0 }
             return state.cached
         }
-        for (bytes, base) in cached { unmap(base, bytes: bytes) }
-        withLock { $0.mappedBytes -= cached.reduce(0) { $0 + $1.bytes } }
+        for buffer in cached { unmap(buffer) }
     }
 
     private func roundedToPages(_ byteCount: Int) -> Int {
@@ -123,11 +141,11 @@ final class LargeBufferCache: @unchecked Sendable {
         #endif
     }
 
-    private func unmap(_ base: UnsafeMutableRawPointer, bytes: Int) {
+    private func unmap(_ buffer: Buffer) {
         #if canImport(Glibc)
-        munmap(base, bytes)
+        munmap(buffer.base, buffer.bytes)
         #else
-        base.deallocate()
+        buffer.base.deallocate()
         #endif
     }
 }
