@@ -40,7 +40,7 @@ func runClassification(model: ZooModel, options: ExperimentOptions, experimentNa
 
     var generator = RandomGenerator(seed: options.seed)
     let network = model.makeInitialized(using: &generator)
-    try checkSize(of: network, model: model, experimentName: experimentName, side: resize ?? 28)
+    try checkSize(of: network, experimentName: experimentName, side: resize ?? 28)
     let normalizesBatches = network.namedModules().contains { $0.module is any BatchNormLayer }
 
     let data = try FashionMNIST(directory: options.data)
@@ -117,7 +117,7 @@ let largestResize = 512
 /// Checks that `network` takes `side × side` images (`Module.outputShape(for:)`, nothing runs).
 /// - Throws: `ValidationError` naming the side, the layer that refuses it, and the sides the
 ///   network takes between 1 and `largestResize`.
-func checkSize(of network: Sequential, model: ZooModel, experimentName: String, side: Int) throws {
+func checkSize(of network: Sequential, experimentName: String, side: Int) throws {
     do {
         _ = try network.outputShape(for: [2, 1, side, side])
     } catch let error as ShapeError {

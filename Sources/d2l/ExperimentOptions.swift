@@ -16,7 +16,8 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Data directory (Fashion-MNIST IDX files; default /usr/share/datasets/fashion-mnist or $D2L_FASHION_MNIST_DIR) or data file.")
     var data: String?
     @Option(help: "Save the trained weights (safetensors state dict, loadable by PyTorch).") var save: String?
-    @Option(help: "Checkpoint to resume from; the run also writes its checkpoint there after every epoch.") var resume: String?
+    @Option(help: "Checkpoint file: continues the run saved there, or starts a new run there when the file does not exist yet; rewritten (atomically) after every epoch. A checkpoint of another experiment or configuration is refused.")
+    var resume: String?
     @Option(help: "Write a JSON log of the run (configuration, per-epoch metrics, BLAS core and threads).") var json: String?
     @Option(help: "Write an SVG plot of the training curves, rewritten after every epoch.") var plot: String?
 
