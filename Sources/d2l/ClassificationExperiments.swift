@@ -50,7 +50,7 @@ func runClassification(model: ZooModel, options: ExperimentOptions, experimentNa
     // one-example batch is dropped, as PyTorch's drop_last would; a run of only such batches is refused.
     if normalizesBatches && (batchSize == 1 || trainCount == 1) {
         throw ValidationError((batchSize == 1 ? "--batch-size 1" : "--train-limit 1")
-            + ": \(experimentName) normalizes each training batch (batch normalization), which needs at least 2 examples per batch")
+            + ": \(experimentName) trains with batch normalization, which needs at least 2 examples per training batch")
     }
     let dropsLastBatch = normalizesBatches && trainCount % batchSize == 1
     let loaders = data.loaders(batchSize: batchSize, seed: options.seed, trainLimit: options.trainLimit,

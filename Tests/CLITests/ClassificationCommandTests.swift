@@ -126,7 +126,7 @@ struct ClassificationCommandTests {
         for arguments in [["--batch-size", "1"], ["--train-limit", "1"]] {
             let refused = try d2l(["batch-norm", "--test-limit", "4", "--epochs", "1"] + arguments, in: directory)
             #expect(refused.status != 0 && refused.errorLines.count == 1, "stderr: \(refused.errorOutput)")
-            #expect(refused.errorLines.first?.contains("needs at least 2 examples per batch") == true, "stderr: \(refused.errorOutput)")
+            #expect(refused.errorLines.first?.contains("batch normalization, which needs at least 2 examples per training batch") == true, "stderr: \(refused.errorOutput)")
         }
     }
 
