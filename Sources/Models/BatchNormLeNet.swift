@@ -92,10 +92,17 @@ public final class BatchNorm: Module {
         [("moving_mean", movingMean, .float32), ("moving_var", movingVariance, .float32)]
     }
 
+    /// `[N, C]` or `[N, C, H, W]` (matching `dimensionCount`), unchanged.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard inputShape.count == gamma.rank && inputShape[1] == gamma.shape[1] else {
+            throw ShapeError("BatchNorm: input must be [N, \(gamma.shape[1])\(gamma.rank == 4 ? ", H, W" : "")], got shape \(inputShape)")
+        }
+        return inputShape
+    }
+
     /// Normalizes `[N, C]` or `[N, C, H, W]` (matching `dimensionCount`); same shape out.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        precondition(input.rank == gamma.rank && input.shape[1] == gamma.shape[1],
-                     "BatchNorm: input must be [N, \(gamma.shape[1])\(gamma.rank == 4 ? ", H, W" : "")], got shape \(input.shape)")
+        do { _ = try outputShape(for: input.shape) } catch { preconditionFailure("\(error)") }
         let (output, mean, variance) = batchNormFromScratch(input, gamma: gamma, beta: beta, movingMean: movingMean,
                                                             movingVariance: movingVariance, epsilon: epsilon,
                                                             momentum: momentum, training: isTraining)

@@ -34,6 +34,15 @@ public final class DenseBlock: ModuleContainer {
 
     public var children: [(name: String, module: any Module)] { [("net", net)] }
 
+    /// The channels grow by each layer's output channels; height and width stay.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        var shape = inputShape
+        for (index, layer) in net.layers.enumerated() {
+            shape = try concatenatedShape([shape, outputShape(of: layer, named: "net.\(index)", for: shape)], axis: 1)
+        }
+        return shape
+    }
+
     /// `x ← concat(x, layer(x))` for each layer in turn.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         net.layers.reduce(input) { x, layer in concatenate([x, layer(x)], axis: 1) }

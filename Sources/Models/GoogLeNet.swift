@@ -54,6 +54,15 @@ public final class Inception: ModuleContainer {
          ("p4_1", path4Pool), ("p4_2", path4)]
     }
 
+    /// The four paths' shapes joined along channels.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        let p1 = try outputShape(of: path1, named: "p1_1", for: inputShape)
+        let p2 = try outputShape(of: path2, named: "p2_2", for: outputShape(of: path2Reduction, named: "p2_1", for: inputShape))
+        let p3 = try outputShape(of: path3, named: "p3_2", for: outputShape(of: path3Reduction, named: "p3_1", for: inputShape))
+        let p4 = try outputShape(of: path4, named: "p4_2", for: outputShape(of: path4Pool, named: "p4_1", for: inputShape))
+        return try concatenatedShape([p1, p2, p3, p4], axis: 1)
+    }
+
     /// `concat(relu(p1(x)), relu(p2(x)), relu(p3(x)), relu(p4(x)))` along channels.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let p1 = path1(input).relu()

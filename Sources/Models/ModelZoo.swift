@@ -4,6 +4,7 @@
 // (`for layer in net: X = layer(X); print(layer.__class__.__name__, 'output shape:\t', X.shape)`).
 // The CLI and the benchmarks read this one table.
 import Engine
+import Foundation
 
 /// The book's training settings for one network (`batch_size`, `lr`, `num_epochs`, `resize` of
 /// `load_data_fashion_mnist`); plain SGD without momentum or weight decay throughout.
@@ -73,6 +74,36 @@ public struct BookResult: Sendable, Equatable {
         self.testAccuracy = testAccuracy
         self.note = note
         self.decimals = decimals
+    }
+}
+
+extension BookResult {
+    /// What `d2l` prints after a run: a header, then the run's final `loss`, `trainAccuracy` and
+    /// `testAccuracy` each beside the book's spread, then the note, if any:
+    ///
+    ///     compared with the book (same settings):
+    ///       loss 0.470 (the book's runs: 0.468 [0.451, 0.497]: inside)
+    ///
+    /// Only a run at the book's settings (`atBookSettings`) gets a verdict, `inside` or `OUTSIDE`
+    /// (the value rounded to `decimals` first): a shortened run (fewer examples or epochs, another
+    /// learning rate, batch size or size) is no test of the book's result, so its lines show the
+    /// spread for orientation and nothing else.
+    public func comparisonLines(loss: Double, trainAccuracy: Double, testAccuracy: Double, atBookSettings: Bool) -> [String] {
+        let format = "%.\(decimals)f"
+        func line(_ name: String, _ ours: Double, _ spread: BookSpread) -> String {
+            let book = String(format: "the book's runs: \(format) [\(format), \(format)]", Double(spread.median),
+                              Double(spread.range.lowerBound), Double(spread.range.upperBound))
+            let value = String(format: format, ours)
+            guard atBookSettings else { return "  \(name) \(value) (\(book))" }
+            let scale = Foundation.pow(10, Double(decimals))
+            let rounded = Float((ours * scale).rounded() / scale)
+            return "  \(name) \(value) (\(book): \(spread.range.contains(rounded) ? "inside" : "OUTSIDE"))"
+        }
+        return [atBookSettings ? "compared with the book (same settings):"
+                    : "compared with the book (NOT the book's settings; for orientation only):",
+                line("loss", loss, self.loss), line("train acc", trainAccuracy, self.trainAccuracy),
+                line("test acc", testAccuracy, self.testAccuracy)]
+            + (note.map { ["  note: \($0)"] } ?? [])
     }
 }
 

@@ -50,6 +50,19 @@ public final class Residual: ModuleContainer {
         return result + [("bn1", bn1), ("bn2", bn2)]
     }
 
+    /// The main path's shape, which the shortcut's must equal (the sum does not broadcast here).
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        var main = try outputShape(of: conv1, named: "conv1", for: inputShape)
+        main = try outputShape(of: bn1, named: "bn1", for: main)
+        main = try outputShape(of: conv2, named: "conv2", for: main)
+        main = try outputShape(of: bn2, named: "bn2", for: main)
+        let shortcut = try conv3.map { try outputShape(of: $0, named: "conv3", for: inputShape) } ?? inputShape
+        guard shortcut == main else {
+            throw ShapeError("Residual: the main path gives \(main) but the shortcut \(shortcut) for input \(inputShape)")
+        }
+        return main
+    }
+
     /// `ReLU(bn2(conv2(ReLU(bn1(conv1(x))))) + shortcut(x))`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let y = bn2(conv2(bn1(conv1(input)).relu()))

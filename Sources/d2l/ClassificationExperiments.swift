@@ -21,8 +21,15 @@ extension ClassificationExperiment {
 }
 
 /// Trains `model` on Fashion-MNIST as the book does and prints the book's lines, then the spread
-/// of the book's own runs (`ZooModel.bookResult`) beside ours. Writes a checkpoint, JSON log, CSV and SVG plot after every epoch
-/// (under `runs/<experiment>/` unless the options name other files).
+/// of the book's own runs (`ZooModel.bookResult`) beside ours, with verdicts only at the book's
+/// settings. Writes a checkpoint, JSON log, CSV and SVG plot after every epoch (under
+/// `runs/<experiment>/` unless the options name other files). `--resume FILE` continues the run
+/// of FILE when it exists and starts one that checkpoints there when it does not, so one command
+/// starts and continues a long run.
+///
+/// Before anything is loaded or trained, the options are checked against the network
+/// (`checkOptions`): a size it cannot take or a batch batch normalization cannot use is one
+/// thrown error, never a stop inside an op.
 func runClassification(model: ZooModel, options: ExperimentOptions, experimentName: String) throws {
     options.configureThreads()
     let defaults = model.hyperparameters
@@ -31,11 +38,23 @@ func runClassification(model: ZooModel, options: ExperimentOptions, experimentNa
     let learningRate = options.lr ?? defaults.learningRate
     let resize = options.resize ?? defaults.resize
 
-    let data = try FashionMNIST(directory: options.data)
-    let loaders = data.loaders(batchSize: batchSize, seed: options.seed, trainLimit: options.trainLimit,
-                               testLimit: options.testLimit, resize: resize.map { ImageSize($0, $0) })
     var generator = RandomGenerator(seed: options.seed)
     let network = model.makeInitialized(using: &generator)
+    try checkSize(of: network, experimentName: experimentName, side: resize ?? 28)
+    let normalizesBatches = network.namedModules().contains { $0.module is any BatchNormLayer }
+
+    let data = try FashionMNIST(directory: options.data)
+    let trainCount = min(options.trainLimit ?? data.train.count, data.train.count)
+    // A batch-norm layer in training needs more than one value per channel, which a one-example
+    // batch does not have after a linear layer or at a 1×1 plane (PyTorch raises there). A final
+    // one-example batch is dropped, as PyTorch's drop_last would; a run of only such batches is refused.
+    if normalizesBatches && (batchSize == 1 || trainCount == 1) {
+        throw ValidationError((batchSize == 1 ? "--batch-size 1" : "--train-limit 1")
+            + ": \(experimentName) trains with batch normalization, which needs at least 2 examples per training batch")
+    }
+    let dropsLastBatch = normalizesBatches && trainCount % batchSize == 1
+    let loaders = data.loaders(batchSize: batchSize, seed: options.seed, trainLimit: options.trainLimit,
+                               testLimit: options.testLimit, dropLast: dropsLastBatch, resize: resize.map { ImageSize($0, $0) })
     let optimizer = SGD(network, learningRate: learningRate)
 
     let outputDirectory = URL(fileURLWithPath: "runs").appendingPathComponent(experimentName)
@@ -60,34 +79,54 @@ func runClassification(model: ZooModel, options: ExperimentOptions, experimentNa
     trainer.outputs = TrainingOutputs(checkpoint: checkpoint, json: json, csv: csv, plot: plot)
     trainer.prefetch = resize != nil
     if options.resume != nil {
-        try trainer.resume(from: checkpoint)
-        print("resumed from \(checkpoint.path) after epoch \(trainer.completedEpochs)")
+        if FileManager.default.fileExists(atPath: checkpoint.path) {
+            try trainer.resume(from: checkpoint)
+            print("resumed from \(checkpoint.path) after epoch \(trainer.completedEpochs)")
+        } else {
+            print("no checkpoint at \(checkpoint.path) yet: starting a new run, checkpointed there after every epoch")
+        }
     }
 
     print("d2l §\(model.section) \(model.title): Fashion-MNIST \(loaders.train.count)/\(loaders.test.count) examples"
           + (resize.map { " at \($0)×\($0)" } ?? "") + ", batch \(batchSize), lr \(learningRate), \(epochs) epochs, "
           + "\(network.parameterCount) parameters (\(BLAS.summary))")
+    if dropsLastBatch {
+        print("note: each epoch's last training batch would hold 1 example, which batch normalization cannot "
+              + "normalize; it is dropped (\(loaders.train.count - 1) of \(loaders.train.count) examples per epoch, as PyTorch's drop_last)")
+    }
+    if trainer.completedEpochs >= epochs {
+        print("the checkpoint already holds \(trainer.completedEpochs) epochs; nothing to train (ask for more with --epochs)")
+    }
     let record = try trainer.fit(epochs: epochs)
     if let save = options.save { try network.saveStateDict(to: URL(fileURLWithPath: save)) }
 
     guard let last = record.epochs.last else { return }
-    let book = model.bookResult
-    func compare(_ name: String, _ ours: Double, _ spread: BookSpread) -> String {
-        let scale = Foundation.pow(10, Double(book.decimals))
-        let rounded = Float((ours * scale).rounded() / scale)
-        let inside = spread.range.contains(rounded) ? "inside" : "OUTSIDE"
-        let f = "%.\(book.decimals)f"
-        return String(format: "%@ \(f) (the book's runs: \(f) [\(f), \(f)]: %@)", name, ours, Double(spread.median),
-                      Double(spread.range.lowerBound), Double(spread.range.upperBound), inside)
-    }
-    let full = epochs == defaults.epochs && batchSize == defaults.batchSize && learningRate == defaults.learningRate
+    let atBookSettings = epochs == defaults.epochs && batchSize == defaults.batchSize && learningRate == defaults.learningRate
         && resize == defaults.resize && loaders.train.count == data.train.count && loaders.test.count == data.test.count
-    print(full ? "compared with the book (same settings):" : "compared with the book (NOT the book's settings; for orientation only):")
-    print("  " + compare("loss", last.loss, book.loss))
-    print("  " + compare("train acc", last.trainAccuracy, book.trainAccuracy))
-    print("  " + compare("test acc", last.testAccuracy, book.testAccuracy))
-    if let note = book.note { print("  note: \(note)") }
+    for line in model.bookResult.comparisonLines(loss: last.loss, trainAccuracy: last.trainAccuracy,
+                                                 testAccuracy: last.testAccuracy, atBookSettings: atBookSettings) {
+        print(line)
+    }
     print("log \(json.path), curves \(csv.path), plot \(plot.path), checkpoint \(checkpoint.path)")
+}
+
+/// The largest `--resize` accepted: more than twice the book's largest size (224), and small
+/// enough that a batch of the book's size fits in memory.
+let largestResize = 512
+
+/// Checks that `network` takes `side × side` images (`Module.outputShape(for:)`, nothing runs).
+/// - Throws: `ValidationError` naming the side, the layer that refuses it, and the sides the
+///   network takes between 1 and `largestResize`.
+func checkSize(of network: Sequential, experimentName: String, side: Int) throws {
+    do {
+        _ = try network.outputShape(for: [2, 1, side, side])
+    } catch let error as ShapeError {
+        let accepted = network.acceptedSquareSides(in: 1...largestResize, batch: 2)
+        let sides = accepted.isEmpty ? "none from 1 to \(largestResize)"
+            : accepted.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound) to \($0.upperBound)" }.joined(separator: ", ")
+        throw ValidationError("--resize \(side): \(experimentName) cannot take \(side)×\(side) images (\(error)); "
+                              + "it takes --resize \(sides)")
+    }
 }
 
 struct SoftmaxRegressionExperiment: ClassificationExperiment {

@@ -43,12 +43,17 @@ struct Evaluate: ParsableCommand {
     func validate() throws {
         if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be >= 1, got \(testLimit)") }
         if batchSize < 1 { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
+        if let resize, !(1...largestResize).contains(resize) {
+            throw ValidationError("--resize must be between 1 and \(largestResize), got \(resize)")
+        }
     }
 
     func run() throws {
         let entry = try ModelZoo.model(named: model)
         var generator = RandomGenerator(seed: 0)
         let network = entry.make(using: &generator)
+        let side = resize ?? entry.hyperparameters.resize
+        try checkSize(of: network, experimentName: model, side: side ?? 28)
         let contents = try SafeTensors.read(from: URL(fileURLWithPath: weights))
         var state = contents.dictionary
         if contents.metadata["format"] == Trainer.checkpointFormat {  // a training checkpoint: its model part
@@ -58,7 +63,6 @@ struct Evaluate: ParsableCommand {
         }
         try network.loadStateDict(state)
         let data = try FashionMNIST(directory: data)
-        let side = resize ?? entry.hyperparameters.resize
         let loader = ImageBatchLoader(dataSet: data.test, batchSize: batchSize, shuffle: false, limit: testLimit,
                                       resize: side.map { ImageSize($0, $0) })
         let accuracy = evaluateAccuracy(network, on: loader)

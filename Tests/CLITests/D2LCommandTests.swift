@@ -23,6 +23,8 @@ let fashionMNISTInstalled = FileManager.default.fileExists(
 /// What one run of `d2l` did.
 struct Run {
     var status: Int32
+    /// Whether a signal ended the process (a trap, a crash) rather than `exit`.
+    var signaled = false
     var output: String
     var errorOutput: String
     var lines: [String] { output.split(separator: "\n").map(String.init) }
@@ -51,8 +53,8 @@ func d2l(_ arguments: [String], in directory: URL? = nil, environment: [String: 
     let outputData = output.fileHandleForReading.readDataToEndOfFile()
     let errorData = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return Run(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-               errorOutput: String(decoding: errorData, as: UTF8.self))
+    return Run(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+               output: String(decoding: outputData, as: UTF8.self), errorOutput: String(decoding: errorData, as: UTF8.self))
 }
 
 /// A fresh temporary directory.

@@ -69,6 +69,13 @@ public final class Conv2D: WeightedLayer {
         return [("weight", weight)]
     }
 
+    /// `[N, C, H, W]` → `[N, O, H′, W′]`.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        let g = try checkedConvolutionGeometry(input: inputShape, weight: weight.shape, bias: bias?.shape, stride: stride,
+                                               padding: padding)
+        return [g.batch, g.outputChannels, g.outputHeight, g.outputWidth]
+    }
+
     /// The convolution of `input` `[N, C, H, W]`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)

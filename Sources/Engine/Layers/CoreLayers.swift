@@ -39,6 +39,14 @@ public final class Linear: WeightedLayer {
     /// `out`, the size of the last output dimension.
     public var outputFeatures: Int { weight.shape[0] }
 
+    /// `[N, in]` → `[N, out]`, `[B, N, in]` → `[B, N, out]`.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard (inputShape.count == 2 || inputShape.count == 3) && inputShape.last == inputFeatures else {
+            throw ShapeError("Linear: input must be [N, \(inputFeatures)] or [B, N, \(inputFeatures)], got shape \(inputShape)")
+        }
+        return inputShape.dropLast() + [outputFeatures]
+    }
+
     /// `weight`, then `bias` if present.
     public var directParameters: [(name: String, tensor: Tensor)] {
         if let bias { return [("weight", weight), ("bias", bias)] }
@@ -47,8 +55,7 @@ public final class Linear: WeightedLayer {
 
     /// `x Wᵀ + b`: `[N, in]` → `[N, out]` (or `[B, N, in]` → `[B, N, out]`).
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        precondition((input.rank == 2 || input.rank == 3) && input.shape.last == inputFeatures,
-                     "Linear: input must be [N, \(inputFeatures)] or [B, N, \(inputFeatures)], got shape \(input.shape)")
+        do { _ = try outputShape(for: input.shape) } catch { preconditionFailure("\(error)") }
         let product = matmul(input, weight, transposeB: true)
         guard let bias else { return product }
         return product + bias
@@ -63,6 +70,8 @@ public final class ReLU: ParameterlessLayer {
     public init() {}
     /// `max(x, 0)`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.relu() }
+    /// Any shape, unchanged.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 }
 
 /// `1 / (1 + e⁻ˣ)` elementwise (PyTorch's `nn.Sigmoid`); any shape.
@@ -73,6 +82,8 @@ public final class Sigmoid: ParameterlessLayer {
     public init() {}
     /// `σ(x)`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.sigmoid() }
+    /// Any shape, unchanged.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 }
 
 /// `tanh(x)` elementwise (PyTorch's `nn.Tanh`); any shape.
@@ -83,6 +94,8 @@ public final class Tanh: ParameterlessLayer {
     public init() {}
     /// `tanh(x)`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.tanh() }
+    /// Any shape, unchanged.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 }
 
 /// `softmax(x)ₖ = exp(xₖ) / Σⱼ exp(xⱼ)` along `axis` (PyTorch's `nn.Softmax(dim)`), computed
@@ -96,6 +109,13 @@ public final class Softmax: ParameterlessLayer {
     public init(axis: Int = -1) { self.axis = axis }
     /// `softmax(x)` along `axis`; same shape as `x`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.softmax(axis: axis) }
+    /// The same shape, when `axis` is one of its axes.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard axis >= -inputShape.count && axis < inputShape.count else {
+            throw ShapeError("softmax: axis \(axis) out of range for shape \(inputShape)")
+        }
+        return inputShape
+    }
 }
 
 /// Merges all dimensions from `startAxis` on (PyTorch's `nn.Flatten()`, `start_dim = 1`):
@@ -109,4 +129,11 @@ public final class Flatten: ParameterlessLayer {
     public init(startAxis: Int = 1) { self.startAxis = startAxis }
     /// `x` reshaped to `shape[..<startAxis] + [Π shape[startAxis...]]`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.flattened(startAxis: startAxis) }
+    /// `shape[..<startAxis] + [Π shape[startAxis...]]`.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard startAxis >= 0 && startAxis <= inputShape.count else {
+            throw ShapeError("flatten: start axis \(startAxis) out of range for shape \(inputShape)")
+        }
+        return Array(inputShape[..<startAxis]) + [inputShape[startAxis...].reduce(1, *)]
+    }
 }

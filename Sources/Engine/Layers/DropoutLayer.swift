@@ -36,4 +36,7 @@ public final class Dropout: ParameterlessLayer {
     public func callAsFunction(_ input: Tensor) -> Tensor {
         dropout(input, probability: probability, training: isTraining, using: &generator)
     }
+
+    /// Any shape, unchanged.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 }

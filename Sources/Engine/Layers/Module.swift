@@ -56,6 +56,15 @@ public protocol Module: AnyObject {
 
     /// The forward computation.
     func callAsFunction(_ input: Tensor) -> Tensor
+
+    /// The shape `callAsFunction` gives for an input of shape `inputShape`, computed from the
+    /// shapes alone (nothing runs, nothing is allocated), so a size can be checked before
+    /// training. Batch normalization's need for more than one value per channel in training is
+    /// not checked: it depends on the batch, not the layer. No default: a module that cannot say
+    /// would make every network holding it uncheckable.
+    /// - Throws: `ShapeError` when `callAsFunction` would stop on such an input, with the message
+    ///   it would stop with; containers name the refusing layer (`outputShape(of:named:for:)`).
+    func outputShape(for inputShape: [Int]) throws -> [Int]
 }
 
 extension Module {

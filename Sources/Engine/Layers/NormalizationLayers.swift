@@ -68,6 +68,14 @@ public final class BatchNorm1D: BatchNormLayer {
         self.epsilon = epsilon
     }
 
+    /// `[N, C]` or `[N, C, L]`, unchanged.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard (inputShape.count == 2 || inputShape.count == 3) && inputShape[1] == weight.count else {
+            throw ShapeError("BatchNorm1D: input must be [N, \(weight.count)] or [N, \(weight.count), L], got shape \(inputShape)")
+        }
+        return inputShape
+    }
+
     /// Normalizes `[N, C]` or `[N, C, L]`; same shape out.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         precondition(input.rank == 2 || input.rank == 3,
@@ -93,6 +101,14 @@ public final class BatchNorm2D: BatchNormLayer {
         (weight, bias, runningMean, runningVariance, batchesTracked) = batchNormTensors(featureCount, "BatchNorm2D")
         self.momentum = momentum
         self.epsilon = epsilon
+    }
+
+    /// `[N, C, H, W]`, unchanged.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard inputShape.count == 4 && inputShape[1] == weight.count else {
+            throw ShapeError("BatchNorm2D: input must be [N, \(weight.count), H, W], got shape \(inputShape)")
+        }
+        return inputShape
     }
 
     /// Normalizes `[N, C, H, W]`; same shape out.

@@ -32,6 +32,12 @@ public final class Parallel: ModuleContainer {
         branches.enumerated().map { (String($0.offset), $0.element) }
     }
 
+    /// The branches' shapes joined along `axis` (`concatenatedShape`).
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        try concatenatedShape(branches.enumerated().map { try outputShape(of: $0.element, named: String($0.offset), for: inputShape) },
+                              axis: axis)
+    }
+
     /// `concatenate(branches.map { $0(input) }, axis: axis)`; outputs must agree off `axis`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         concatenate(branches.map { $0(input) }, axis: axis)

@@ -39,6 +39,13 @@ public final class MaxPool2D: WindowedPoolingLayer {
     public func callAsFunction(_ input: Tensor) -> Tensor {
         maxPool2d(input, kernelSize: kernelSize, stride: stride, padding: padding)
     }
+
+    /// `[N, C, H, W]` → `[N, C, H′, W′]`.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        let g = try checkedPoolingGeometry(inputShape, kernelSize: kernelSize, stride: stride, padding: padding,
+                                           operation: "maxPool2d")
+        return [inputShape[0], inputShape[1], g.outputHeight, g.outputWidth]
+    }
 }
 
 /// Average pooling (PyTorch's `nn.AvgPool2d`, padding counted as zeros): `[N, C, H, W]` →
@@ -64,6 +71,13 @@ public final class AvgPool2D: WindowedPoolingLayer {
     public func callAsFunction(_ input: Tensor) -> Tensor {
         avgPool2d(input, kernelSize: kernelSize, stride: stride, padding: padding)
     }
+
+    /// `[N, C, H, W]` → `[N, C, H′, W′]`.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        let g = try checkedPoolingGeometry(inputShape, kernelSize: kernelSize, stride: stride, padding: padding,
+                                           operation: "avgPool2d")
+        return [inputShape[0], inputShape[1], g.outputHeight, g.outputWidth]
+    }
 }
 
 /// Global average pooling: `[N, C, H, W]` → `[N, C, 1, 1]`, the mean of each channel's plane
@@ -75,6 +89,8 @@ public final class GlobalAvgPool2D: ParameterlessLayer {
     public init() {}
     /// `[N, C, H, W]` → `[N, C, 1, 1]`.
     public func callAsFunction(_ input: Tensor) -> Tensor { globalAvgPool2d(input) }
+    /// `[N, C, H, W]` → `[N, C, 1, 1]`.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { try globalPooledShape(inputShape) }
 }
 
 /// PyTorch's `nn.AdaptiveAvgPool2d`, for the only output size the textbook uses, `(1, 1)`:
@@ -93,4 +109,14 @@ public final class AdaptiveAvgPool2D: ParameterlessLayer {
 
     /// `[N, C, H, W]` → `[N, C, 1, 1]`.
     public func callAsFunction(_ input: Tensor) -> Tensor { globalAvgPool2d(input) }
+    /// `[N, C, H, W]` → `[N, C, 1, 1]`.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { try globalPooledShape(inputShape) }
+}
+
+/// `[N, C, 1, 1]` for `[N, C, H, W]` with a non-empty plane (`globalAvgPool2d`'s condition).
+private func globalPooledShape(_ shape: [Int]) throws -> [Int] {
+    guard shape.count == 4 && shape[2] * shape[3] > 0 else {
+        throw ShapeError("globalAvgPool2d: input must be [N, C, H, W] with H, W > 0, got shape \(shape)")
+    }
+    return [shape[0], shape[1], 1, 1]
 }

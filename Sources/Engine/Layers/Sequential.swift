@@ -58,6 +58,13 @@ public final class Sequential: ModuleContainer {
         layers.enumerated().map { (String($0.offset), $0.element) }
     }
 
+    /// The shape after every layer in turn; a refusal names the layer by its index.
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        var shape = inputShape
+        for (index, layer) in layers.enumerated() { shape = try outputShape(of: layer, named: String(index), for: shape) }
+        return shape
+    }
+
     /// Applies the layers in order.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         layers.reduce(input) { x, layer in layer(x) }

@@ -8,20 +8,14 @@
 /// - Precondition: at least one tensor, equal ranks, matching extents off the axis.
 public func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor {
     precondition(!tensors.isEmpty, "concatenate: needs at least one tensor")
-    let first = tensors[0].shape
-    let resolved = axis < 0 ? axis + first.count : axis
     let shapes = tensors.map(\.shape)
-    precondition(resolved >= 0 && resolved < first.count, "concatenate: axis \(axis) out of range for shapes \(shapes)")
-    for shape in shapes {
-        precondition(shape.count == first.count
-                     && shape.indices.allSatisfy { $0 == resolved || shape[$0] == first[$0] },
-                     "concatenate: shapes \(shapes) differ off axis \(axis)")
-    }
+    let resultShape: [Int]
+    do { resultShape = try concatenatedShape(shapes, axis: axis) } catch { preconditionFailure("\(error)") }
+    let first = shapes[0]
+    let resolved = axis < 0 ? axis + first.count : axis
     let outer = first[..<resolved].reduce(1, *), inner = first[(resolved + 1)...].reduce(1, *)
     let extents = shapes.map { $0[resolved] }
-    let total = extents.reduce(0, +)
-    var resultShape = first
-    resultShape[resolved] = total
+    let total = resultShape[resolved]
     let result = Tensor(uninitializedShape: resultShape)
     var offset = 0
     for (tensor, extent) in zip(tensors, extents) {
@@ -47,4 +41,23 @@ public func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor {
         }
         return gradients
     }
+}
+
+/// The shape of `concatenate` of tensors of `shapes` along `axis`: the shared shape with the
+/// extents along `axis` added (also `Parallel`'s and the Inception blocks' shape inference).
+/// - Throws: `ShapeError` when `shapes` is empty, the axis is out of range or the shapes differ
+///   off the axis.
+public func concatenatedShape(_ shapes: [[Int]], axis: Int) throws(ShapeError) -> [Int] {
+    guard let first = shapes.first else { throw ShapeError("concatenate: needs at least one tensor") }
+    let resolved = axis < 0 ? axis + first.count : axis
+    guard resolved >= 0 && resolved < first.count else {
+        throw ShapeError("concatenate: axis \(axis) out of range for shapes \(shapes)")
+    }
+    for shape in shapes where shape.count != first.count
+        || !shape.indices.allSatisfy({ $0 == resolved || shape[$0] == first[$0] }) {
+        throw ShapeError("concatenate: shapes \(shapes) differ off axis \(axis)")
+    }
+    var result = first
+    result[resolved] = shapes.reduce(0) { $0 + $1[resolved] }
+    return result
 }

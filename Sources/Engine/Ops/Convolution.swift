@@ -60,17 +60,30 @@ func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), 
 /// a message naming `conv2d` and the shapes otherwise.
 func convolutionGeometry(input: [Int], weight: [Int], bias: [Int]?, stride: (Int, Int),
                          padding: (Int, Int)) -> Convolution2DGeometry {
+    do {
+        return try checkedConvolutionGeometry(input: input, weight: weight, bias: bias, stride: stride, padding: padding)
+    } catch {
+        preconditionFailure("\(error)")
+    }
+}
+
+/// The geometry of a convolution, or a `ShapeError` with the message `convolutionGeometry` stops
+/// with: the one check behind both the op and shape inference (`Conv2D.outputShape(for:)`).
+func checkedConvolutionGeometry(input: [Int], weight: [Int], bias: [Int]?, stride: (Int, Int),
+                                padding: (Int, Int)) throws(ShapeError) -> Convolution2DGeometry {
     let shapes = "input \(input), weight \(weight)\(bias.map { ", bias \($0)" } ?? ""), stride \(stride), padding \(padding)"
-    precondition(input.count == 4, "conv2d: input must be [N, C, H, W]; \(shapes)")
-    precondition(weight.count == 4, "conv2d: weight must be [O, C, kh, kw]; \(shapes)")
-    precondition(input[1] == weight[1],
-                 "conv2d: input has \(input[1]) channels but weight expects \(weight[1]); \(shapes)")
-    precondition(bias == nil || bias! == [weight[0]], "conv2d: bias must be [\(weight[0])]; \(shapes)")
-    precondition(stride.0 >= 1 && stride.1 >= 1, "conv2d: stride must be positive; \(shapes)")
-    precondition(padding.0 >= 0 && padding.1 >= 0, "conv2d: padding must be non-negative; \(shapes)")
-    precondition(weight[2] >= 1 && weight[3] >= 1, "conv2d: empty kernel; \(shapes)")
-    precondition(weight[2] <= input[2] + 2 * padding.0 && weight[3] <= input[3] + 2 * padding.1,
-                 "conv2d: kernel \(weight[2])×\(weight[3]) is larger than the padded input \(input[2] + 2 * padding.0)×\(input[3] + 2 * padding.1); \(shapes)")
+    func check(_ condition: Bool, _ message: @autoclosure () -> String) throws(ShapeError) {
+        if !condition { throw ShapeError("conv2d: \(message()); \(shapes)") }
+    }
+    try check(input.count == 4, "input must be [N, C, H, W]")
+    try check(weight.count == 4, "weight must be [O, C, kh, kw]")
+    try check(input[1] == weight[1], "input has \(input[1]) channels but weight expects \(weight[1])")
+    try check(bias == nil || bias! == [weight[0]], "bias must be [\(weight[0])]")
+    try check(stride.0 >= 1 && stride.1 >= 1, "stride must be positive")
+    try check(padding.0 >= 0 && padding.1 >= 0, "padding must be non-negative")
+    try check(weight[2] >= 1 && weight[3] >= 1, "empty kernel")
+    try check(weight[2] <= input[2] + 2 * padding.0 && weight[3] <= input[3] + 2 * padding.1,
+              "kernel \(weight[2])×\(weight[3]) is larger than the padded input \(input[2] + 2 * padding.0)×\(input[3] + 2 * padding.1)")
     return Convolution2DGeometry(
         batch: input[0], inputChannels: input[1], inputHeight: input[2], inputWidth: input[3],
         outputChannels: weight[0], kernelHeight: weight[2], kernelWidth: weight[3],

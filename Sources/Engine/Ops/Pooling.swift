@@ -6,14 +6,28 @@
 /// holds at least one input element.
 func poolingGeometry(_ shape: [Int], kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int),
                      operation: String) -> Pooling2DGeometry {
+    do {
+        return try checkedPoolingGeometry(shape, kernelSize: kernelSize, stride: stride, padding: padding, operation: operation)
+    } catch {
+        preconditionFailure("\(error)")
+    }
+}
+
+/// The geometry of a pooling, or a `ShapeError` with the message `poolingGeometry` stops with:
+/// the one check behind both the op and shape inference (`MaxPool2D.outputShape(for:)`).
+func checkedPoolingGeometry(_ shape: [Int], kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int),
+                            operation: String) throws(ShapeError) -> Pooling2DGeometry {
     let arguments = "input \(shape), kernel \(kernelSize), stride \(stride), padding \(padding)"
-    precondition(shape.count == 4, "\(operation): input must be [N, C, H, W]; \(arguments)")
-    precondition(kernelSize.0 >= 1 && kernelSize.1 >= 1, "\(operation): kernel size must be positive; \(arguments)")
-    precondition(stride.0 >= 1 && stride.1 >= 1, "\(operation): stride must be positive; \(arguments)")
-    precondition(padding.0 >= 0 && padding.1 >= 0 && 2 * padding.0 <= kernelSize.0 && 2 * padding.1 <= kernelSize.1,
-                 "\(operation): padding must be between 0 and half the kernel size; \(arguments)")
-    precondition(kernelSize.0 <= shape[2] + 2 * padding.0 && kernelSize.1 <= shape[3] + 2 * padding.1,
-                 "\(operation): kernel \(kernelSize.0)×\(kernelSize.1) is larger than the padded input \(shape[2] + 2 * padding.0)×\(shape[3] + 2 * padding.1); \(arguments)")
+    func check(_ condition: Bool, _ message: @autoclosure () -> String) throws(ShapeError) {
+        if !condition { throw ShapeError("\(operation): \(message()); \(arguments)") }
+    }
+    try check(shape.count == 4, "input must be [N, C, H, W]")
+    try check(kernelSize.0 >= 1 && kernelSize.1 >= 1, "kernel size must be positive")
+    try check(stride.0 >= 1 && stride.1 >= 1, "stride must be positive")
+    try check(padding.0 >= 0 && padding.1 >= 0 && 2 * padding.0 <= kernelSize.0 && 2 * padding.1 <= kernelSize.1,
+              "padding must be between 0 and half the kernel size")
+    try check(kernelSize.0 <= shape[2] + 2 * padding.0 && kernelSize.1 <= shape[3] + 2 * padding.1,
+              "kernel \(kernelSize.0)×\(kernelSize.1) is larger than the padded input \(shape[2] + 2 * padding.0)×\(shape[3] + 2 * padding.1)")
     return Pooling2DGeometry(planes: shape[0] * shape[1], inputHeight: shape[2], inputWidth: shape[3],
                              kernelHeight: kernelSize.0, kernelWidth: kernelSize.1,
                              strideHeight: stride.0, strideWidth: stride.1,

@@ -47,8 +47,12 @@ extension Trainer {
 
     /// Restores model, optimizer, dropout generators, completed epochs and the record from a
     /// checkpoint written by `saveCheckpoint(to:)`. Strict: the model's keys and shapes must
-    /// match exactly. Throws `TrainingError.checkpoint` naming the file and the problem.
-    public func resume(from url: URL) throws {
+    /// match exactly, and the run that wrote it must have had the same configuration — every key
+    /// that its `record.configuration` and this trainer's both hold must agree, except those in
+    /// `changeable` (by default `epochs`, so that a run can be extended). The record keeps this
+    /// trainer's configuration values. Throws `TrainingError.checkpoint` naming the file and the
+    /// problem (for a configuration, each key that differs); nothing is changed then.
+    public func resume(from url: URL, allowingChangesTo changeable: Set<String> = ["epochs"]) throws {
         func fail(_ reason: String) -> TrainingError { .checkpoint(path: url.path, reason: reason) }
         let contents: SafeTensors.Contents
         do { contents = try SafeTensors.read(from: url) } catch { throw fail("\(error)") }
@@ -61,6 +65,15 @@ extension Trainer {
               let generatorsJSON = contents.metadata["generators"],
               let generators = try? JSONDecoder().decode([String: [String]].self, from: Data(generatorsJSON.utf8))
         else { throw fail("metadata is incomplete or malformed") }
+        let differences = record.configuration.keys.sorted().compactMap { key -> String? in
+            guard !changeable.contains(key), let there = record.configuration[key], let here = self.record.configuration[key],
+                  there != here else { return nil }
+            return "\(key) \(there) in the checkpoint, \(here) now"
+        }
+        guard differences.isEmpty else {
+            let listed = differences.prefix(3).joined(separator: ", ") + (differences.count > 3 ? ", and \(differences.count - 3) more" : "")
+            throw fail("it belongs to another run (\(listed)); continue it with its own settings, or start this one with another file")
+        }
 
         var modelState: [String: Tensor] = [:], optimizerState: [String: Tensor] = [:]
         for entry in contents.entries {
@@ -88,7 +101,9 @@ extension Trainer {
             for (index, rate) in rates.enumerated() { optimizer.parameterGroups[index].learningRate = rate }
         }
         for (dropout, generator) in dropouts { dropout.generator = generator }
-        self.record = record
+        var resumedRecord = record
+        resumedRecord.configuration.merge(self.record.configuration) { _, current in current }
+        self.record = resumedRecord
         self.completedEpochs = epochs
     }
 }

@@ -62,8 +62,10 @@ public struct CurvePlot {
         return result
     }
 
-    private static func label(_ value: Double) -> String {
-        value == value.rounded() ? String(Int(value)) : String(format: "%g", value)
+    /// A tick's text: whole numbers as integers (`2`, `10`), others and huge ones (a diverging
+    /// loss of 1e23 has no `Int`) by `%g`.
+    static func label(_ value: Double) -> String {
+        abs(value) < 1e15 && value == value.rounded() ? String(Int(value)) : String(format: "%g", value)
     }
 
     private static func escape(_ text: String) -> String {

@@ -33,6 +33,12 @@ final class Inception: ModuleContainer {
         let b4 = b4_2(b4_1(x)).relu()
         return concatenate([b1, b2, b3, b4], axis: 1)
     }
+
+    func outputShape(for x: [Int]) throws -> [Int] {
+        try concatenatedShape([b1_1.outputShape(for: x), b2_2.outputShape(for: b2_1.outputShape(for: x)),
+                               b3_2.outputShape(for: b3_1.outputShape(for: x)), b4_2.outputShape(for: b4_1.outputShape(for: x))],
+                              axis: 1)
+    }
 }
 
 /// The Swift twins of the networks of `layers.json` (same layer order as the generator's).

@@ -147,6 +147,53 @@ struct TrainerTests {
         #expect(throws: TrainingError.self) { try trainer.resume(from: garbage) }
     }
 
+    @Test("a checkpoint of another configuration is refused, naming what differs; another epoch count is not")
+    func checkpointOfAnotherConfiguration() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let checkpoint = directory.appendingPathComponent("run.safetensors")
+        func trainer(_ configuration: [String: String]) -> Trainer {
+            let model = makeModel(), template = makeTrainer(model)
+            let trainer = Trainer(model: model, optimizer: template.optimizer, train: template.trainLoader, test: template.testLoader,
+                                  configuration: configuration)
+            trainer.write = { _ in }
+            trainer.progress = .quiet
+            return trainer
+        }
+        let first = trainer(["lr": "0.1", "seed": "5", "epochs": "1"])
+        first.outputs.checkpoint = checkpoint
+        try first.fit(epochs: 1)
+
+        let other = trainer(["lr": "0.2", "seed": "5", "epochs": "1"])
+        let before = other.model.parameters().map(\.scalars)
+        do {
+            try other.resume(from: checkpoint)
+            Issue.record("a checkpoint written with lr 0.1 was resumed with lr 0.2")
+        } catch let TrainingError.checkpoint(path, reason) {
+            #expect(path == checkpoint.path)
+            #expect(reason.contains("lr 0.1 in the checkpoint, 0.2 now"), "\(reason)")
+            #expect(!reason.contains("seed"), "\(reason)")
+        }
+        #expect(other.model.parameters().map(\.scalars) == before)
+        #expect(other.completedEpochs == 0)
+
+        let longer = trainer(["lr": "0.1", "seed": "5", "epochs": "3"])
+        try longer.resume(from: checkpoint)
+        #expect(longer.completedEpochs == 1)
+        #expect(longer.record.configuration["epochs"] == "3")
+    }
+
+    @Test("the plot of a diverging loss labels its huge ticks (no integer conversion)")
+    func plotOfAHugeLoss() {
+        var record = TrainingRecord(configuration: [:])
+        record.curve = [CurvePoint(x: 0.5, loss: 2.3, trainAccuracy: 0.1), CurvePoint(x: 1, loss: 3.7e23, trainAccuracy: 0.2)]
+        let svg = CurvePlot(record: record, epochs: 2).svg()
+        #expect(svg.contains(">2e+23<") || svg.contains(">1e+23<"), "\(svg)")
+        #expect(CurvePlot.label(3) == "3")
+        #expect(CurvePlot.label(2.5) == "2.5")
+        #expect(CurvePlot.label(1e23) == "1e+23")
+    }
+
     @Test("a diverging run stops with the epoch, the batch and the learning rate, keeping the last good checkpoint")
     func divergence() throws {
         let directory = try temporaryDirectory()
