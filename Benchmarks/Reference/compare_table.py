@@ -85,6 +85,26 @@ def main():
     goal("training >= 1.0x, peak memory no higher", ["train alexnet", "train vgg", "train nin", "train googlenet"], 1.0,
          memory=True)
 
+    train = [n for n in ours if ours[n]["group"] == "train" and n in ref]
+    if train:
+        print("\n#### Training step: speed and net memory (issue #13)\n")
+        print("Net memory = the child's peak resident set minus its resident set before the network was built; "
+              "tensors = the most bytes of tensor values alive at once (ours only).\n")
+        print("| network | speed-up | ex/s ours / PyTorch | net MiB ours / PyTorch | memory ratio | tensors MiB |")
+        print("|---|---:|---|---|---:|---:|")
+        speedups, memory_ratios = [], []
+        for name in train:
+            r, t = ours[name], ref[name]
+            speedup = t["median_ms"] / r["median_ms"]
+            net_ours, net_ref = r["peak_mb"] - r["base_mb"], t["peak_mb"] - t["base_mb"]
+            speedups.append(speedup)
+            memory_ratios.append(net_ours / net_ref)
+            tensors = f"{r['tensor_peak_mb']:.0f}" if "tensor_peak_mb" in r else "–"
+            print(f"| {name.removeprefix('train ')} | {speedup:.2f}x | {r['examples_per_sec']:.0f} / {t['examples_per_sec']:.0f} "
+                  f"| {net_ours:.0f} / {net_ref:.0f} | {net_ours / net_ref:.2f} | {tensors} |")
+        geomean = lambda xs: __import__("math").exp(sum(__import__("math").log(x) for x in xs) / len(xs))
+        print(f"\nGeometric means: speed-up {geomean(speedups):.2f}x, memory ratio {geomean(memory_ratios):.2f}.")
+
 
 if __name__ == "__main__":
     main()

@@ -84,4 +84,26 @@ struct VectorMathTests {
             #expect(mismatches.isEmpty, "count \(count): \(mismatches.count) mismatches, first at \(mismatches.first ?? -1)")
         }
     }
+
+    @Test("reluKernel equals max(x, 0) bit for bit, and its sign bits give the gradient where x > 0, over block edges and tails")
+    func reluForwardAndBackward() {
+        let specials: [Float] = [0, -0.0, 1, -1, .infinity, -.infinity, .nan, -Float.nan,
+                                 Float.leastNonzeroMagnitude, -Float.leastNonzeroMagnitude, .greatestFiniteMagnitude]
+        for count in [1, 7, 8, 9, 16384, 16384 + 13, 2 * 16384 + 8] {
+            var generator = RandomGenerator(seed: UInt64(count))
+            let input = (0..<count).map { i in i < specials.count ? specials[i] : generator.nextFloat() * 2 - 1 }
+            let gradient = (0..<count).map { _ in generator.nextFloat() + 0.5 }
+            var output = [Float](repeating: 7, count: count), dx = [Float](repeating: 7, count: count)
+            var signs = [UInt8](repeating: 0, count: (count + 7) / 8)
+            reluKernel(&output, signs: &signs, input, count: count)
+            reluBackwardKernel(&dx, gradient, signs: signs, count: count)
+            for i in 0..<count {
+                let expected = Swift.max(input[i], 0)
+                // Exact by construction: a copy or a zero, no arithmetic.
+                #expect(output[i].bitPattern == expected.bitPattern || (output[i].isNaN && expected.isNaN),
+                        "relu(\(input[i])) at \(i) of \(count): \(output[i])")
+                #expect(dx[i] == (input[i] > 0 ? gradient[i] : 0), "relu gradient at \(i) of \(count) (x = \(input[i]))")
+            }
+        }
+    }
 }

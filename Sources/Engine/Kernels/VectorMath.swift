@@ -134,3 +134,67 @@ func sigmoidBackwardKernel(_ inputGradient: UnsafeMutablePointer<Float>, _ outpu
         }
     }
 }
+
+/// The lane weights 1, 2, 4, …, 128 that pack eight lane masks into one byte.
+private let laneBits = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
+
+/// ReLU forward, `output[i] = max(input[i], 0)` (NaN stays NaN, −0 becomes +0, as `Swift.max`
+/// and PyTorch), and the bit `i % 8` of `signs[i / 8]` set exactly where `input[i] > 0`: the
+/// 1/32 of the output's size that the backward reads instead of the output. Blocks of 16384
+/// (a multiple of 8, so every block but the last fills whole bytes) over the cores.
+func reluKernel(_ output: UnsafeMutablePointer<Float>, signs: UnsafeMutablePointer<UInt8>,
+                _ input: UnsafePointer<Float>, count: Int) {
+    let block = 16384
+    parallelFor((count + block - 1) / block, work: count) { index in
+        let first = index * block, length = Swift.min(block, count - first)
+        let x = UnsafeRawPointer(input + first), y = UnsafeMutableRawPointer(output + first)
+        let bytes = signs + first / 8
+        var i = 0
+        while i + 8 <= length {
+            let v = x.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let bits = unsafeBitCast(v, to: SIMD8<Int32>.self)
+            // All ones where the bits, read as an integer, are > 0: positive numbers and +NaN.
+            let positiveOrNaN = ((0 &- bits) & ~bits) &>> SIMD8(repeating: 31)
+            let nan = nanMask(v)
+            let keep = positiveOrNaN & ~nan
+            y.storeBytes(of: unsafeBitCast(bits & (positiveOrNaN | nan), to: SIMD8<Float>.self),
+                         toByteOffset: i * 4, as: SIMD8<Float>.self)
+            bytes[i / 8] = UInt8(truncatingIfNeeded: (keep & laneBits).wrappedSum())
+            i += 8
+        }
+        if i < length {
+            var byte: UInt8 = 0
+            for lane in 0..<(length - i) {
+                let value = input[first + i + lane]
+                output[first + i + lane] = Swift.max(value, 0)
+                if value > 0 { byte |= 1 << UInt8(lane) }
+            }
+            bytes[i / 8] = byte
+        }
+    }
+}
+
+/// ReLU backward: `inputGradient[i] = outputGradient[i]` where bit `i % 8` of `signs[i / 8]` is
+/// set (the input was > 0), else 0. Blocks of 16384 over the cores.
+func reluBackwardKernel(_ inputGradient: UnsafeMutablePointer<Float>, _ outputGradient: UnsafePointer<Float>,
+                        signs: UnsafePointer<UInt8>, count: Int) {
+    let block = 16384
+    parallelFor((count + block - 1) / block, work: count) { index in
+        let first = index * block, length = Swift.min(block, count - first)
+        let dx = UnsafeMutableRawPointer(inputGradient + first), dy = UnsafeRawPointer(outputGradient + first)
+        let bytes = signs + first / 8
+        var i = 0
+        while i + 8 <= length {
+            let g = dy.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Int32>.self)
+            let lanes = SIMD8<Int32>(repeating: Int32(bytes[i / 8])) & laneBits
+            let keep = (0 &- lanes) &>> SIMD8(repeating: 31)  // all ones where the lane's bit is set
+            dx.storeBytes(of: g & keep, toByteOffset: i * 4, as: SIMD8<Int32>.self)
+            i += 8
+        }
+        while i < length {
+            let set = bytes[i / 8] & (1 << UInt8(i % 8)) != 0
+            inputGradient[first + i] = set ? outputGradient[first + i] : 0
+            i += 1
+        }
+    }
+}

@@ -47,21 +47,13 @@ public func maxPool2d(_ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int
                             operation: "maxPool2d")
     let shape = input.shape
     let result = Tensor(uninitializedShape: [shape[0], shape[1], g.outputHeight, g.outputWidth])
-    let argmax = UnsafeMutablePointer<Int32>.allocate(capacity: Swift.max(result.count, 1))
-    maxPool2DForward(result.pointer, argmax: argmax, input.pointer, g)
-    let indices = PoolingIndices(argmax)
+    let indices = SavedBuffer<Int32>(count: result.count)
+    maxPool2DForward(result.pointer, argmax: indices.base, input.pointer, g)
     return Tensor.record(result, operation: "maxPool2d", inputs: [input]) { gradient in
         let dx = Tensor.zeros(shape)
         maxPool2DBackward(dx.pointer, gradient.pointer, argmax: indices.base, g)
         return [dx]
     }
-}
-
-/// Owns the argmax buffer a max pooling's backward rule needs (freed with the rule).
-private final class PoolingIndices {
-    let base: UnsafeMutablePointer<Int32>
-    init(_ base: UnsafeMutablePointer<Int32>) { self.base = base }
-    deinit { base.deallocate() }
 }
 
 /// Average pooling (PyTorch's `F.avg_pool2d` with `count_include_pad=True`, floor mode):

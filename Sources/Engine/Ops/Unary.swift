@@ -51,10 +51,18 @@ extension Tensor {
     }
 
     /// `max(x, 0)` elementwise. ∂/∂x = g where `x > 0`, else 0 (0 at the kink, as in PyTorch).
+    /// The backward reads one bit per element saved by the forward (1/32 of the output), not the
+    /// output, so the output is freed when the next op does not save it (a max pooling does not).
     public func relu() -> Tensor {
-        let result = map { Swift.max($0, 0) }
-        let y = result.detached()  // y > 0 exactly where x > 0
-        return Tensor.record(result, operation: "relu", inputs: [self]) { g in [Tensor.zipMap(g, y) { $1 > 0 ? $0 : 0 }] }
+        let result = Tensor(uninitializedShape: shape)
+        let signs = SavedBuffer<UInt8>(count: (count + 7) / 8)
+        reluKernel(result.pointer, signs: signs.base, pointer, count: count)
+        let count = self.count
+        return Tensor.record(result, operation: "relu", inputs: [self]) { g in
+            let dx = Tensor(uninitializedShape: g.shape)
+            reluBackwardKernel(dx.pointer, g.pointer, signs: signs.base, count: count)
+            return [dx]
+        }
     }
 
     /// `σ(x) = 1/(1 + e⁻ˣ)` elementwise, without overflow for large `|x|`. ∂/∂x = g · σ(1 − σ).

@@ -149,3 +149,28 @@ final class LargeBufferCache: @unchecked Sendable {
         #endif
     }
 }
+
+/// A buffer of `count` values of a trivial type that a backward rule saves (max pooling's argmax,
+/// ReLU's sign bits), freed with the rule. Large ones come from `LargeBufferCache`, like tensor
+/// values, so they neither fragment the heap nor are faulted in afresh every step.
+final class SavedBuffer<Element> {
+    /// The first element (uninitialized until the forward pass writes it).
+    let base: UnsafeMutablePointer<Element>
+    private let byteCount: Int
+
+    init(count: Int) {
+        byteCount = Swift.max(count, 1) * MemoryLayout<Element>.stride
+        let raw = byteCount >= LargeBufferCache.threshold
+            ? LargeBufferCache.shared.allocate(byteCount: byteCount)
+            : UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: TensorStorage.alignment)
+        base = raw.bindMemory(to: Element.self, capacity: Swift.max(count, 1))
+    }
+
+    deinit {
+        if byteCount >= LargeBufferCache.threshold {
+            LargeBufferCache.shared.deallocate(UnsafeMutableRawPointer(base), byteCount: byteCount)
+        } else {
+            UnsafeMutableRawPointer(base).deallocate()
+        }
+    }
+}
