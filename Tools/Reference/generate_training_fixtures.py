@@ -5,7 +5,7 @@ rate, on real Fashion-MNIST batches, so that Tests/ModelsTests/TrainingStepTests
 our networks the same way and compare every step.
 
 For each network (softmax regression §3.7, MLP §4.3, MLP with dropout §4.6, LeNet §6.6, BN-LeNet
-§7.5 concise):
+§7.5, concise and from scratch):
 * the book's network (d2l_book_networks.py) with the book's initialization (`init_weights`:
   N(0, 0.01²) for the linear models' `nn.Linear` weights, `train_ch6`'s Xavier-uniform for the
   CNNs), drawn from torch.manual_seed(SEED + index); its state dict is saved as
@@ -50,7 +50,8 @@ if safetensors.__version__ != EXPECTED_SAFETENSORS:
     sys.exit(f"expected safetensors {EXPECTED_SAFETENSORS}, found {safetensors.__version__}")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from d2l_book_networks import batch_norm_lenet, init_xavier, lenet, mlp, mlp_dropout, softmax_regression  # noqa: E402
+from d2l_book_networks import (BatchNorm, batch_norm_lenet, batch_norm_lenet_scratch, init_xavier, lenet, mlp,  # noqa: E402
+                               mlp_dropout, softmax_regression)
 
 torch.set_num_threads(1)
 torch.backends.mkldnn.enabled = False  # PyTorch's plain CPU kernels; oneDNN's blocked layouts add their own rounding
@@ -152,7 +153,28 @@ NETWORKS = [
     ("mlp-dropout", mlp_dropout, init_normal, 0.5),
     ("lenet", lenet, init_xavier, 0.9),
     ("batch-norm-lenet", batch_norm_lenet, init_xavier, 1.0),
+    ("batch-norm-lenet-scratch", batch_norm_lenet_scratch, init_xavier, 1.0),
 ]
+
+
+def full_state(net):
+    """The state dict, plus the moving statistics of the book's scratch BatchNorm (plain
+    attributes there, outside state_dict(); our module saves them after `beta`, under
+    `<index>.moving_mean` and `<index>.moving_var`)."""
+    state = {key: value.detach().clone().contiguous() for key, value in net.state_dict().items()}
+    for i, layer in enumerate(net):
+        if isinstance(layer, BatchNorm):
+            state[f"{i}.moving_mean"] = layer.moving_mean.detach().clone().contiguous()
+            state[f"{i}.moving_var"] = layer.moving_var.detach().clone().contiguous()
+    return state
+
+
+def load_full_state(net, state):
+    net.load_state_dict({k: v for k, v in state.items() if not k.endswith((".moving_mean", ".moving_var"))})
+    for i, layer in enumerate(net):
+        if isinstance(layer, BatchNorm):
+            layer.moving_mean = state[f"{i}.moving_mean"].clone()
+            layer.moving_var = state[f"{i}.moving_var"].clone()
 
 
 def with_shared_masks(net):
@@ -170,9 +192,12 @@ def with_shared_masks(net):
 def train(make, initial_state, learning_rate, dtype):
     """STEPS steps of the book's SGD from `initial_state`; the losses and the final state dict."""
     net = make()
-    net.load_state_dict(initial_state)
+    load_full_state(net, initial_state)
     dropout = with_shared_masks(net)
     net = net.to(dtype)
+    for layer in net:
+        if isinstance(layer, BatchNorm):  # plain attributes: .to() leaves them alone
+            layer.moving_mean, layer.moving_var = layer.moving_mean.to(dtype), layer.moving_var.to(dtype)
     net.train()
     optimizer = torch.optim.SGD(net.parameters(), lr=learning_rate)
     loss = nn.CrossEntropyLoss()
@@ -185,7 +210,7 @@ def train(make, initial_state, learning_rate, dtype):
         l.backward()
         optimizer.step()
         losses.append(l.item())
-    return losses, {key: value.detach().clone() for key, value in net.state_dict().items()}, dropout
+    return losses, full_state(net), dropout
 
 
 os.makedirs(STEPS_DIR, exist_ok=True)
@@ -194,7 +219,7 @@ for index, (name, make, init, learning_rate) in enumerate(NETWORKS):
     torch.manual_seed(SEED + index)
     net = make()
     net.apply(init)
-    initial = {key: value.detach().clone().contiguous() for key, value in net.state_dict().items()}
+    initial = full_state(net)
     losses, final, dropout = train(make, initial, learning_rate, torch.float32)
     losses64, final64, _ = train(make, initial, learning_rate, torch.float64)
 
@@ -206,7 +231,7 @@ for index, (name, make, init, learning_rate) in enumerate(NETWORKS):
             state_drift[key] = (value.double() - final64[key]).abs().max().item()
 
     save_file(initial, os.path.join(STEPS_DIR, f"{name}-initial.safetensors"))
-    save_file({k: v.contiguous() for k, v in final.items()}, os.path.join(STEPS_DIR, f"{name}-final.safetensors"))
+    save_file({k: v.to(torch.float32) if v.dtype.is_floating_point else v for k, v in final.items()}, os.path.join(STEPS_DIR, f"{name}-final.safetensors"))
     worst_key = max(state_drift, key=state_drift.get)
     print(f"{name:20s} lr {learning_rate}: loss {losses[0]:.4f} → {losses[-1]:.4f}; float32 vs float64: "
           f"loss ≤ {max(loss_drift):.2e}, state ≤ {state_drift[worst_key]:.2e} ({worst_key})")
