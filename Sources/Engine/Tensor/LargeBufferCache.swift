@@ -11,8 +11,8 @@ import Foundation
 /// step at batch 256 took 94 ms instead of 59, in one run on a loaded machine).
 ///
 /// So each large buffer is its own anonymous mapping, and a freed one is kept for reuse by a later
-/// request of exactly its size (a step asks for the same sizes every time, so after the first
-/// step most requests are met from the cache). A request the cache cannot meet maps a new
+/// request of its size, or of up to twice less (a step asks for the same sizes every time, so after
+/// the first step most requests are met from the cache). A request the cache cannot meet maps a new
 /// buffer, after unmapping cached buffers, oldest first, as far as needed to keep the bytes mapped
 /// (in use plus cached) within the most bytes ever in use at once plus a slack
 /// (`minimumSlackBytes`): the bound the resident set of large buffers stays within. `releaseCached()` returns the whole cache to the system.
@@ -45,6 +45,8 @@ final class LargeBufferCache: @unchecked Sendable {
     private final class State {
         var cached: [Buffer] = []
         var cachedBytes = 0
+        /// The mapped size of each buffer in use (a request may get a larger cached buffer).
+        var inUse: [UnsafeMutableRawPointer: Int] = [:]
         /// Bytes of buffers in use now, and the most in use at once so far.
         var inUseBytes = 0
         var peakInUseBytes = 0
@@ -71,15 +73,28 @@ final class LargeBufferCache: @unchecked Sendable {
         let bytes = roundedToPages(byteCount)
         var reused: UnsafeMutableRawPointer?
         let evicted: [Buffer] = withLock { state in
-            state.inUseBytes += bytes
-            // The newest exact fit: its pages were touched last, so they are the likeliest resident.
-            if let index = state.cached.lastIndex(where: { $0.bytes == bytes }) {
-                state.cachedBytes -= bytes
+            // The smallest cached buffer of at least `bytes` and at most twice that, the newest
+            // among equals (its pages were touched last). A larger buffer costs no resident memory
+            // (its pages are mapped already) and spares mapping and faulting in a new one.
+            var best: Int?
+            for index in state.cached.indices.reversed() {
+                let size = state.cached[index].bytes
+                if size >= bytes, size <= 2 * bytes, best.map({ size < state.cached[$0].bytes }) ?? true {
+                    best = index
+                    if size == bytes { break }
+                }
+            }
+            if let best {
+                let buffer = state.cached.remove(at: best)
+                state.cachedBytes -= buffer.bytes
+                state.inUseBytes += buffer.bytes
+                state.inUse[buffer.base] = buffer.bytes
                 state.hits += 1
-                reused = state.cached.remove(at: index).base
+                reused = buffer.base
                 return []
             }
             state.misses += 1
+            state.inUseBytes += bytes
             state.peakInUseBytes = max(state.peakInUseBytes, state.inUseBytes)
             var evicted: [Buffer] = []
             let budget = state.peakInUseBytes + max(minimumSlackBytes, state.peakInUseBytes / 8)
@@ -93,13 +108,16 @@ final class LargeBufferCache: @unchecked Sendable {
         }
         if let reused { return reused }
         for buffer in evicted { unmap(buffer) }
-        return map(bytes)
+        let base = map(bytes)
+        withLock { $0.inUse[base] = bytes }
+        return base
     }
 
-    /// Gives back a buffer from `allocate(byteCount:)` with the same `byteCount`, for reuse.
+    /// Gives back a buffer from `allocate(byteCount:)` (with the `byteCount` it was asked for),
+    /// for reuse.
     func deallocate(_ base: UnsafeMutableRawPointer, byteCount: Int) {
-        let bytes = roundedToPages(byteCount)
         withLock { state in
+            let bytes = state.inUse.removeValue(forKey: base) ?? roundedToPages(byteCount)
             state.inUseBytes -= bytes
             state.cached.append((bytes, base))
             state.cachedBytes += bytes
