@@ -334,17 +334,10 @@ final class Workspace: @unchecked Sendable {
     init(capacity: Int) {
         self.capacity = Swift.max(capacity, 1)
         let byteCount = self.capacity * MemoryLayout<Float>.stride
-        let raw = byteCount >= LargeBufferCache.threshold
-            ? LargeBufferCache.shared.allocate(byteCount: byteCount)
-            : UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: TensorStorage.alignment)
-        base = raw.bindMemory(to: Float.self, capacity: self.capacity)
+        base = allocateBuffer(byteCount: byteCount).bindMemory(to: Float.self, capacity: self.capacity)
     }
     deinit {
-        if byteCount >= LargeBufferCache.threshold {
-            LargeBufferCache.shared.deallocate(UnsafeMutableRawPointer(base), byteCount: byteCount)
-        } else {
-            UnsafeMutableRawPointer(base).deallocate()
-        }
+        deallocateBuffer(UnsafeMutableRawPointer(base), byteCount: byteCount)
     }
 }
 

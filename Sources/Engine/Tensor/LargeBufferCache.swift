@@ -7,8 +7,8 @@ import Foundation
 /// they fragment it: buffers of many sizes freed in one order and asked for in another leave
 /// holes no later request fits, and the heap grows to about twice the bytes ever live at once
 /// (measured: VGG-11/4's step held 1.5 GiB of tensors in a 3.4 GiB resident set). Mapped and
-/// unmapped by the kernel every time, they cost a page fault per 4 KiB on every step (LeNet's
-/// step at batch 256 took 94 ms instead of 59, in one run on a loaded machine).
+/// unmapped by the kernel every time, they cost a page fault per 4 KiB of every buffer on every
+/// step.
 ///
 /// So each large buffer is its own anonymous mapping, and a freed one is kept for reuse by a later
 /// request of its size, or of up to twice less (a step asks for the same sizes every time, so after
@@ -178,17 +178,26 @@ final class SavedBuffer<Element> {
 
     init(count: Int) {
         byteCount = Swift.max(count, 1) * MemoryLayout<Element>.stride
-        let raw = byteCount >= LargeBufferCache.threshold
-            ? LargeBufferCache.shared.allocate(byteCount: byteCount)
-            : UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: TensorStorage.alignment)
-        base = raw.bindMemory(to: Element.self, capacity: Swift.max(count, 1))
+        base = allocateBuffer(byteCount: byteCount).bindMemory(to: Element.self, capacity: Swift.max(count, 1))
     }
 
-    deinit {
-        if byteCount >= LargeBufferCache.threshold {
-            LargeBufferCache.shared.deallocate(UnsafeMutableRawPointer(base), byteCount: byteCount)
-        } else {
-            UnsafeMutableRawPointer(base).deallocate()
-        }
+    deinit { deallocateBuffer(UnsafeMutableRawPointer(base), byteCount: byteCount) }
+}
+
+/// `byteCount` bytes aligned to `TensorStorage.alignment`, uninitialized: from
+/// `LargeBufferCache.shared` when `byteCount ≥ LargeBufferCache.threshold`, else from the heap.
+/// The one allocation path of tensor values, workspaces and saved buffers.
+func allocateBuffer(byteCount: Int) -> UnsafeMutableRawPointer {
+    byteCount >= LargeBufferCache.threshold
+        ? LargeBufferCache.shared.allocate(byteCount: byteCount)
+        : UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: TensorStorage.alignment)
+}
+
+/// Frees a buffer from `allocateBuffer(byteCount:)`, given the same `byteCount`.
+func deallocateBuffer(_ base: UnsafeMutableRawPointer, byteCount: Int) {
+    if byteCount >= LargeBufferCache.threshold {
+        LargeBufferCache.shared.deallocate(base, byteCount: byteCount)
+    } else {
+        base.deallocate()
     }
 }

@@ -56,9 +56,7 @@ public final class TensorStorage {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
         TensorStorage.reuseFreedMemory
         let byteCount = Swift.max(count, 1) * MemoryLayout<Float>.stride
-        let raw = byteCount >= LargeBufferCache.threshold
-            ? LargeBufferCache.shared.allocate(byteCount: byteCount)
-            : UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: TensorStorage.alignment)
+        let raw = allocateBuffer(byteCount: byteCount)
         base = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
         self.count = count
         TensorStorage.track(count * MemoryLayout<Float>.stride)
@@ -73,10 +71,6 @@ public final class TensorStorage {
     deinit {
         TensorStorage.track(-count * MemoryLayout<Float>.stride)
         let byteCount = Swift.max(count, 1) * MemoryLayout<Float>.stride
-        if byteCount >= LargeBufferCache.threshold {
-            LargeBufferCache.shared.deallocate(UnsafeMutableRawPointer(base), byteCount: byteCount)
-        } else {
-            UnsafeMutableRawPointer(base).deallocate()
-        }
+        deallocateBuffer(UnsafeMutableRawPointer(base), byteCount: byteCount)
     }
 }
