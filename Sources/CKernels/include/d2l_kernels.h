@@ -39,6 +39,21 @@ void d2l_direct_convolution_weight_gradient_avx2(float *sums, float *biasSums, c
                                                  int channels, int paddedHeight, int paddedWidth, int outputChannels,
                                                  int outputHeight, int outputWidth, int kernelHeight, int kernelWidth);
 
+/// Max pooling of one plane, AVX2 (call only when `d2l_cpu_has_avx2_fma()`), 8 outputs of a row
+/// at a time, for column strides 1 and 2:
+///
+///     y[i, j] = max over dr < kh, dc < kw of padded[i·sh + dr, j·sw + dc]
+///     argmax[i, j] = (i·sh − ph + dr)·W + (j·sw − pw + dc) of the element chosen
+///
+/// scanning the window in row-major order and taking an element when `v > best || isnan(v)`
+/// (PyTorch's rule: the first maximum, or the last NaN); a window of −∞ only gives −∞ and the
+/// first element inside the input. `padded` is the input plane `[H, W]` placed at `(ph, pw)` in
+/// a plane of −∞ of `H + 2ph` rows and `paddedWidth ≥ max(W + 2pw, sw·8·⌈OW/8⌉ + kw − 1)`
+/// columns (every load stays inside). `y` and `argmax` are `[OH, OW]`.
+void d2l_max_pool_plane_avx2(float *y, int *argmax, const float *padded, int paddedWidth, int inputWidth,
+                             int outputHeight, int outputWidth, int kernelHeight, int kernelWidth,
+                             int strideHeight, int strideWidth, int paddingHeight, int paddingWidth);
+
 #ifdef __cplusplus
 }
 #endif
