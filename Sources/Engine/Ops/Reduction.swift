@@ -55,16 +55,21 @@ extension Tensor {
         let (axis, outer, n, inner) = reductionGeometry(shape, axis: axis, operation: "sum")
         let result = Tensor(shape: reducedShape(shape, axis: axis, keepDims: keepDims), repeating: 0)
         let x = pointer, y = result.pointer
-        for o in 0..<outer {
+        // Tasks of (outer index, block of up to 1024 columns), over the cores when large; every
+        // output element adds its n terms in order k = 0, 1, …, whichever core runs it.
+        let block = Swift.min(inner, 1024), blocks = inner == 0 ? 0 : (inner + block - 1) / block
+        parallelFor(outer * blocks, work: count) { task in
+            let (o, b) = task.quotientAndRemainder(dividingBy: blocks)
+            let columns = (b * block)..<Swift.min((b + 1) * block, inner)
+            let out = y + o * inner
             for k in 0..<n {
-                let row = x + (o * n + k) * inner, out = y + o * inner
-                for i in 0..<inner { out[i] += row[i] }
+                let row = x + (o * n + k) * inner
+                for i in columns { out[i] += row[i] }
             }
         }
         let shape = self.shape
         return Tensor.record(result, operation: "sum", inputs: [self]) { g in
-            [Tensor.broadcastMap(Tensor.zeros(shape), g.reshaped(reducedShape(shape, axis: axis, keepDims: true)),
-                                 operation: "sum backward", +)]
+            [g.reshaped(reducedShape(shape, axis: axis, keepDims: true)).broadcasted(toShape: shape)]
         }
     }
 

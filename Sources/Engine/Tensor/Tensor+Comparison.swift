@@ -7,11 +7,11 @@ infix operator .>: ComparisonPrecedence
 
 extension Tensor {
     /// `1` where `a == b`, else `0`, broadcasting. Not recorded.
-    public static func .== (a: Tensor, b: Tensor) -> Tensor { broadcastMap(a, b, operation: ".==") { $0 == $1 ? 1 : 0 } }
+    public static func .== (a: Tensor, b: Tensor) -> Tensor { broadcastMap(a, b, operation: ".==", ComparisonOperation(compare: ==)) }
     /// `1` where `a < b`, else `0`, broadcasting. Not recorded.
-    public static func .< (a: Tensor, b: Tensor) -> Tensor { broadcastMap(a, b, operation: ".<") { $0 < $1 ? 1 : 0 } }
+    public static func .< (a: Tensor, b: Tensor) -> Tensor { broadcastMap(a, b, operation: ".<", ComparisonOperation(compare: <)) }
     /// `1` where `a > b`, else `0`, broadcasting. Not recorded.
-    public static func .> (a: Tensor, b: Tensor) -> Tensor { broadcastMap(a, b, operation: ".>") { $0 > $1 ? 1 : 0 } }
+    public static func .> (a: Tensor, b: Tensor) -> Tensor { broadcastMap(a, b, operation: ".>", ComparisonOperation(compare: >)) }
 
     /// Whether the shapes are equal and `|self − other| ≤ absoluteTolerance + relativeTolerance · |other|`
     /// holds for every element (`torch.allclose`, with `other` as the reference). NaNs are never close.
