@@ -20,11 +20,23 @@ func trainSettings(_ model: ZooModel, quick: Bool, warmup: Int, repetitions: Int
     return (model.hyperparameters.batchSize, side, big ? 1 : warmup, big ? 3 : repetitions)
 }
 
-/// `"train <model>"` for every network of `ModelZoo.all`, each run in a child process.
+/// The networks whose step also runs data-parallel (`DataParallel`, one shard per core) as
+/// `"train <model> data-parallel"`: the small ones without batch norm or dropout, where a
+/// data-parallel step equals the serial one and the ops are too small to split well.
+let dataParallelTrainNetworks: Set<String> = ["softmax-regression", "mlp", "lenet"]
+
+/// The suffix of a data-parallel `train` row and child name.
+let dataParallelSuffix = " data-parallel"
+
+/// `"train <model>"` for every network of `ModelZoo.all`, each run in a child process, and
+/// `"train <model> data-parallel"` for `dataParallelTrainNetworks`.
 func trainBenchmarks(quick: Bool) -> [Benchmark] {
-    ModelZoo.all.map { model in
-        Benchmark(name: "train \(model.name)") { warmup, repetitions in
-            runTrainChild(model.name, quick: quick, warmup: warmup, repetitions: repetitions)
+    ModelZoo.all.flatMap { model in
+        let names = [model.name] + (dataParallelTrainNetworks.contains(model.name) ? [model.name + dataParallelSuffix] : [])
+        return names.map { name in
+            Benchmark(name: "train \(name)") { warmup, repetitions in
+                runTrainChild(name, quick: quick, warmup: warmup, repetitions: repetitions)
+            }
         }
     }
 }
@@ -53,7 +65,9 @@ func runTrainChild(_ name: String, quick: Bool, warmup: Int, repetitions: Int) -
 /// the end: network, data, activations, gradients and the allocator's retained heap.
 func trainChildMain(name: String, warmup: Int, repetitions: Int, quick: Bool) {
     let baseMegabytes = procStatusMegabytes("VmRSS:")
-    guard let model = try? ModelZoo.model(named: name) else { fatalError("train child: unknown model \(name)") }
+    let dataParallel = name.hasSuffix(dataParallelSuffix)
+    let modelName = dataParallel ? String(name.dropLast(dataParallelSuffix.count)) : name
+    guard let model = try? ModelZoo.model(named: modelName) else { fatalError("train child: unknown model \(name)") }
     let settings = trainSettings(model, quick: quick, warmup: warmup, repetitions: repetitions)
     var generator = RandomGenerator(seed: 3)
     let network = model.make(using: &generator)
@@ -63,17 +77,28 @@ func trainChildMain(name: String, warmup: Int, repetitions: Int, quick: Bool) {
     let optimizer = SGD(network, learningRate: model.hyperparameters.learningRate)
     network.train()
     var lastLoss = Tensor(scalar: 0)
+    // One replica per further core; the step then runs `DataParallel.forwardBackward`.
+    let parallel = dataParallel
+        ? DataParallel(model: network, replicas: (1..<max(2, ProcessInfo.processInfo.activeProcessorCount)).map { _ in model.make(using: &generator) })
+        : nil
     let times = measure(warmup: settings.warmup, repetitions: settings.repetitions) {
         optimizer.zeroGrad()
-        let loss = crossEntropy(logits: network(images), labels: labels)
-        loss.backward()
-        optimizer.step()
-        lastLoss = loss
+        if let parallel {
+            let (loss, _) = parallel.forwardBackward(images, labels: labels) { crossEntropy(logits: $0, labels: $1) }
+            optimizer.step()
+            parallel.synchronizeReplicas()
+            lastLoss = Tensor(scalar: loss)
+        } else {
+            let loss = crossEntropy(logits: network(images), labels: labels)
+            loss.backward()
+            optimizer.step()
+            lastLoss = loss
+        }
     }
     checkResult(lastLoss, shape: [], "train \(name)")
     var result = BenchmarkResult(
         name: "train \(name)", group: "train", params: network.parameterCount, flops: 0, times: times,
-        notes: "batch \(settings.batch), input 1×\(settings.side)×\(settings.side), SGD lr \(model.hyperparameters.learningRate)")
+        notes: (dataParallel ? "\(parallel!.shardCount) shards, " : "") + "batch \(settings.batch), input 1×\(settings.side)×\(settings.side), SGD lr \(model.hyperparameters.learningRate)")
     result.examplesPerSecond = Double(settings.batch) / (result.medianMilliseconds / 1e3)
     result.peakMegabytes = procStatusMegabytes("VmHWM:")
     result.baseMegabytes = baseMegabytes

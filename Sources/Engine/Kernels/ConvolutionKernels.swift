@@ -243,9 +243,10 @@ func col2im(_ images: UnsafeMutablePointer<Float>,        // [B, C, H, W], accum
 }
 
 /// The number of parts `forEachImagePart` splits a batch of `batch` images in chunks of `chunk`
-/// into: one per core when every core gets at least two chunks, else 1.
+/// into: one per core when every core gets at least two chunks, else 1 — and 1 inside a section
+/// where every core already runs a part of its own (`DataParallel`'s shards).
 func imageParts(batch: Int, chunk: Int) -> Int {
-    coreCount > 1 && batch >= 2 * chunk * coreCount ? coreCount : 1
+    coreCount > 1 && batch >= 2 * chunk * coreCount && !SingleThreadedBLASSections.shared.isActive ? coreCount : 1
 }
 
 /// Runs `body(part, images)` for `imageParts(batch:chunk:)` contiguous ranges of images, in

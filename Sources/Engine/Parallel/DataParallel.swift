@@ -1,0 +1,106 @@
+import Dispatch
+
+/// Data parallelism inside one process: the batch `[B, …]` is split into `K` consecutive shards
+/// of `⌊B/K⌋` or `⌈B/K⌉` examples, and core `k` runs forward, loss and backward of shard `k` on its
+/// own replica of the network at the same time as the others, with single-threaded kernels and
+/// BLAS (`SingleThreadedBLASSections`). Replica 0 is `model` itself; the others are copies that
+/// share nothing with it but the values copied into them.
+///
+/// Each shard's mean loss `ℓₖ` is weighted by `Bₖ/B`, so the gradients summed over the replicas
+/// are those of the batch mean, `∇ (1/B) Σᵢ ℓ(xᵢ) = Σₖ (Bₖ/B) ∇ℓₖ` — the serial step's gradient up to
+/// the order of float summation. The sum lands in `model`'s gradients; the caller's optimizer
+/// then steps `model`, and `synchronizeReplicas()` copies its parameters and buffers into the
+/// replicas for the next step.
+///
+/// What differs from one network on the whole batch: layers that compute statistics of the batch
+/// (batch normalization) see one shard each, and the running averages kept are `model`'s, from
+/// shard 0 (PyTorch DDP's default, which broadcasts rank 0's buffers); dropout in a replica draws
+/// from the replica's own generator. For networks without either, a step equals the serial one
+/// within float summation order (`DataParallelTests`). Whether it is faster than splitting each
+/// op over the cores depends on the network: it wins where the ops are too small to split well
+/// (LeNet at batch 256); `BENCHMARKS.md` has the measurements.
+public final class DataParallel {
+    /// The network that holds the summed gradients and that the optimizer steps.
+    public let model: any Module
+    /// The copies that run shards 1 ..< K.
+    public let replicas: [any Module]
+
+    /// `model` and `replicas` (built with the same architecture; their values are overwritten
+    /// with `model`'s). Stops when a replica's parameter or buffer keys or shapes differ from
+    /// `model`'s.
+    public init(model: any Module, replicas: [any Module]) {
+        self.model = model
+        self.replicas = replicas
+        let keys = model.namedTensors().map { "\($0.key) \($0.tensor.shape)" }
+        for (index, replica) in replicas.enumerated() {
+            let replicaKeys = replica.namedTensors().map { "\($0.key) \($0.tensor.shape)" }
+            precondition(replicaKeys == keys,
+                         "DataParallel: replica \(index + 1) has tensors \(replicaKeys.prefix(4))…, the model \(keys.prefix(4))…")
+            for parameter in replica.parameters() { parameter.requiresGrad = true }
+        }
+        synchronizeReplicas()
+    }
+
+    /// `K`, the number of shards: the model and its replicas.
+    public var shardCount: Int { replicas.count + 1 }
+
+    /// The rows of shard `k` of a batch of `batchSize`: `⌊k·B/K⌋ ..< ⌊(k+1)·B/K⌋`.
+    public func shard(_ k: Int, of batchSize: Int) -> Range<Int> {
+        (k * batchSize / shardCount)..<((k + 1) * batchSize / shardCount)
+    }
+
+    /// Forward, `loss` and backward of the shards in parallel. `images` `[B, …]`, `labels` `B`
+    /// values; `loss(logits, labels)` must be the mean over its shard (`crossEntropy`). Adds the
+    /// batch-mean gradient to `model`'s parameters' `grad` (clear them first with the optimizer's
+    /// `zeroGrad()`) and returns the batch-mean loss `Σₖ (Bₖ/B) ℓₖ` and the logits `[B, classes]`
+    /// (detached, for accuracy). Needs `B ≥ K`.
+    public func forwardBackward(_ images: Tensor, labels: [Int],
+                                loss: (Tensor, [Int]) -> Tensor) -> (loss: Float, logits: Tensor) {
+        let batch = images.shape[0]
+        precondition(labels.count == batch, "DataParallel.forwardBackward: \(labels.count) labels for a batch of \(batch)")
+        precondition(batch >= shardCount, "DataParallel.forwardBackward: a batch of \(batch) cannot feed \(shardCount) shards")
+        let modules = [model] + replicas
+        for replica in replicas { replica.train(model.isTraining) }
+        for replica in replicas { for parameter in replica.parameters() { parameter.zeroGrad() } }
+        var losses = [Float](repeating: 0, count: shardCount)
+        var logits = [Tensor?](repeating: nil, count: shardCount)
+        SingleThreadedBLASSections.shared.enter()
+        losses.withUnsafeMutableBufferPointer { lossSlots in
+            logits.withUnsafeMutableBufferPointer { logitSlots in
+                let lossBase = lossSlots.baseAddress!, logitBase = logitSlots.baseAddress!
+                withoutActuallyEscaping({ (k: Int) in
+                    let rows = self.shard(k, of: batch)
+                    let shardLabels = Array(labels[rows])
+                    let output = modules[k](images.rows(rows))
+                    let weighted = loss(output, shardLabels) * (Float(rows.count) / Float(batch))
+                    weighted.backward()
+                    lossBase[k] = weighted.item
+                    logitBase[k] = output.detached()
+                }) { body in
+                    let run = unsafeBitCast(body, to: (@Sendable (Int) -> Void).self)
+                    DispatchQueue.concurrentPerform(iterations: shardCount, execute: run)
+                }
+            }
+        }
+        SingleThreadedBLASSections.shared.leave()
+        // The replicas' gradients into the model's, in shard order.
+        let target = model.parameters()
+        for replica in replicas {
+            for (parameter, copy) in zip(target, replica.parameters()) {
+                guard let gradient = copy.grad else { continue }
+                if let existing = parameter.grad { existing.addInPlace(gradient) } else { parameter.grad = gradient }
+            }
+        }
+        return (losses.reduce(0, +), concatenate(logits.map { $0! }, axis: 0))
+    }
+
+    /// Copies `model`'s parameters and buffers into every replica (after the optimizer's step).
+    public func synchronizeReplicas() {
+        let source = model.namedTensors().map(\.tensor)
+        for replica in replicas {
+            for (value, copy) in zip(source, replica.namedTensors().map(\.tensor)) where value !== copy {
+                withNoGrad { copy.assign(value) }
+            }
+        }
+    }
+}
