@@ -35,21 +35,42 @@ private func rowSquaredDeviations(_ x: UnsafePointer<Float>, count: Int, mean mu
     return total
 }
 
-/// The per-channel mean and biased variance `(1/M) Σ (x − μ)²` (two passes).
+/// The per-channel mean and biased variance `(1/M) Σ (x − μ)²` (two passes), and M. Inside a
+/// data-parallel step (`shards`: the calling thread's `ShardGroup` and shard), the sums and M
+/// are all-reduced over the shards between the passes, so every shard gets the statistics of the
+/// whole batch (PyTorch's `SyncBatchNorm`); alone, the sums are the same as before the split.
+@discardableResult
 func batchNormStatistics(mean: UnsafeMutablePointer<Float>,       // [C]
                          variance: UnsafeMutablePointer<Float>,   // [C]
                          _ input: UnsafePointer<Float>,            // [N, C, S]
-                         batch n: Int, channels: Int, spatial s: Int) {
-    let m = Double(n * s)
+                         batch n: Int, channels: Int, spatial s: Int,
+                         shards: (group: ShardGroup, shard: Int)? = nil) -> Int {
+    // sums[c] = Σ x (then Σ (x − μ)²) over the channel; sums[C] = M.
+    let sums = UnsafeMutablePointer<Double>.allocate(capacity: channels + 1)
+    defer { sums.deallocate() }
     parallelFor(channels, work: n * channels * s) { c in
         var sum = 0.0
         for i in 0..<n { sum += rowSum(input + (i * channels + c) * s, count: s) }
-        let mu = sum / m
+        sums[c] = sum
+    }
+    sums[channels] = Double(n * s)
+    shards?.group.allReduceSum(sums, count: channels + 1, shard: shards!.shard)
+    let m = sums[channels]
+    let means = UnsafeMutablePointer<Double>.allocate(capacity: channels)
+    defer { means.deallocate() }
+    for c in 0..<channels { means[c] = sums[c] / m }
+    parallelFor(channels, work: n * channels * s) { c in
+        let mu = means[c]
         var squares = 0.0
         for i in 0..<n { squares += rowSquaredDeviations(input + (i * channels + c) * s, count: s, mean: mu) }
-        mean[c] = Float(mu)
-        variance[c] = Float(squares / m)
+        sums[c] = squares
     }
+    shards?.group.allReduceSum(sums, count: channels, shard: shards!.shard)
+    for c in 0..<channels {
+        mean[c] = Float(means[c])
+        variance[c] = Float(sums[c] / m)
+    }
+    return Int(m)
 }
 
 /// `y = γ · (x − μ) · r + β` per channel, with `r = 1/√(σ² + ε)` given as `inverseStandardDeviation`.
@@ -77,6 +98,10 @@ func batchNormForward(_ output: UnsafeMutablePointer<Float>,                   /
 /// The sums are taken in `Double`; `dx` is computed in `Float` from `Double` coefficients,
 /// `dx = p·g + q·(x − μ) + t` with `p = γr`, `q = −γr²·Σ(g·x̂)/M`, `t = −γr·Σg/M` (`x − μ` is
 /// rounded once: μ is the `Float` mean the forward pass used).
+///
+/// Inside a data-parallel step (`shards`, with `m` the whole batch's M), `dβ` and `dγ` get this
+/// shard's sums (`DataParallel` adds the replicas' gradients), and `dx` the sums all-reduced over
+/// the shards: the gradient through the whole batch's statistics.
 func batchNormBackward(inputGradient: UnsafeMutablePointer<Float>?,     // [N, C, S]
                        scaleGradient: UnsafeMutablePointer<Float>?,     // [C]
                        shiftGradient: UnsafeMutablePointer<Float>?,     // [C]
@@ -85,12 +110,15 @@ func batchNormBackward(inputGradient: UnsafeMutablePointer<Float>?,     // [N, C
                        mean: UnsafePointer<Float>,                      // [C]
                        inverseStandardDeviation: UnsafePointer<Float>,  // [C]
                        scale: UnsafePointer<Float>,                     // [C]
-                       batchStatistics: Bool, batch n: Int, channels: Int, spatial s: Int) {
-    let m = Double(n * s)
+                       batchStatistics: Bool, batch n: Int, channels: Int, spatial s: Int,
+                       count m: Int? = nil, shards: (group: ShardGroup, shard: Int)? = nil) {
+    // sums[2c] = Σ g, sums[2c + 1] = Σ g·(x − μ)
+    let sums = UnsafeMutablePointer<Double>.allocate(capacity: 2 * channels)
+    defer { sums.deallocate() }
     parallelFor(channels, work: n * channels * s) { c in
-        let mu = Double(mean[c]), r = Double(inverseStandardDeviation[c])
+        let mu = Double(mean[c])
         let muLanes = SIMD8<Double>(repeating: mu)
-        var sumG = 0.0, sumGDeviation = 0.0  // Σ g and Σ g·(x − μ)
+        var sumG = 0.0, sumGDeviation = 0.0
         for i in 0..<n {
             let offset = (i * channels + c) * s
             let gRow = g + offset, xRow = input + offset
@@ -111,12 +139,19 @@ func batchNormBackward(inputGradient: UnsafeMutablePointer<Float>?,     // [N, C
                 j += 1
             }
         }
-        let sumGXHat = sumGDeviation * r
+        sums[2 * c] = sumG
+        sums[2 * c + 1] = sumGDeviation
         shiftGradient?[c] += Float(sumG)
-        scaleGradient?[c] += Float(sumGXHat)
-        guard let inputGradient else { return }
+        scaleGradient?[c] += Float(sumGDeviation * Double(inverseStandardDeviation[c]))
+    }
+    guard let inputGradient else { return }
+    if batchStatistics, let shards { shards.group.allReduceSum(sums, count: 2 * channels, shard: shards.shard) }
+    let total = Double(m ?? n * s)
+    parallelFor(channels, work: n * channels * s) { c in
+        let r = Double(inverseStandardDeviation[c])
+        let sumG = sums[2 * c], sumGXHat = sums[2 * c + 1] * r
         let a = Double(scale[c]) * r
-        let meanG = batchStatistics ? sumG / m : 0, meanGXHat = batchStatistics ? sumGXHat / m : 0
+        let meanG = batchStatistics ? sumG / total : 0, meanGXHat = batchStatistics ? sumGXHat / total : 0
         // a·(g − meanG − (x − μ)·r·meanGXHat) = p·g + q·(x − μ) + t
         let p = Float(a), q = Float(-a * r * meanGXHat), t = Float(-a * meanG), muFloat = mean[c]
         for i in 0..<n {

@@ -16,6 +16,9 @@
 /// `dβ = Σ g`, `dγ = Σ g·x̂`; in training `dx = γ/√(σ² + ε) · (g − mean(g) − x̂·mean(g·x̂))`,
 /// the exact gradient through the batch statistics; in evaluation `dx = γ/√(σ² + ε) · g`.
 ///
+/// Inside a `DataParallel` step the batch is the whole batch over all shards: μ, σ², M and the
+/// sums of the input gradient are all-reduced over the shards (PyTorch's `SyncBatchNorm`).
+///
 /// - Precondition: `input` is rank 2 or 4; `scale`, `shift`, `runningMean`, `runningVariance`
 ///   are `[C]`; in training M = N·H·W > 1 (the unbiased variance needs two values); the running
 ///   statistics are not recorded results.
@@ -32,14 +35,16 @@ public func batchNorm(_ input: Tensor, scale: Tensor, shift: Tensor, runningMean
     }
     precondition(runningMean.isLeaf && runningVariance.isLeaf,
                  "batchNorm: the running statistics must not be recorded results (input \(shape))")
-    let m = n * spatial
+    var m = n * spatial
     let mean = Tensor(uninitializedShape: [channels])
     let inverseStandardDeviation = Tensor(uninitializedShape: [channels])
+    // Inside a data-parallel step, the statistics and gradient sums of the whole batch.
+    let shards = training ? ShardGroup.current : nil
     if training {
-        precondition(m > 1, "batchNorm: training needs more than one value per channel, got input \(shape)")
         let variance = Tensor(uninitializedShape: [channels])
-        batchNormStatistics(mean: mean.pointer, variance: variance.pointer, input.pointer,
-                            batch: n, channels: channels, spatial: spatial)
+        m = batchNormStatistics(mean: mean.pointer, variance: variance.pointer, input.pointer,
+                                batch: n, channels: channels, spatial: spatial, shards: shards)
+        precondition(m > 1, "batchNorm: training needs more than one value per channel, got input \(shape)")
         let correction = Float(m) / Float(m - 1)
         for c in 0..<channels {
             inverseStandardDeviation.pointer[c] = 1 / (variance.pointer[c] + epsilon).squareRoot()
@@ -66,7 +71,8 @@ public func batchNorm(_ input: Tensor, scale: Tensor, shift: Tensor, runningMean
         batchNormBackward(inputGradient: dx?.pointer, scaleGradient: dScale?.pointer, shiftGradient: dShift?.pointer,
                           outputGradient: gradient.pointer, input: savedInput.pointer, mean: mean.pointer,
                           inverseStandardDeviation: inverseStandardDeviation.pointer, scale: savedScale.pointer,
-                          batchStatistics: training, batch: n, channels: channels, spatial: spatial)
+                          batchStatistics: training, batch: n, channels: channels, spatial: spatial,
+                          count: m, shards: shards)
         return [dx, dScale, dShift]
     }
 }

@@ -1,4 +1,4 @@
-import Dispatch
+import Foundation
 
 /// Data parallelism inside one process: the batch `[B, …]` is split into `K` consecutive shards
 /// of `⌊B/K⌋` or `⌈B/K⌉` examples, and core `k` runs forward, loss and backward of shard `k` on its
@@ -12,11 +12,14 @@ import Dispatch
 /// then steps `model`, and `synchronizeReplicas()` copies its parameters and buffers into the
 /// replicas for the next step.
 ///
-/// What differs from one network on the whole batch: layers that compute statistics of the batch
-/// (batch normalization) see one shard each, and the running averages kept are `model`'s, from
-/// shard 0 (PyTorch DDP's default, which broadcasts rank 0's buffers); dropout in a replica draws
-/// from the replica's own generator. For networks without either, a step equals the serial one
-/// within float summation order (`DataParallelTests`). Whether it is faster than splitting each
+/// Batch normalization (`batchNorm`, the `BatchNorm` layers) takes its statistics over the whole
+/// batch: the shards' threads form a `ShardGroup` and all-reduce the per-channel sums, forward and
+/// backward (PyTorch's `SyncBatchNorm`), so every replica normalizes with the batch's mean and
+/// variance and updates its running averages as the serial step would. What still differs from
+/// one network on the whole batch: statistics computed with tensor ops (the book's from-scratch
+/// `batch_norm`) see one shard each, and dropout in a replica draws from the replica's own
+/// generator. For networks without those, a step equals the serial one within float summation
+/// order (`DataParallelTests`: LeNet and BN-LeNet). Whether it is faster than splitting each
 /// op over the cores depends on the network: it wins where the ops are too small to split well
 /// (LeNet at batch 256); `BENCHMARKS.md` has the measurements.
 public final class DataParallel {
@@ -64,21 +67,23 @@ public final class DataParallel {
         for replica in replicas { for parameter in replica.parameters() { parameter.zeroGrad() } }
         var losses = [Float](repeating: 0, count: shardCount)
         var logits = [Tensor?](repeating: nil, count: shardCount)
+        let group = ShardGroup(count: shardCount)
         SingleThreadedBLASSections.shared.enter()
         losses.withUnsafeMutableBufferPointer { lossSlots in
             logits.withUnsafeMutableBufferPointer { logitSlots in
                 let lossBase = lossSlots.baseAddress!, logitBase = logitSlots.baseAddress!
                 withoutActuallyEscaping({ (k: Int) in
-                    let rows = self.shard(k, of: batch)
-                    let shardLabels = Array(labels[rows])
-                    let output = modules[k](images.rows(rows))
-                    let weighted = loss(output, shardLabels) * (Float(rows.count) / Float(batch))
-                    weighted.backward()
-                    lossBase[k] = weighted.item
-                    logitBase[k] = output.detached()
+                    group.run(shard: k) {
+                        let rows = self.shard(k, of: batch)
+                        let shardLabels = Array(labels[rows])
+                        let output = modules[k](images.rows(rows))
+                        let weighted = loss(output, shardLabels) * (Float(rows.count) / Float(batch))
+                        weighted.backward()
+                        lossBase[k] = weighted.item
+                        logitBase[k] = output.detached()
+                    }
                 }) { body in
-                    let run = unsafeBitCast(body, to: (@Sendable (Int) -> Void).self)
-                    DispatchQueue.concurrentPerform(iterations: shardCount, execute: run)
+                    runOnOwnThreads(shardCount, unsafeBitCast(body, to: (@Sendable (Int) -> Void).self))
                 }
             }
         }
@@ -103,4 +108,34 @@ public final class DataParallel {
             }
         }
     }
+}
+
+/// Runs `body(0)` on the calling thread and `body(1) … body(count − 1)` each on a thread of its
+/// own, started for the call, and returns when all have finished (joined, so nothing holds
+/// `body` afterwards). Not a thread pool's `concurrentPerform`: the shards wait for each other at
+/// `ShardGroup`'s barriers, so they must all run at once, even with more shards than cores (a
+/// pool would queue the third behind two that wait for it). Starting a thread costs tens of
+/// microseconds; a step, milliseconds.
+private func runOnOwnThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    final class Job {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    defer { pthread_attr_destroy(&attributes) }
+    pthread_attr_setstacksize(&attributes, 16 << 20)
+    var threads: [pthread_t] = []
+    for index in 1..<max(count, 1) {
+        let job = Unmanaged.passRetained(Job { body(index) }).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, &attributes, { raw in
+            Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().run()
+            return nil
+        }, job)
+        precondition(status == 0, "DataParallel: cannot start a shard thread (pthread_create: \(status))")
+        threads.append(thread)
+    }
+    if count > 0 { body(0) }
+    for thread in threads { pthread_join(thread, nil) }
 }
