@@ -21,9 +21,9 @@ func trainSettings(_ model: ZooModel, quick: Bool, warmup: Int, repetitions: Int
 }
 
 /// The networks whose step also runs data-parallel (`DataParallel`, one shard per core) as
-/// `"train <model> data-parallel"`: the small ones without batch norm or dropout, where a
-/// data-parallel step equals the serial one and the ops are too small to split well.
-let dataParallelTrainNetworks: Set<String> = ["softmax-regression", "mlp", "lenet"]
+/// `"train <model> data-parallel"`: the small ones without dropout or from-scratch batch norm,
+/// where a data-parallel step equals the serial one and the ops are too small to split well.
+let dataParallelTrainNetworks: Set<String> = ["softmax-regression", "mlp", "lenet", "batch-norm-lenet"]
 
 /// The suffix of a data-parallel `train` row and child name.
 let dataParallelSuffix = " data-parallel"
