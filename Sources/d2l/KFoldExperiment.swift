@@ -1,6 +1,8 @@
 import ArgumentParser
+import Datasets
 import Engine
 import Foundation
+import Training
 
 /// §4.10, predicting house prices on Kaggle: the book's preprocessing (standardised numeric
 /// columns, NaN → 0, one-hot categories with a NaN column), `Linear(features, 1)` with PyTorch's

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Datasets
 import Engine
 import Foundation
+import Training
 
 /// §4.5, weight decay, from scratch and concise, on the book's high-dimensional linear data
 /// (20 training and 100 test examples, 200 inputs, `y = 0.01·Σx + 0.05 + ε`).

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017, https://github.com/zalandoresearch/fashion-mnist):

@@ -1,3 +1,4 @@
+import Engine
 /// k-fold cross-validation over contiguous folds, as the book's `get_k_fold_data` (§4.10).
 ///
 /// With `foldSize = ⌊count / k⌋`, fold `i` is rows `i·foldSize ..< (i + 1)·foldSize`; it is the

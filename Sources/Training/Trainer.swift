@@ -1,3 +1,5 @@
+import Datasets
+import Engine
 import Foundation
 
 /// What stops a training run.

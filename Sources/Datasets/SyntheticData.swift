@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Features and targets of a regression data set: `features` `[N, d]`, `labels` `[N, 1]`.

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// The element types of the IDX format (the third byte of the magic number).

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// A tabular regression data set preprocessed as in the book's Kaggle house-price section

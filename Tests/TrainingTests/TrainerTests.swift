@@ -1,5 +1,7 @@
+import Datasets
 @testable import Engine
 import Foundation
+@testable import Training
 #if canImport(FoundationXML)
 import FoundationXML
 #endif

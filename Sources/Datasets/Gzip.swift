@@ -1,4 +1,5 @@
 import CZlib
+import Engine
 import Foundation
 
 /// Thin wrappers over zlib for gzip streams (RFC 1952): the compressed IDX files of

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// The metrics of one epoch, as the textbook's `train_ch6` computes them.

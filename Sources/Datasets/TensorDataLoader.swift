@@ -1,3 +1,4 @@
+import Engine
 /// Mini-batches of an in-memory data set of `(features, targets)` tensor pairs: the book's
 /// `load_array` (a `TensorDataset` in a `DataLoader`), used for the synthetic regression sets.
 ///

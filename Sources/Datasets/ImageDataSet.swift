@@ -1,4 +1,5 @@
 import Dispatch
+import Engine
 
 /// Labelled grey-scale images kept as raw bytes, and the loader that turns them into mini-batches
 /// of `Float` tensors one batch at a time (like torchvision's `ToTensor()` applied per item).

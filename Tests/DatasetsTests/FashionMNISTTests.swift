@@ -1,5 +1,7 @@
+import Datasets
 import Engine
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Fashion-MNIST files")

@@ -1,3 +1,4 @@
+import Engine
 /// Which examples make up each mini-batch of each epoch: the index logic shared by every loader.
 ///
 /// The order of epoch `e` is a pure function of `(seed, e)`: a fresh `RandomGenerator` seeded with

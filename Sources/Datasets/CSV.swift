@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// A table read from a CSV file (RFC 4180): a header row of column names, then rows of fields

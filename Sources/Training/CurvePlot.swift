@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// An SVG line chart of training curves, like the textbook's animated matplotlib figure

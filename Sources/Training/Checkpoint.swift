@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Checkpoints: one safetensors file holding everything needed to continue a run exactly.

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Where Kaggle's house-price tables of the book's §4.10 ("Predicting House Prices on Kaggle",

@@ -1,12 +1,7 @@
+import Datasets
 import Engine
 import Foundation
-
-/// A fresh, empty directory under the system's temporary directory, for files a test writes.
-func makeTemporaryDirectory(_ label: String) throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("d2l-\(label)-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
+import TestSupport
 
 /// Writes `bytes` to `directory/name`, gzip-compressed when `gzip` is set; returns the URL.
 @discardableResult
