@@ -18,7 +18,7 @@ public struct FashionMNIST: Sendable {
     public static let installHint = "Install Fashion-MNIST with `apt-get install dataset-fashion-mnist`, "
         + "or point --data or \(directoryEnvironmentVariable) at a directory holding the four IDX files"
     /// The largest decompressed IDX file accepted: 64 MiB (the training images are 47 040 016 bytes).
-    public static let maximumFileSize = 64 << 20
+    static let maximumFileSize = 64 << 20
 
     /// The class names, indexed by label (the book's `get_fashion_mnist_labels`).
     public static let textLabels = ["t-shirt", "trouser", "pullover", "dress", "coat",
@@ -40,11 +40,11 @@ public struct FashionMNIST: Sendable {
         case test
 
         /// The stem of the file names: `train` or `t10k`.
-        public var fileStem: String { self == .train ? "train" : "t10k" }
+        var fileStem: String { self == .train ? "train" : "t10k" }
         /// The images file name, gzip-compressed.
         public var imagesFileName: String { "\(fileStem)-images-idx3-ubyte.gz" }
         /// The labels file name, gzip-compressed.
-        public var labelsFileName: String { "\(fileStem)-labels-idx1-ubyte.gz" }
+        var labelsFileName: String { "\(fileStem)-labels-idx1-ubyte.gz" }
     }
 
     /// The directory to read: `explicit` if given, else `$D2L_FASHION_MNIST_DIR` if set and

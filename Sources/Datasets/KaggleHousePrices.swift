@@ -16,13 +16,13 @@ public enum KaggleHousePrices {
     /// The test table's file name, as the book downloads it.
     public static let testFileName = "kaggle_house_pred_test.csv"
     /// The SHA-1 hash of the training table in the book's `DATA_HUB`.
-    public static let trainSHA1 = "585e9cc93e70b39160e7921475f9bcd7d31219ce"
+    static let trainSHA1 = "585e9cc93e70b39160e7921475f9bcd7d31219ce"
     /// The SHA-1 hash of the test table in the book's `DATA_HUB`.
-    public static let testSHA1 = "fa19780a7b011d9b009e8bff8e99922a8ee2eb90"
+    static let testSHA1 = "fa19780a7b011d9b009e8bff8e99922a8ee2eb90"
     /// The environment variable that overrides `defaultDirectory` (an explicit argument wins).
     public static let directoryEnvironmentVariable = "D2L_KAGGLE_HOUSE_DIR"
     /// The script that fetches the tables, relative to the repository's root.
-    public static let fetchScript = "Tools/fetch-kaggle-house-prices.sh"
+    static let fetchScript = "Tools/fetch-kaggle-house-prices.sh"
 
     /// The per-user default: `$XDG_CACHE_HOME/d2l/kaggle-house-prices`, or
     /// `~/.cache/d2l/kaggle-house-prices` when `XDG_CACHE_HOME` is unset or empty (the fetch
