@@ -5,3 +5,12 @@ public protocol WeightedLayer: Module {
     /// The bias `[out]`, if the layer has one.
     var bias: Tensor? { get }
 }
+
+extension WeightedLayer {
+    /// `weight`, then `bias` if the layer has one: PyTorch's order and local names, so the keys
+    /// are `weight` and `bias` under the layer's path.
+    public var directParameters: [(name: String, tensor: Tensor)] {
+        if let bias { return [("weight", weight), ("bias", bias)] }
+        return [("weight", weight)]
+    }
+}
