@@ -20,6 +20,7 @@ public enum Gzip {
     /// concatenated gzip members are decompressed one after another, as `gunzip` does.
     ///
     /// - Parameters:
+    ///   - bytes: one or more gzip members, as read from the file.
     ///   - name: the file name for error messages.
     ///   - maximumSize: the largest decompressed size accepted, in bytes.
     /// - Throws: `DataSetError.corrupt` for a damaged or truncated stream or bytes after the last
@@ -35,7 +36,8 @@ public enum Gzip {
         // plus room to reach the end of the stream) or, if that is not plausible, 4× the input;
         // only a hint: the buffer doubles as needed, up to the limit.
         var announced = bytes.count >= 18 ? bytes.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) } + 64 : 0
-        if announced < bytes.count / 2 || announced > bytes.count * 1032 { announced = bytes.count * 4 }  // deflate's ratio is ≤ 1032:1
+        // deflate's ratio is ≤ 1032:1.
+        if announced < bytes.count / 2 || announced > bytes.count * 1032 { announced = bytes.count * 4 }
         var output = [UInt8](repeating: 0, count: Swift.max(1024, Swift.min(maximumSize, announced)))
         var produced = 0
         try bytes.withUnsafeBufferPointer { input in

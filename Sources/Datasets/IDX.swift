@@ -97,7 +97,10 @@ public enum IDX {
     /// Reads and validates the IDX file at `url`, decompressing it first when it starts with the
     /// gzip magic `1f 8b` (whatever its name).
     ///
-    /// - Parameter maximumSize: the largest (decompressed) file size accepted, in bytes.
+    /// - Parameters:
+    ///   - url: the file to read.
+    ///   - maximumSize: the largest (decompressed) file size accepted, in bytes.
+    ///   - missingHint: what to tell the user when the file does not exist (how to install it).
     /// - Throws: `DataSetError.missingFile` (with `missingHint` as the hint) when there is no such
     ///   file, `.unreadable`, `.tooLarge`, or `.corrupt` for a damaged file (see `parse`).
     public static func read(contentsOf url: URL, maximumSize: Int = Gzip.defaultMaximumSize,
@@ -124,7 +127,9 @@ public enum IDX {
     /// the number of dimensions (1 to 255), that many big-endian `UInt32` extents, then exactly
     /// `∏ extents · byteWidth` data bytes.
     ///
-    /// - Parameter name: the file name for error messages.
+    /// - Parameters:
+    ///   - bytes: the whole file, decompressed.
+    ///   - name: the file name for error messages.
     /// - Throws: `DataSetError.corrupt` naming `name` for a bad magic number, an unknown element
     ///   type, no dimensions, a header or data shorter than announced, or bytes after the data.
     public static func parse(_ bytes: [UInt8], name: String) throws -> IDXArray {
