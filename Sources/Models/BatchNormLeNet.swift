@@ -53,7 +53,9 @@ public func batchNormFromScratch(_ x: Tensor, gamma: Tensor, beta: Tensor, movin
 /// (ones) and `beta` (zeros) and moving statistics `moving_mean` (zeros) and `moving_var` (ones),
 /// all of shape `[1, C]` (`dimensionCount` 2, after a linear layer) or `[1, C, 1, 1]`
 /// (`dimensionCount` 4, after a convolution); ε = 1e-5, momentum 0.9 (the weight of the old
-/// moving value). See `batchNormFromScratch`.
+/// moving value). See `batchNormFromScratch`. In training mode (`isTraining`, from `ModuleBase`)
+/// it normalizes with the batch's statistics and updates the moving ones; otherwise it normalizes
+/// with the moving statistics.
 public final class BatchNorm: ModuleBase, Module {
     /// γ, the scale, `[1, C]` or `[1, C, 1, 1]`.
     public let gamma: Tensor
