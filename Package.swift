@@ -7,13 +7,23 @@ import PackageDescription
 let package = Package(
     name: "d2l-swift",
     products: [
+        /// The core: tensors, autodiff, ops, kernels, layers, losses, optimizers, initializers,
+        /// safetensors. Links OpenBLAS/LAPACKE (and the CKernels C target) and nothing else.
         .library(name: "Engine", targets: ["Engine"]),
+        /// Data sets and loaders (Fashion-MNIST/IDX/gzip, CSV, synthetic sets, k-fold); the only
+        /// product that links zlib.
+        .library(name: "Datasets", targets: ["Datasets"]),
+        /// The book's training loop (`Trainer`), checkpoints, records, the SVG plot, and the
+        /// executables' OpenBLAS restart policy.
+        .library(name: "Training", targets: ["Training"]),
         .library(name: "Models", targets: ["Models"]),
         .executable(name: "d2l", targets: ["d2l"]),
         .executable(name: "benchmarks", targets: ["benchmarks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation` (Tools/build-docs.sh); a plugin, linked into nothing.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -24,7 +34,7 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
-        /// zlib, for the gzip-compressed IDX files of Fashion-MNIST. Only Engine imports it.
+        /// zlib, for the gzip-compressed IDX files of Fashion-MNIST. Only Datasets imports it.
         .systemLibrary(
             name: "CZlib",
             path: "Sources/CZlib",
@@ -42,8 +52,18 @@ let package = Package(
         // MARK: Libraries
         .target(
             name: "Engine",
-            dependencies: ["CBLAS", "CZlib", "CKernels"],
+            dependencies: ["CBLAS", "CKernels"],
             path: "Sources/Engine"
+        ),
+        .target(
+            name: "Datasets",
+            dependencies: ["Engine", "CZlib"],
+            path: "Sources/Datasets"
+        ),
+        .target(
+            name: "Training",
+            dependencies: ["Engine", "Datasets"],
+            path: "Sources/Training"
         ),
         .target(
             name: "Models",
@@ -55,14 +75,14 @@ let package = Package(
         .executableTarget(
             name: "d2l",
             dependencies: [
-                "Engine", "Models",
+                "Engine", "Datasets", "Training", "Models",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/d2l"
         ),
         .executableTarget(
             name: "benchmarks",
-            dependencies: ["Engine", "Models"],
+            dependencies: ["Engine", "Datasets", "Training", "Models"],
             path: "Benchmarks",
             exclude: ["Reference"]
         ),
@@ -81,8 +101,18 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(
+            name: "DatasetsTests",
+            dependencies: ["Datasets", "Engine", "TestSupport"],
+            path: "Tests/DatasetsTests"
+        ),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: ["Training", "Datasets", "Engine", "TestSupport"],
+            path: "Tests/TrainingTests"
+        ),
+        .testTarget(
             name: "ModelsTests",
-            dependencies: ["Models", "Engine", "TestSupport"],
+            dependencies: ["Models", "Engine", "Datasets", "Training", "TestSupport"],
             path: "Tests/ModelsTests",
             exclude: ["Fixtures"]
         ),
@@ -90,7 +120,7 @@ let package = Package(
         /// checks its output, files and exit status; skipped when the binary is missing.
         .testTarget(
             name: "CLITests",
-            dependencies: ["Models", "Engine"],
+            dependencies: ["Models", "Engine", "Datasets"],
             path: "Tests/CLITests"
         ),
     ]

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Training
 
 /// `swift run -c release benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json]
 /// [--conv-algorithm automatic|im2col]`

@@ -1,7 +1,7 @@
 import Engine
 import Foundation
 
-/// Forward + backward (`y = conv2d(x, w, b)`, then `y.backward(seed: ones)` giving dx, dw, db) of
+/// Forward + backward (`y = conv2D(x, w, b)`, then `y.backward(seed: ones)` giving dx, dw, db) of
 /// one conv layer, timed as a whole. FLOPs = 3 × forward (forward `2·M·N·K`; backward one GEMM for
 /// dW and one for dX of the same size). `sgemm_gflops` is a plain sgemm of the forward's M×N×K,
 /// timed right after, the ceiling the layer would reach if im2col/col2im were free.

@@ -1,5 +1,7 @@
+import Datasets
 import Engine
 import Foundation
+import Training
 
 // Two stacked 3×3 convolutions (C→C→C, padding 1, ReLU between) against one 5×5 (C→C, padding 2):
 // the same 5×5 receptive field and the same output shape [N, C, H, H] (VGG's argument, d2l §7.2).

@@ -53,8 +53,10 @@ public func batchNormFromScratch(_ x: Tensor, gamma: Tensor, beta: Tensor, movin
 /// (ones) and `beta` (zeros) and moving statistics `moving_mean` (zeros) and `moving_var` (ones),
 /// all of shape `[1, C]` (`dimensionCount` 2, after a linear layer) or `[1, C, 1, 1]`
 /// (`dimensionCount` 4, after a convolution); ε = 1e-5, momentum 0.9 (the weight of the old
-/// moving value). See `batchNormFromScratch`.
-public final class BatchNorm: Module {
+/// moving value). See `batchNormFromScratch`. In training mode (`isTraining`, from `ModuleBase`)
+/// it normalizes with the batch's statistics and updates the moving ones; otherwise it normalizes
+/// with the moving statistics.
+public final class BatchNorm: ModuleBase, Module {
     /// γ, the scale, `[1, C]` or `[1, C, 1, 1]`.
     public let gamma: Tensor
     /// β, the shift, same shape as `gamma`.
@@ -67,9 +69,6 @@ public final class BatchNorm: Module {
     public let momentum: Float
     /// ε, added to the variance (1e-5 in the book).
     public let epsilon: Float
-    /// See `Module.isTraining`: batch statistics (and moving-average updates) in training, moving
-    /// statistics otherwise.
-    public var isTraining = true
 
     /// Batch normalization of `featureCount` channels for inputs of rank `dimensionCount` (2 or 4).
     public init(featureCount: Int, dimensionCount: Int, momentum: Float = 0.9, epsilon: Float = 1e-5) {

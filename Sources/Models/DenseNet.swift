@@ -15,11 +15,9 @@ import Engine
 ///
 /// Keys as the book's `DenseBlock`: its layers live in a child `net` (`net.0.0.weight` is the
 /// first layer's batch-norm weight, `net.0.2.weight` its convolution).
-public final class DenseBlock: ModuleContainer {
+public final class DenseBlock: ModuleBase, ModuleContainer {
     /// The layers, each a `Sequential` of `BatchNorm2D`, `ReLU`, `Conv2D` (the book's `conv_block`).
     public let net: Sequential
-    /// See `Module.isTraining`.
-    public var isTraining = true
 
     /// The book's `DenseBlock(num_convs, input_channels, num_channels)` with PyTorch's default
     /// initialization drawn from `generator`.

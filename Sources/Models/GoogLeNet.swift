@@ -19,7 +19,7 @@ import Engine
 ///
 /// Children and keys as the book's `Inception` module: `p1_1`, `p2_1`, `p2_2`, `p3_1`, `p3_2`,
 /// `p4_1` (the pooling) and `p4_2`.
-public final class Inception: ModuleContainer {
+public final class Inception: ModuleBase, ModuleContainer {
     /// Path 1, the 1×1 convolution (`p1_1`).
     public let path1: Conv2D
     /// Path 2's 1×1 reduction (`p2_1`) and 3×3 convolution (`p2_2`).
@@ -28,8 +28,6 @@ public final class Inception: ModuleContainer {
     public let path3Reduction: Conv2D, path3: Conv2D
     /// Path 4's 3×3 max pooling (`p4_1`) and 1×1 projection (`p4_2`).
     public let path4Pool: MaxPool2D, path4: Conv2D
-    /// See `Module.isTraining`.
-    public var isTraining = true
 
     /// The book's `Inception(in_channels, c1, c2, c3, c4)` with PyTorch's default initialization
     /// drawn from `generator`.

@@ -16,7 +16,7 @@ import Engine
 ///
 /// Children and keys as the book's `Residual`: `conv1`, `conv2`, `conv3` (only with the
 /// projection), `bn1`, `bn2`.
-public final class Residual: ModuleContainer {
+public final class Residual: ModuleBase, ModuleContainer {
     /// The first 3×3 convolution (carries the stride).
     public let conv1: Conv2D
     /// The second 3×3 convolution.
@@ -25,8 +25,6 @@ public final class Residual: ModuleContainer {
     public let conv3: Conv2D?
     /// Batch norm after `conv1` and after `conv2`.
     public let bn1: BatchNorm2D, bn2: BatchNorm2D
-    /// See `Module.isTraining`.
-    public var isTraining = true
 
     /// The book's `Residual(input_channels, num_channels, use_1x1conv, strides)` with PyTorch's
     /// default initialization drawn from `generator`.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Training
 
 /// §4.1, activation functions: ReLU, sigmoid and tanh and their derivatives, the derivatives
 /// computed by the engine's autodiff exactly as the book does (`y.backward(ones_like(x))`, here

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Datasets
 import Engine
 import Foundation
 import Models
+import Training
 
 /// A Fashion-MNIST classification experiment of the book: a zoo model trained by `Trainer`
 /// (`train_ch3`/`train_ch6`) with the book's hyperparameters, printed like the book, compared

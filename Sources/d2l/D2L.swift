@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Training
 
 /// `d2l`: the experiments of "Dive into Deep Learning" on this engine.
 @main

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Engine
 import Foundation
 
@@ -13,7 +14,7 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Use only the first N training examples.") var trainLimit: Int?
     @Option(help: "Use only the first N test examples.") var testLimit: Int?
     @Option(help: "OpenBLAS threads (default: one per core).") var threads: Int?
-    @Option(help: "Data directory (Fashion-MNIST IDX files; default /usr/share/datasets/fashion-mnist or $D2L_FASHION_MNIST_DIR) or data file.")
+    @Option(help: "Data directory (Fashion-MNIST IDX files; default \(FashionMNIST.defaultDirectory) or $\(FashionMNIST.directoryEnvironmentVariable)) or data file.")
     var data: String?
     @Option(help: "Save the trained weights (safetensors state dict, loadable by PyTorch).") var save: String?
     @Option(help: "Checkpoint file: continues the run saved there, or starts a new run there when the file does not exist yet; rewritten (atomically) after every epoch. A checkpoint of another experiment or configuration is refused.")

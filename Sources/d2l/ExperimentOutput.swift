@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Training
 
 /// Small output helpers shared by the regression-style experiments (polynomial, weight decay,
 /// k-fold, initialization, activations): JSON results, SVG charts with a labelled y axis, and

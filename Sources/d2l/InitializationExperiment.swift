@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Engine
 import Foundation
 
@@ -161,22 +162,13 @@ struct InitializationExperiment: Experiment {
     /// `max over columns k of (max_i W[i, k] − min_i W[i, k])`: the largest difference between
     /// any two rows (hidden units) of `weight` `[units, inputs]`, 0 exactly when all rows are equal.
     static func spread(of weight: Tensor) -> Float {
-        let rows = weight.shape[0], columns = weight.shape[1]
-        var result: Float = 0
-        for k in 0..<columns {
-            var low = Float.infinity, high = -Float.infinity
-            for i in 0..<rows {
-                low = Swift.min(low, weight.pointer[i * columns + k])
-                high = Swift.max(high, weight.pointer[i * columns + k])
-            }
-            result = Swift.max(result, high - low)
-        }
-        return result
+        // max_i W[i, k] + max_i (−W[i, k]) is max − min per column, the same float operation.
+        withNoGrad { (weight.max(axis: 0) + (-weight).max(axis: 0)).max().item }
     }
 
     /// `max over i, k of |W[i, k]|` of `weight` `[units, inputs]`.
     static func largestMagnitude(of weight: Tensor) -> Float {
-        UnsafeBufferPointer(start: weight.pointer, count: weight.count).reduce(0) { Swift.max($0, abs($1)) }
+        withNoGrad { Swift.max(weight.max().item, (-weight).max().item) }
     }
 
     /// The number of distinct hidden units of a layer with `weight` `[units, inputs]` and `bias`
@@ -185,7 +177,7 @@ struct InitializationExperiment: Experiment {
     /// counts the bitwise distinct (weight row, bias) pairs.
     static func distinctRows(_ weight: Tensor, bias: Tensor, tolerance: Float) -> Int {
         let columns = weight.shape[1]
-        func row(_ i: Int) -> [Float] { Array(UnsafeBufferPointer(start: weight.pointer + i * columns, count: columns)) + [bias.pointer[i]] }
+        func row(_ i: Int) -> [Float] { Array(weight.buffer[(i * columns)..<((i + 1) * columns)]) + [bias.buffer[i]] }
         var representatives: [[Float]] = []
         for i in 0..<weight.shape[0] {
             let candidate = row(i)

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Datasets
 import Engine
 import Foundation
+import Training
 
 /// §4.10, predicting house prices on Kaggle: the book's preprocessing (standardised numeric
 /// columns, NaN → 0, one-hot categories with a NaN column), `Linear(features, 1)` with PyTorch's
@@ -177,7 +179,7 @@ struct KFoldExperiment: Experiment {
     /// in its shortest exact decimal form. Atomic: a temporary file renamed over `path`.
     static func writeSubmission(ids: [String], predictions: Tensor, to path: String) throws {
         precondition(predictions.count == ids.count, "writeSubmission: \(predictions.shape) predictions for \(ids.count) ids")
-        let rows = ids.enumerated().map { [$0.element, "\(predictions.pointer[$0.offset])"] }
+        let rows = ids.enumerated().map { [$0.element, "\(predictions.buffer[$0.offset])"] }
         let table = CSVTable(name: path, header: ["Id", "SalePrice"], rows: rows)
         try ExperimentOutput.write(Data(table.csvText.utf8), to: path)
     }
@@ -215,7 +217,7 @@ struct KFoldExperiment: Experiment {
                      "logRMSE: \(predictions.shape) predictions for \(labels.shape) labels")
         var sum = 0.0
         for i in 0..<labels.count {
-            let difference = Foundation.log(Swift.max(Double(predictions.pointer[i]), 1)) - Foundation.log(Double(labels.pointer[i]))
+            let difference = Foundation.log(Swift.max(Double(predictions.buffer[i]), 1)) - Foundation.log(Double(labels.buffer[i]))
             sum += difference * difference
         }
         return Float((sum / Double(labels.count)).squareRoot())

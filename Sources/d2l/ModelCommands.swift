@@ -1,7 +1,9 @@
 import ArgumentParser
+import Datasets
 import Engine
 import Foundation
 import Models
+import Training
 
 /// `d2l summary <model>`: the book's shape walk and the parameter count.
 struct Summary: ParsableCommand {

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Datasets
 import Engine
 import Foundation
+import Training
 
 /// §4.4, model selection, underfitting and overfitting: polynomial regression on the features
 /// `xⁱ / i!` with 4 (the true cubic), 2 (a line: underfitting) and 20 (overfitting) features.

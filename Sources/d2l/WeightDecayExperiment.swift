@@ -1,6 +1,8 @@
 import ArgumentParser
+import Datasets
 import Engine
 import Foundation
+import Training
 
 /// §4.5, weight decay, from scratch and concise, on the book's high-dimensional linear data
 /// (20 training and 100 test examples, 200 inputs, `y = 0.01·Σx + 0.05 + ε`).
@@ -170,14 +172,9 @@ struct WeightDecayExperiment: Experiment {
     /// answer; then the minimum-norm one is approximated with a tiny λ. `nil` if LAPACK fails.
     static func ridgeWeightNorm(_ data: RegressionData, lambda: Float) -> Float? {
         let (x, y) = data
-        let rows = x.shape[0], columns = x.shape[1]
-        let centredX = Tensor.zeros([rows, columns]), centredY = Tensor.zeros([rows, 1])
-        let meanY = (0..<rows).reduce(0.0) { $0 + Double(y.pointer[$1]) } / Double(rows)
-        for j in 0..<columns {
-            let mean = (0..<rows).reduce(0.0) { $0 + Double(x.pointer[$1 * columns + j]) } / Double(rows)
-            for i in 0..<rows { centredX.pointer[i * columns + j] = Float(Double(x.pointer[i * columns + j]) - mean) }
+        let (centredX, centredY) = withNoGrad {
+            (x - x.mean(axis: 0, keepDims: true), (y - y.mean()).reshaped([x.shape[0], 1]))
         }
-        for i in 0..<rows { centredY.pointer[i] = Float(Double(y.pointer[i]) - meanY) }
         guard let solution = try? LeastSquares.solveRidge(centredX, centredY, lambda: lambda > 0 ? lambda : 1e-5) else { return nil }
         return Float(solution.scalars.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot())
     }

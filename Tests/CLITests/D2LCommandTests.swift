@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Testing
 
@@ -18,7 +19,7 @@ let d2lBinary: URL? = {
 
 /// Whether Fashion-MNIST is installed where `d2l` looks by default.
 let fashionMNISTInstalled = FileManager.default.fileExists(
-    atPath: ProcessInfo.processInfo.environment["D2L_FASHION_MNIST_DIR"] ?? "/usr/share/datasets/fashion-mnist")
+    atPath: FashionMNIST.resolveDirectory(nil, environment: ProcessInfo.processInfo.environment))
 
 /// What one run of `d2l` did.
 struct Run {

@@ -96,6 +96,36 @@ struct TensorTests {
         #expect((x * x).description.contains("gradientFunction: mul"))
         #expect(Tensor.arange(10).description == "tensor([0.0000, 1.0000, 2.0000, ..., 7.0000, 8.0000, 9.0000], shape: [10])")
     }
+
+    @Test("the in-place rule: leaves change through every mutating path, recorded results refuse all of them")
+    func inPlaceRule() async {
+        let w = Tensor([1, 2, 3])
+        w.requiresGrad = true
+        #expect(w.allowsInPlaceChanges)
+        w[1] = 5
+        w.withUnsafeMutableBufferPointer { $0[2] = 7 }
+        #expect(w.scalars == [1, 5, 7])
+        let doubled = w * Tensor(scalar: 2)
+        #expect(!doubled.allowsInPlaceChanges)
+        #expect(withNoGrad { w * Tensor(scalar: 2) }.allowsInPlaceChanges)
+        #expect(doubled.detached().allowsInPlaceChanges)   // cut from the tape: the user's to change
+        #expect(doubled.withUnsafeBufferPointer { Array($0) } == [2, 10, 14])
+        // Each path stops on a recorded result (a precondition, so in a child process).
+        await #expect(processExitsWith: .failure) {
+            let w = Tensor([1, 2]); w.requiresGrad = true
+            let y = w * Tensor(scalar: 2)
+            y[0] = 1
+        }
+        await #expect(processExitsWith: .failure) {
+            let w = Tensor([1, 2]); w.requiresGrad = true
+            let y = w * Tensor(scalar: 2)
+            y.withUnsafeMutableBufferPointer { $0[0] = 1 }
+        }
+        await #expect(processExitsWith: .failure) {
+            let w = Tensor([1, 2]); w.requiresGrad = true
+            (w * Tensor(scalar: 2)).fill(0)
+        }
+    }
 }
 
 @Suite("Random generator")

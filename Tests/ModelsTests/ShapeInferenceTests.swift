@@ -36,7 +36,7 @@ struct ShapeInferenceTests {
             _ = try alexNet.outputShape(for: [2, 1, 10, 10])
         } catch let error as ShapeError {
             #expect(error.path == "2" && error.layer == "MaxPool2D", "\(error)")
-            #expect(error.description.hasPrefix("layer 2 (MaxPool2D): maxPool2d: kernel 3×3 is larger than the padded input 1×1"),
+            #expect(error.description.hasPrefix("layer 2 (MaxPool2D): maxPool2D: kernel 3×3 is larger than the padded input 1×1"),
                     "\(error)")
         }
         #expect(alexNet.acceptedSquareSides(in: 1...512) == [193...224])

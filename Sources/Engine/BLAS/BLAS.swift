@@ -8,8 +8,9 @@ import Foundation
 /// recognise some newer CPUs and falls back to a generic SSE3 kernel ("Prescott"): on the
 /// project's machines sgemm 2048² with 2 threads then ran at ~60 GFLOP/s instead of ~290 with
 /// `OPENBLAS_CORETYPE=SkylakeX` (see `ARCHITECTURE.md`). `BLAS` makes the active kernel visible,
-/// warns once when it is a generic one on an AVX2/AVX-512 CPU, and lets the project's executables
-/// restart themselves with the right kernel (`selectFastKernelOrRestart`).
+/// warns once when it is a generic one on an AVX2/AVX-512 CPU; the Training module's
+/// `BLAS.selectFastKernelOrRestart(programName:)` lets executables restart themselves with the
+/// right kernel (a process-wide policy a library has no business applying by itself).
 public enum BLAS {
     /// The name of the kernel OpenBLAS is running, for example `"SkylakeX"`, `"Haswell"`, `"Prescott"`.
     public static var coreName: String { String(cString: openblas_get_corename()) }
@@ -34,7 +35,7 @@ public enum BLAS {
 
     /// OpenBLAS kernels that use AVX2 (or AVX-512) FMA instructions. Any other kernel on a CPU that
     /// has AVX2 is a fallback that leaves most of the machine unused.
-    public static let vectorizedCores: Set<String> = [
+    static let vectorizedCores: Set<String> = [
         "haswell", "zen", "skylakex", "cooperlake", "sapphirerapids", "excavator",
     ]
 
@@ -88,44 +89,6 @@ public enum BLAS {
     /// and silences `genericKernelWarning`: set (to any value), the kernel OpenBLAS runs is the
     /// user's choice, for example a second kernel forced with `OPENBLAS_CORETYPE` to test on it.
     public static let keepCoreVariable = "D2L_KEEP_BLAS_CORE"
-
-    /// The `OPENBLAS_THREAD_TIMEOUT` the project's executables run with: OpenBLAS worker threads
-    /// sleep after 2⁴ idle cycles instead of the default 2²⁸ (~0.1 s) of `sched_yield` spinning.
-    /// Training steps call many small GEMMs between other parallel kernels; on a 2-core machine the
-    /// spinning workers took the cores from those kernels (LeNet step ~21 → ~16 ms measured).
-    public static let threadTimeout = "4"
-
-    /// For the project's executables: when `D2L_KEEP_BLAS_CORE` is not set and either
-    /// `OPENBLAS_THREAD_TIMEOUT` is not set, or `OPENBLAS_CORETYPE` is not set and OpenBLAS chose
-    /// a generic kernel on an AVX2/AVX-512 CPU, replaces the process with itself (`execv` of
-    /// `/proc/self/exe`, same arguments) with `OPENBLAS_THREAD_TIMEOUT` set to `threadTimeout`
-    /// and, for a generic kernel, `OPENBLAS_CORETYPE` set to `recommendedCoreType` (printing one
-    /// line to stderr about that). OpenBLAS reads both when the library loads, so a restart is
-    /// the only way to change them. Returns normally (after the one-time warning, which
-    /// `D2L_KEEP_BLAS_CORE` silences) when nothing needs doing or the restart fails.
-    public static func selectFastKernelOrRestart(programName: String) {
-        let environment = ProcessInfo.processInfo.environment
-        guard environment[keepCoreVariable] == nil else { warnIfGenericKernel(); return }
-        let switchCore = environment["OPENBLAS_CORETYPE"] == nil && isGenericKernelOnCapableCPU
-            && recommendedCoreType != nil
-        let setTimeout = environment["OPENBLAS_THREAD_TIMEOUT"] == nil
-        guard switchCore || setTimeout else { warnIfGenericKernel(); return }
-        if switchCore, let remedy = recommendedCoreType {
-            FileHandle.standardError.write(Data(("\(programName): OpenBLAS chose its generic '\(coreName)' kernel on this "
-                + "CPU; restarting with OPENBLAS_CORETYPE=\(remedy) (2.5-5x faster matrix products). "
-                + "Set \(keepCoreVariable)=1 to keep the default.\n").utf8))
-            setenv("OPENBLAS_CORETYPE", remedy, 1)
-        }
-        setenv("OPENBLAS_THREAD_TIMEOUT", environment["OPENBLAS_THREAD_TIMEOUT"] ?? threadTimeout, 1)
-        let arguments = CommandLine.arguments
-        var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
-        cArguments.append(nil)
-        execv("/proc/self/exe", cArguments)
-        // Only reached if execv failed: carry on with the slow kernel, say so.
-        if switchCore { unsetenv("OPENBLAS_CORETYPE") }
-        if setTimeout { unsetenv("OPENBLAS_THREAD_TIMEOUT") }
-        warnIfGenericKernel()
-    }
 
     // MARK: GEMM
 

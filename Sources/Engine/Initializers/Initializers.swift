@@ -115,14 +115,6 @@ private func fillNormal(_ tensor: Tensor, mean: Float, standardDeviation: Float,
     tensor.assign(Tensor.randomNormal(tensor.shape, mean: mean, standardDeviation: standardDeviation, using: &generator))
 }
 
-/// A layer with a weight and an optional bias that initializers target (`Linear`, `Conv2D`).
-public protocol WeightedLayer: Module {
-    /// The weight, `[out, in]` or `[out, in, kh, kw]`.
-    var weight: Tensor { get }
-    /// The bias `[out]`, if the layer has one.
-    var bias: Tensor? { get }
-}
-
 extension Module {
     /// Re-initializes the weight of every `Linear` and `Conv2D` (every `WeightedLayer`) in the
     /// tree with `initializer`, and their biases with `bias` when given — the textbook's

@@ -153,7 +153,7 @@ struct FirstOperandOperation: BinaryFloatOperation {
 /// `1` where `compare(a, b)`, else `0`.
 struct ComparisonOperation: BinaryFloatOperation {
     /// The comparison, as a plain function.
-    let compare: @Sendable (Float, Float) -> Bool
+    let compare: (Float, Float) -> Bool
     @inline(__always) func callAsFunction(_ a: Float, _ b: Float) -> Float { compare(a, b) ? 1 : 0 }
 }
 

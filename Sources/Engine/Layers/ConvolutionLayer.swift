@@ -1,4 +1,4 @@
-/// The 2-D convolution layer over `conv2d` (im2col + GEMM).
+/// The 2-D convolution layer over `conv2D` (im2col + GEMM).
 
 /// A 2-D convolution (PyTorch's `nn.Conv2d`, a cross-correlation): `[N, C, H, W]` →
 /// `[N, O, H′, W′]` with `H′ = ⌊(H + 2·padding.0 − kh)/stride.0⌋ + 1` (likewise `W′`) and
@@ -6,7 +6,7 @@
 ///     y[n, o, i, j] = b[o] + Σ_{c, ki, kj} w[o, c, ki, kj] · x[n, c, i·sh − ph + ki, j·sw − pw + kj]
 ///
 /// `weight` is `[O, C, kh, kw]`, `bias` `[O]`. Tuples are (height, width).
-public final class Conv2D: WeightedLayer {
+public final class Conv2D: ModuleBase, WeightedLayer {
     /// `w`, shape `[outputChannels, inputChannels, kh, kw]` (PyTorch's layout).
     public let weight: Tensor
     /// `b`, shape `[outputChannels]`, or `nil`.
@@ -15,8 +15,6 @@ public final class Conv2D: WeightedLayer {
     public let stride: (Int, Int)
     /// Zeros added on each side, (height, width).
     public let padding: (Int, Int)
-    /// See `Module.isTraining`.
-    public var isTraining = true
 
     /// A convolution with the given parameters (`weight` `[O, C, kh, kw]`, `bias` `[O]`), which it
     /// owns from now on (their `requiresGrad` is set).
@@ -63,11 +61,6 @@ public final class Conv2D: WeightedLayer {
     /// `(kh, kw)`.
     public var kernelSize: (Int, Int) { (weight.shape[2], weight.shape[3]) }
 
-    /// `weight`, then `bias` if present.
-    public var directParameters: [(name: String, tensor: Tensor)] {
-        if let bias { return [("weight", weight), ("bias", bias)] }
-        return [("weight", weight)]
-    }
 
     /// `[N, C, H, W]` → `[N, O, H′, W′]`.
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
@@ -78,6 +71,6 @@ public final class Conv2D: WeightedLayer {
 
     /// The convolution of `input` `[N, C, H, W]`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
+        conv2D(input, weight: weight, bias: bias, stride: stride, padding: padding)
     }
 }

@@ -2,13 +2,11 @@
 
 /// A fully connected layer (PyTorch's `nn.Linear`): `y = x Wᵀ + b` for `x` `[N, in]` (or
 /// `[B, N, in]`), giving `[N, out]`; `weight` is `[out, in]`, `bias` `[out]`.
-public final class Linear: WeightedLayer {
+public final class Linear: ModuleBase, WeightedLayer {
     /// `W`, shape `[outputFeatures, inputFeatures]` (PyTorch's layout).
     public let weight: Tensor
     /// `b`, shape `[outputFeatures]`, or `nil` for a layer without bias.
     public let bias: Tensor?
-    /// See `Module.isTraining`.
-    public var isTraining = true
 
     /// A layer with the given parameters (`weight` `[out, in]`, `bias` `[out]`), which it owns
     /// from now on (their `requiresGrad` is set).
@@ -47,11 +45,6 @@ public final class Linear: WeightedLayer {
         return inputShape.dropLast() + [outputFeatures]
     }
 
-    /// `weight`, then `bias` if present.
-    public var directParameters: [(name: String, tensor: Tensor)] {
-        if let bias { return [("weight", weight), ("bias", bias)] }
-        return [("weight", weight)]
-    }
 
     /// `x Wᵀ + b`: `[N, in]` → `[N, out]` (or `[B, N, in]` → `[B, N, out]`).
     public func callAsFunction(_ input: Tensor) -> Tensor {
@@ -63,11 +56,9 @@ public final class Linear: WeightedLayer {
 }
 
 /// `max(x, 0)` elementwise (PyTorch's `nn.ReLU`); any shape.
-public final class ReLU: ParameterlessLayer {
-    /// See `Module.isTraining` (no effect on this layer).
-    public var isTraining = true
+public final class ReLU: ModuleBase, ParameterlessLayer {
     /// A ReLU layer.
-    public init() {}
+    override public init() {}
     /// `max(x, 0)`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.relu() }
     /// Any shape, unchanged.
@@ -75,11 +66,9 @@ public final class ReLU: ParameterlessLayer {
 }
 
 /// `1 / (1 + e⁻ˣ)` elementwise (PyTorch's `nn.Sigmoid`); any shape.
-public final class Sigmoid: ParameterlessLayer {
-    /// See `Module.isTraining` (no effect on this layer).
-    public var isTraining = true
+public final class Sigmoid: ModuleBase, ParameterlessLayer {
     /// A sigmoid layer.
-    public init() {}
+    override public init() {}
     /// `σ(x)`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.sigmoid() }
     /// Any shape, unchanged.
@@ -87,11 +76,9 @@ public final class Sigmoid: ParameterlessLayer {
 }
 
 /// `tanh(x)` elementwise (PyTorch's `nn.Tanh`); any shape.
-public final class Tanh: ParameterlessLayer {
-    /// See `Module.isTraining` (no effect on this layer).
-    public var isTraining = true
+public final class Tanh: ModuleBase, ParameterlessLayer {
     /// A tanh layer.
-    public init() {}
+    override public init() {}
     /// `tanh(x)`.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.tanh() }
     /// Any shape, unchanged.
@@ -100,11 +87,9 @@ public final class Tanh: ParameterlessLayer {
 
 /// `softmax(x)ₖ = exp(xₖ) / Σⱼ exp(xⱼ)` along `axis` (PyTorch's `nn.Softmax(dim)`), computed
 /// through LogSumExp. For training, feed logits to `crossEntropy` instead.
-public final class Softmax: ParameterlessLayer {
+public final class Softmax: ModuleBase, ParameterlessLayer {
     /// The axis normalised over (negative counts from the end).
     public let axis: Int
-    /// See `Module.isTraining` (no effect on this layer).
-    public var isTraining = true
     /// A softmax over `axis` (default: the last).
     public init(axis: Int = -1) { self.axis = axis }
     /// `softmax(x)` along `axis`; same shape as `x`.
@@ -120,11 +105,9 @@ public final class Softmax: ParameterlessLayer {
 
 /// Merges all dimensions from `startAxis` on (PyTorch's `nn.Flatten()`, `start_dim = 1`):
 /// `[N, C, H, W]` → `[N, C·H·W]`.
-public final class Flatten: ParameterlessLayer {
+public final class Flatten: ModuleBase, ParameterlessLayer {
     /// The first merged axis (1 keeps the batch dimension).
     public let startAxis: Int
-    /// See `Module.isTraining` (no effect on this layer).
-    public var isTraining = true
     /// A flattening layer keeping the dimensions before `startAxis`.
     public init(startAxis: Int = 1) { self.startAxis = startAxis }
     /// `x` reshaped to `shape[..<startAxis] + [Π shape[startAxis...]]`.

@@ -9,13 +9,11 @@
 /// fixes every mask of the network), or from an explicit `seed`. For an exact resume, save
 /// `generator.stateWords` with a checkpoint and restore them with
 /// `generator = RandomGenerator(stateWords:)`; `reseed(_:)` restarts the mask sequence.
-public final class Dropout: ParameterlessLayer {
+public final class Dropout: ModuleBase, ParameterlessLayer {
     /// The drop probability `p`, in `[0, 1]`.
     public let probability: Float
     /// The generator the masks are drawn from (one `nextFloat()` per element per training call).
     public var generator: RandomGenerator
-    /// See `Module.isTraining` (dropout is active only in training).
-    public var isTraining = true
 
     /// Dropout with probability `probability` whose generator is seeded with `seed`.
     public init(probability: Float, seed: UInt64) {

@@ -24,9 +24,8 @@ public enum ElementType: String, Sendable, CaseIterable {
 ///
 /// Conforming types list what they own; the traversal gives PyTorch's dotted keys:
 ///
-///     final class TwoLayers: ModuleContainer {
+///     final class TwoLayers: ModuleBase, ModuleContainer {
 ///         let hidden: Linear, output: Linear
-///         var isTraining = true
 ///         init(using generator: inout RandomGenerator) {
 ///             hidden = Linear(inputFeatures: 20, outputFeatures: 256, using: &generator)
 ///             output = Linear(inputFeatures: 256, outputFeatures: 10, using: &generator)
@@ -38,6 +37,8 @@ public enum ElementType: String, Sendable, CaseIterable {
 ///
 /// `directParameters` has no default, so a layer cannot forget its parameters silently; layers
 /// without any say so by conforming to `ParameterlessLayer`, containers to `ModuleContainer`.
+/// The training flag is stored once, in `ModuleBase`, which every module of this package
+/// subclasses (a module of your own may subclass it too, or declare `var isTraining = true`).
 public protocol Module: AnyObject {
     /// Whether the module is in training mode (dropout drops, batch norm uses batch statistics
     /// and updates its running averages). Set for a whole network with `train()` / `eval()`.
@@ -65,6 +66,19 @@ public protocol Module: AnyObject {
     /// - Throws: `ShapeError` when `callAsFunction` would stop on such an input, with the message
     ///   it would stop with; containers name the refusing layer (`outputShape(of:named:for:)`).
     func outputShape(for inputShape: [Int]) throws -> [Int]
+}
+
+/// The state every module shares, stored once: the training flag (mlx-swift's `Module.training`).
+/// Layers and containers inherit it (`final class Linear: ModuleBase, WeightedLayer`), so the
+/// flag that `Module.train()` and `Module.eval()` set is one stored property, not one per type.
+open class ModuleBase {
+    /// Whether the module is in training mode (see `Module.isTraining`); `true` when created, as
+    /// in PyTorch. Only modules whose forward pass depends on it (dropout, batch normalization)
+    /// read it; for the others it only records the mode the network was put in.
+    public var isTraining = true
+
+    /// A module in training mode.
+    public init() {}
 }
 
 extension Module {

@@ -53,13 +53,11 @@ private func batchNormTensors(_ featureCount: Int, _ layer: String) -> (Tensor, 
 
 /// Batch normalization over `[N, C]` (fully connected layers) or `[N, C, L]` (PyTorch's
 /// `nn.BatchNorm1d`); statistics per feature `C` over `N` (and `L`).
-public final class BatchNorm1D: BatchNormLayer {
+public final class BatchNorm1D: ModuleBase, BatchNormLayer {
     /// γ, β, the running mean and variance, and the batch counter (see `BatchNormLayer`).
     public let weight: Tensor, bias: Tensor, runningMean: Tensor, runningVariance: Tensor, batchesTracked: Tensor
     /// The running averages' momentum and the variance's `ε` (see `BatchNormLayer`).
     public let momentum: Float, epsilon: Float
-    /// See `Module.isTraining`.
-    public var isTraining = true
 
     /// Batch normalization of `featureCount` features (`nn.BatchNorm1d(num_features)`).
     public init(featureCount: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
@@ -88,13 +86,11 @@ public final class BatchNorm1D: BatchNormLayer {
 
 /// Batch normalization over `[N, C, H, W]` (PyTorch's `nn.BatchNorm2d`); statistics per channel
 /// over `N·H·W` values.
-public final class BatchNorm2D: BatchNormLayer {
+public final class BatchNorm2D: ModuleBase, BatchNormLayer {
     /// γ, β, the running mean and variance, and the batch counter (see `BatchNormLayer`).
     public let weight: Tensor, bias: Tensor, runningMean: Tensor, runningVariance: Tensor, batchesTracked: Tensor
     /// The running averages' momentum and the variance's `ε` (see `BatchNormLayer`).
     public let momentum: Float, epsilon: Float
-    /// See `Module.isTraining`.
-    public var isTraining = true
 
     /// Batch normalization of `featureCount` channels (`nn.BatchNorm2d(num_features)`).
     public init(featureCount: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {

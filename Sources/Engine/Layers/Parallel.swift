@@ -7,13 +7,11 @@
 
 /// Applies each branch to the same input and concatenates the results along `axis`
 /// (default 1, the channels of `[N, C, H, W]`): `y = concat(f₀(x), f₁(x), …)`.
-public final class Parallel: ModuleContainer {
+public final class Parallel: ModuleBase, ModuleContainer {
     /// The branches, in concatenation order.
     public let branches: [any Module]
     /// The axis the outputs are joined along.
     public let axis: Int
-    /// See `Module.isTraining`.
-    public var isTraining = true
 
     /// Branches joined along `axis`.
     public init(axis: Int = 1, _ branches: [any Module]) {

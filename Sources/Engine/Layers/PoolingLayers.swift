@@ -1,4 +1,4 @@
-/// Pooling layers over `maxPool2d`, `avgPool2d` and `globalAvgPool2d`. Tuples are (height, width);
+/// Pooling layers over `maxPool2D`, `avgPool2D` and `globalAvgPool2D`. Tuples are (height, width);
 /// output sizes are `H′ = ⌊(H + 2·padding.0 − kh)/stride.0⌋ + 1` (floor mode), likewise `W′`.
 
 /// A pooling layer with a window: `MaxPool2D`, `AvgPool2D`. Gives both the square-window
@@ -18,15 +18,13 @@ extension WindowedPoolingLayer {
 
 /// Max pooling (PyTorch's `nn.MaxPool2d`): `[N, C, H, W]` → `[N, C, H′, W′]`, each output the
 /// largest value of its `kh × kw` window.
-public final class MaxPool2D: WindowedPoolingLayer {
+public final class MaxPool2D: ModuleBase, WindowedPoolingLayer {
     /// Window size.
     public let kernelSize: (Int, Int)
     /// Step between windows (PyTorch's default: the kernel size).
     public let stride: (Int, Int)
     /// Padding on each side (acts as −∞).
     public let padding: (Int, Int)
-    /// See `Module.isTraining` (no effect on this layer).
-    public var isTraining = true
 
     /// Max pooling with `stride` defaulting to `kernelSize`, as in PyTorch.
     public init(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) {
@@ -37,28 +35,26 @@ public final class MaxPool2D: WindowedPoolingLayer {
 
     /// `[N, C, H, W]` → `[N, C, H′, W′]`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        maxPool2d(input, kernelSize: kernelSize, stride: stride, padding: padding)
+        maxPool2D(input, kernelSize: kernelSize, stride: stride, padding: padding)
     }
 
     /// `[N, C, H, W]` → `[N, C, H′, W′]`.
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         let g = try checkedPoolingGeometry(inputShape, kernelSize: kernelSize, stride: stride, padding: padding,
-                                           operation: "maxPool2d")
+                                           operation: "maxPool2D")
         return [inputShape[0], inputShape[1], g.outputHeight, g.outputWidth]
     }
 }
 
 /// Average pooling (PyTorch's `nn.AvgPool2d`, padding counted as zeros): `[N, C, H, W]` →
 /// `[N, C, H′, W′]`, each output the mean of its `kh × kw` window.
-public final class AvgPool2D: WindowedPoolingLayer {
+public final class AvgPool2D: ModuleBase, WindowedPoolingLayer {
     /// Window size.
     public let kernelSize: (Int, Int)
     /// Step between windows (PyTorch's default: the kernel size).
     public let stride: (Int, Int)
     /// Zero padding on each side (counted in the mean, `count_include_pad=True`).
     public let padding: (Int, Int)
-    /// See `Module.isTraining` (no effect on this layer).
-    public var isTraining = true
 
     /// Average pooling with `stride` defaulting to `kernelSize`, as in PyTorch.
     public init(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) {
@@ -69,37 +65,33 @@ public final class AvgPool2D: WindowedPoolingLayer {
 
     /// `[N, C, H, W]` → `[N, C, H′, W′]`.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        avgPool2d(input, kernelSize: kernelSize, stride: stride, padding: padding)
+        avgPool2D(input, kernelSize: kernelSize, stride: stride, padding: padding)
     }
 
     /// `[N, C, H, W]` → `[N, C, H′, W′]`.
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         let g = try checkedPoolingGeometry(inputShape, kernelSize: kernelSize, stride: stride, padding: padding,
-                                           operation: "avgPool2d")
+                                           operation: "avgPool2D")
         return [inputShape[0], inputShape[1], g.outputHeight, g.outputWidth]
     }
 }
 
 /// Global average pooling: `[N, C, H, W]` → `[N, C, 1, 1]`, the mean of each channel's plane
 /// (NiN's and GoogLeNet's head; PyTorch's `nn.AdaptiveAvgPool2d((1, 1))`).
-public final class GlobalAvgPool2D: ParameterlessLayer {
-    /// See `Module.isTraining` (no effect on this layer).
-    public var isTraining = true
+public final class GlobalAvgPool2D: ModuleBase, ParameterlessLayer {
     /// A global average pooling layer.
-    public init() {}
+    override public init() {}
     /// `[N, C, H, W]` → `[N, C, 1, 1]`.
-    public func callAsFunction(_ input: Tensor) -> Tensor { globalAvgPool2d(input) }
+    public func callAsFunction(_ input: Tensor) -> Tensor { globalAvgPool2D(input) }
     /// `[N, C, H, W]` → `[N, C, 1, 1]`.
     public func outputShape(for inputShape: [Int]) throws -> [Int] { try globalPooledShape(inputShape) }
 }
 
 /// PyTorch's `nn.AdaptiveAvgPool2d`, for the only output size the textbook uses, `(1, 1)`:
 /// the same as `GlobalAvgPool2D`, under PyTorch's name.
-public final class AdaptiveAvgPool2D: ParameterlessLayer {
+public final class AdaptiveAvgPool2D: ModuleBase, ParameterlessLayer {
     /// The output plane size; only `(1, 1)` is supported.
     public let outputSize: (Int, Int)
-    /// See `Module.isTraining` (no effect on this layer).
-    public var isTraining = true
 
     /// Adaptive average pooling to `outputSize` (must be `(1, 1)`).
     public init(outputSize: (Int, Int) = (1, 1)) {
@@ -108,15 +100,15 @@ public final class AdaptiveAvgPool2D: ParameterlessLayer {
     }
 
     /// `[N, C, H, W]` → `[N, C, 1, 1]`.
-    public func callAsFunction(_ input: Tensor) -> Tensor { globalAvgPool2d(input) }
+    public func callAsFunction(_ input: Tensor) -> Tensor { globalAvgPool2D(input) }
     /// `[N, C, H, W]` → `[N, C, 1, 1]`.
     public func outputShape(for inputShape: [Int]) throws -> [Int] { try globalPooledShape(inputShape) }
 }
 
-/// `[N, C, 1, 1]` for `[N, C, H, W]` with a non-empty plane (`globalAvgPool2d`'s condition).
+/// `[N, C, 1, 1]` for `[N, C, H, W]` with a non-empty plane (`globalAvgPool2D`'s condition).
 private func globalPooledShape(_ shape: [Int]) throws -> [Int] {
     guard shape.count == 4 && shape[2] * shape[3] > 0 else {
-        throw ShapeError("globalAvgPool2d: input must be [N, C, H, W] with H, W > 0, got shape \(shape)")
+        throw ShapeError("globalAvgPool2D: input must be [N, C, H, W] with H, W > 0, got shape \(shape)")
     }
     return [shape[0], shape[1], 1, 1]
 }

@@ -29,11 +29,9 @@ public enum ModuleBuilder {
 ///         ReLU()
 ///         Linear(inputFeatures: 256, outputFeatures: 10, using: &generator)
 ///     }
-public final class Sequential: ModuleContainer {
+public final class Sequential: ModuleBase, ModuleContainer {
     /// The layers, in application order.
     public private(set) var layers: [any Module]
-    /// See `Module.isTraining`.
-    public var isTraining = true
 
     /// A network applying `layers` in order.
     public init(_ layers: [any Module]) { self.layers = layers }

@@ -23,7 +23,7 @@ public struct ShapeError: Error, CustomStringConvertible, Equatable {
         self.reason = reason
     }
 
-    /// `layer 2.0.p4_1 (MaxPool2D): maxPool2d: kernel 3×3 is larger than the padded input 1×1; …`.
+    /// `layer 2.0.p4_1 (MaxPool2D): maxPool2D: kernel 3×3 is larger than the padded input 1×1; …`.
     public var description: String { path.isEmpty ? reason : "layer \(path) (\(layer)): \(reason)" }
 
     /// This error as seen from the parent that holds `child`, the module that threw it, as `name`.

@@ -26,14 +26,14 @@
 ///
 /// - Precondition: `input` is rank 4, `weight` rank 4 with `C` input channels, `bias` `[O]`;
 ///   strides ≥ 1, paddings ≥ 0, and the kernel fits in the padded input.
-public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
+public func conv2D(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
                    padding: (Int, Int) = (0, 0)) -> Tensor {
-    conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding,
+    conv2D(input, weight: weight, bias: bias, stride: stride, padding: padding,
            workspaceBudgetBytes: convolutionWorkspaceBudgetBytes)
 }
 
-/// `conv2d` with an explicit workspace budget (tests force tiny budgets to exercise chunking).
-func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+/// `conv2D` with an explicit workspace budget (tests force tiny budgets to exercise chunking).
+func conv2D(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
             workspaceBudgetBytes: Int) -> Tensor {
     let g = convolutionGeometry(input: input.shape, weight: weight.shape, bias: bias?.shape, stride: stride,
                                 padding: padding)
@@ -45,7 +45,7 @@ func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), 
     if let bias { inputs.append(bias) }
     let hasBias = bias != nil, biasNeedsGrad = bias?.requiresGrad ?? false
     let inputNeedsGrad = input.requiresGrad, weightNeedsGrad = weight.requiresGrad
-    return Tensor.record(result, operation: "conv2d", inputs: inputs) { gradient in
+    return Tensor.record(result, operation: "conv2D", inputs: inputs) { gradient in
         let dx = inputNeedsGrad ? Tensor(uninitializedShape: savedInput.shape) : nil
         let dw = weightNeedsGrad ? Tensor.zeros(savedWeight.shape) : nil
         let db = biasNeedsGrad ? Tensor.zeros([g.outputChannels]) : nil
@@ -57,7 +57,7 @@ func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), 
 }
 
 /// Checks the shapes and hyperparameters of a convolution and returns its geometry; stops with
-/// a message naming `conv2d` and the shapes otherwise.
+/// a message naming `conv2D` and the shapes otherwise.
 func convolutionGeometry(input: [Int], weight: [Int], bias: [Int]?, stride: (Int, Int),
                          padding: (Int, Int)) -> Convolution2DGeometry {
     do {
@@ -73,7 +73,7 @@ func checkedConvolutionGeometry(input: [Int], weight: [Int], bias: [Int]?, strid
                                 padding: (Int, Int)) throws(ShapeError) -> Convolution2DGeometry {
     let shapes = "input \(input), weight \(weight)\(bias.map { ", bias \($0)" } ?? ""), stride \(stride), padding \(padding)"
     func check(_ condition: Bool, _ message: @autoclosure () -> String) throws(ShapeError) {
-        if !condition { throw ShapeError("conv2d: \(message()); \(shapes)") }
+        if !condition { throw ShapeError("conv2D: \(message()); \(shapes)") }
     }
     try check(input.count == 4, "input must be [N, C, H, W]")
     try check(weight.count == 4, "weight must be [O, C, kh, kw]")

@@ -41,15 +41,15 @@ func checkedPoolingGeometry(_ shape: [Int], kernelSize: (Int, Int), stride: (Int
 /// Backward: the gradient of each output goes to the element it chose.
 ///
 /// - Precondition: rank 4, strides ≥ 1, `0 ≤ padding ≤ kernel/2`, kernel within the padded input.
-public func maxPool2d(_ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int),
+public func maxPool2D(_ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int),
                       padding: (Int, Int) = (0, 0)) -> Tensor {
     let g = poolingGeometry(input.shape, kernelSize: kernelSize, stride: stride, padding: padding,
-                            operation: "maxPool2d")
+                            operation: "maxPool2D")
     let shape = input.shape
     let result = Tensor(uninitializedShape: [shape[0], shape[1], g.outputHeight, g.outputWidth])
     let indices = SavedBuffer<Int32>(count: result.count)
     maxPool2DForward(result.pointer, argmax: indices.base, input.pointer, g)
-    return Tensor.record(result, operation: "maxPool2d", inputs: [input]) { gradient in
+    return Tensor.record(result, operation: "maxPool2D", inputs: [input]) { gradient in
         let dx = Tensor.zeros(shape)
         maxPool2DBackward(dx.pointer, gradient.pointer, argmax: indices.base, g)
         return [dx]
@@ -58,17 +58,17 @@ public func maxPool2d(_ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int
 
 /// Average pooling (PyTorch's `F.avg_pool2d` with `count_include_pad=True`, floor mode):
 /// `y[n, c, i, j] = (1/(kh·kw)) Σ` of `x[n, c]` over the window, the padding counting as zeros.
-/// Output size as in `maxPool2d`. Backward: each element of a window receives `dy/(kh·kw)`.
+/// Output size as in `maxPool2D`. Backward: each element of a window receives `dy/(kh·kw)`.
 ///
-/// - Precondition: as for `maxPool2d`.
-public func avgPool2d(_ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int),
+/// - Precondition: as for `maxPool2D`.
+public func avgPool2D(_ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int),
                       padding: (Int, Int) = (0, 0)) -> Tensor {
     let g = poolingGeometry(input.shape, kernelSize: kernelSize, stride: stride, padding: padding,
-                            operation: "avgPool2d")
+                            operation: "avgPool2D")
     let shape = input.shape
     let result = Tensor(uninitializedShape: [shape[0], shape[1], g.outputHeight, g.outputWidth])
     averagePool2DForward(result.pointer, input.pointer, g)
-    return Tensor.record(result, operation: "avgPool2d", inputs: [input]) { gradient in
+    return Tensor.record(result, operation: "avgPool2D", inputs: [input]) { gradient in
         let dx = Tensor.zeros(shape)
         averagePool2DBackward(dx.pointer, gradient.pointer, g)
         return [dx]
@@ -79,14 +79,14 @@ public func avgPool2d(_ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int
 /// (PyTorch's `adaptive_avg_pool2d(x, 1)`). Backward: every element receives `dy/(H·W)`.
 ///
 /// - Precondition: rank 4 with a non-empty plane.
-public func globalAvgPool2d(_ input: Tensor) -> Tensor {
+public func globalAvgPool2D(_ input: Tensor) -> Tensor {
     precondition(input.rank == 4 && input.shape[2] * input.shape[3] > 0,
-                 "globalAvgPool2d: input must be [N, C, H, W] with H·W > 0, got \(input.shape)")
+                 "globalAvgPool2D: input must be [N, C, H, W] with H·W > 0, got \(input.shape)")
     let shape = input.shape, planes = shape[0] * shape[1], plane = shape[2] * shape[3]
     let result = Tensor(uninitializedShape: [shape[0], shape[1], 1, 1])
     let x = input.pointer, y = result.pointer
     for p in 0..<planes { y[p] = vectorSum(x + p * plane, count: plane) / Float(plane) }
-    return Tensor.record(result, operation: "globalAvgPool2d", inputs: [input]) { gradient in
+    return Tensor.record(result, operation: "globalAvgPool2D", inputs: [input]) { gradient in
         let dx = Tensor(uninitializedShape: shape)
         for p in 0..<planes {
             let share = gradient.pointer[p] / Float(plane)

@@ -303,9 +303,11 @@ public enum SafeTensors {
         return try decode(data)
     }
 
-    /// Writes `data` to `url` atomically (temporary file, `fsync`, `rename`), like `write`; used
-    /// for every file a training run rewrites (logs, curves, plots).
-    static func writeAtomically(_ data: Data, to url: URL) throws {
+    /// Writes `data` to `url` atomically (temporary file in the same directory, `fsync`,
+    /// `rename`), like `write`: afterwards `url` holds either its old content or all of `data`.
+    /// Used for every file a training run rewrites (logs, curves, plots). Throws
+    /// `SafeTensorsError.io` naming the path when a step fails.
+    public static func writeAtomically(_ data: Data, to url: URL) throws {
         try writeAtomically(to: url) { write in try data.withUnsafeBytes { try write($0) } }
     }
 

@@ -13,8 +13,9 @@ public final class Tensor {
     public let shape: [Int]
     /// The number of elements, the product of `shape`.
     public let count: Int
-    /// The memory holding the values (shared by reshapes and `detached()` copies).
-    public let storage: TensorStorage
+    /// The memory holding the values (shared by reshapes and `detached()` copies). Package-only:
+    /// writing through it would bypass the in-place check (`allowsInPlaceChanges`).
+    package let storage: TensorStorage
 
     /// Whether gradients with respect to this tensor are computed by `backward()`.
     /// Set it on leaves (parameters, inputs); results of ops on such tensors get it automatically.
@@ -70,8 +71,11 @@ public final class Tensor {
     /// The name of the op that produced this tensor while recording (PyTorch's `grad_fn`), if any.
     public var gradientFunctionName: String? { gradientNode?.operation }
 
-    /// Pointer to the first element (read/write). Valid while the tensor is alive.
-    public var pointer: UnsafeMutablePointer<Float> { storage.base }
+    /// Pointer to the first element (read/write), for the package's kernels, which write only
+    /// results they have just allocated. Valid while the tensor is alive. Package-only: code
+    /// outside the package changes values through `withUnsafeMutableBufferPointer(_:)`, which
+    /// checks the in-place rule.
+    package var pointer: UnsafeMutablePointer<Float> { storage.base }
 
     /// The values as a buffer, for reading.
     public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: storage.base, count: count) }
@@ -86,9 +90,14 @@ public final class Tensor {
     }
 
     /// The element at a full multi-index, e.g. `x[1, 2]` for a matrix. Not recorded on the tape.
+    /// Setting an element is an in-place change: it stops, like `assign(_:)`, on a recorded
+    /// result (`allowsInPlaceChanges` is `false`).
     public subscript(indices: Int...) -> Float {
         get { storage.base[flatIndex(indices)] }
-        set { storage.base[flatIndex(indices)] = newValue }
+        set {
+            checkInPlace("subscript")
+            storage.base[flatIndex(indices)] = newValue
+        }
     }
 
     private func flatIndex(_ indices: [Int]) -> Int {
@@ -191,6 +200,32 @@ extension Tensor {
 // MARK: - In-place updates (outside the tape)
 
 extension Tensor {
+    /// Whether the values may be changed in place: `false` for a result recorded on the tape (its
+    /// backward rule, or the rules of the ops that consumed it, may read these values), `true`
+    /// for leaves (parameters, inputs, results made under `withNoGrad`). Every mutating path
+    /// (`addInPlace`, `scaleInPlace`, `assign`, `fill`, the subscript setter and
+    /// `withUnsafeMutableBufferPointer(_:)`) stops with a message when it is `false`. PyTorch
+    /// refuses the same changes through its version counters when backward runs; here they are
+    /// refused when they are attempted.
+    public var allowsInPlaceChanges: Bool { gradientNode == nil }
+
+    /// Calls `body` with the values as a mutable buffer of `count` elements in row-major order,
+    /// and returns what it returns: the checked way to change values outside the tape (filling a
+    /// batch, editing a weight). The buffer is valid only during the call.
+    /// - Precondition: `allowsInPlaceChanges` (the tensor is not a recorded result).
+    public func withUnsafeMutableBufferPointer<Result>(
+        _ body: (UnsafeMutableBufferPointer<Float>) throws -> Result
+    ) rethrows -> Result {
+        checkInPlace("withUnsafeMutableBufferPointer")
+        return try body(UnsafeMutableBufferPointer(start: storage.base, count: count))
+    }
+
+    /// Calls `body` with the values as a read-only buffer of `count` elements in row-major
+    /// order, and returns what it returns. The buffer is valid only during the call.
+    public func withUnsafeBufferPointer<Result>(_ body: (UnsafeBufferPointer<Float>) throws -> Result) rethrows -> Result {
+        try body(UnsafeBufferPointer(start: storage.base, count: count))
+    }
+
     /// Checks that an in-place change does not touch a tensor the tape depends on.
     private func checkInPlace(_ operation: String) {
         precondition(gradientNode == nil, "\(operation): cannot change the values of a recorded result of '\(gradientNode!.operation)' in place")

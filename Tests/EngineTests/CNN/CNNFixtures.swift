@@ -54,11 +54,11 @@ struct PoolingCase: Decodable, Sendable, CustomTestStringConvertible {
     /// Runs this case's pooling through Engine.
     func apply(_ x: Tensor) -> Tensor {
         switch kind {
-        case "max": return maxPool2d(x, kernelSize: (kernel![0], kernel![1]), stride: (stride![0], stride![1]),
+        case "max": return maxPool2D(x, kernelSize: (kernel![0], kernel![1]), stride: (stride![0], stride![1]),
                                      padding: (padding![0], padding![1]))
-        case "avg": return avgPool2d(x, kernelSize: (kernel![0], kernel![1]), stride: (stride![0], stride![1]),
+        case "avg": return avgPool2D(x, kernelSize: (kernel![0], kernel![1]), stride: (stride![0], stride![1]),
                                      padding: (padding![0], padding![1]))
-        default: return globalAvgPool2d(x)
+        default: return globalAvgPool2D(x)
         }
     }
 }
@@ -120,6 +120,6 @@ let cnnFixtures: CNNFixtureFile? = try? loadFixture(CNNFixtureFile.self, "cnn.js
 extension ConvolutionCase {
     /// Runs this case's convolution through Engine (public entry point, default workspace).
     func apply(_ x: Tensor, _ w: Tensor, _ b: Tensor?) -> Tensor {
-        conv2d(x, weight: w, bias: b, stride: (stride[0], stride[1]), padding: (padding[0], padding[1]))
+        conv2D(x, weight: w, bias: b, stride: (stride[0], stride[1]), padding: (padding[0], padding[1]))
     }
 }

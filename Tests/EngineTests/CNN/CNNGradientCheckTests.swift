@@ -25,7 +25,7 @@ struct CNNGradientCheckTests {
         return Tensor(generator.permutation(count).map { Float($0) * 0.05 - Float(count) * 0.025 }, shape: shape)
     }
 
-    @Test("conv2d", arguments: [
+    @Test("conv2D", arguments: [
         // (N, C, H, W, O, kh, kw, sh, sw, ph, pw, bias)
         [2, 3, 6, 5, 4, 3, 3, 1, 1, 1, 1, 1],
         [2, 2, 7, 7, 3, 3, 5, 2, 1, 1, 2, 1],
@@ -38,29 +38,29 @@ struct CNNGradientCheckTests {
         let x = Self.normal([c[0], c[1], c[2], c[3]], seed: 1)
         let w = Self.normal([c[4], c[1], c[5], c[6]], seed: 2)
         let inputs = c[11] == 1 ? [x, w, Self.normal([c[4]], seed: 3)] : [x, w]
-        Self.check("conv2d \(c)", inputs) { t in
-            conv2d(t[0], weight: t[1], bias: t.count > 2 ? t[2] : nil, stride: (c[7], c[8]), padding: (c[9], c[10]),
+        Self.check("conv2D \(c)", inputs) { t in
+            conv2D(t[0], weight: t[1], bias: t.count > 2 ? t[2] : nil, stride: (c[7], c[8]), padding: (c[9], c[10]),
                    workspaceBudgetBytes: 256)  // several chunks
         }
     }
 
-    @Test("maxPool2d", arguments: [[2, 2, 1, 1, 0, 0], [3, 3, 2, 2, 1, 1], [2, 3, 2, 1, 1, 1], [3, 3, 1, 1, 1, 1]])
+    @Test("maxPool2D", arguments: [[2, 2, 1, 1, 0, 0], [3, 3, 2, 2, 1, 1], [2, 3, 2, 1, 1, 1], [3, 3, 1, 1, 1, 1]])
     func maxPooling(_ p: [Int]) {
-        Self.check("maxPool2d \(p)", [Self.distinct([2, 2, 5, 6], seed: 4)]) { t in
-            maxPool2d(t[0], kernelSize: (p[0], p[1]), stride: (p[2], p[3]), padding: (p[4], p[5]))
+        Self.check("maxPool2D \(p)", [Self.distinct([2, 2, 5, 6], seed: 4)]) { t in
+            maxPool2D(t[0], kernelSize: (p[0], p[1]), stride: (p[2], p[3]), padding: (p[4], p[5]))
         }
     }
 
-    @Test("avgPool2d", arguments: [[2, 2, 1, 1, 0, 0], [3, 3, 2, 2, 1, 1], [2, 3, 2, 1, 1, 1]])
+    @Test("avgPool2D", arguments: [[2, 2, 1, 1, 0, 0], [3, 3, 2, 2, 1, 1], [2, 3, 2, 1, 1, 1]])
     func averagePooling(_ p: [Int]) {
-        Self.check("avgPool2d \(p)", [Self.normal([2, 2, 5, 6], seed: 5)]) { t in
-            avgPool2d(t[0], kernelSize: (p[0], p[1]), stride: (p[2], p[3]), padding: (p[4], p[5]))
+        Self.check("avgPool2D \(p)", [Self.normal([2, 2, 5, 6], seed: 5)]) { t in
+            avgPool2D(t[0], kernelSize: (p[0], p[1]), stride: (p[2], p[3]), padding: (p[4], p[5]))
         }
     }
 
-    @Test("globalAvgPool2d")
+    @Test("globalAvgPool2D")
     func globalPooling() {
-        Self.check("globalAvgPool2d", [Self.normal([2, 3, 4, 5], seed: 6)]) { t in globalAvgPool2d(t[0]) }
+        Self.check("globalAvgPool2D", [Self.normal([2, 3, 4, 5], seed: 6)]) { t in globalAvgPool2D(t[0]) }
     }
 
     @Test("batchNorm", arguments: [[4, 3], [3, 2, 3, 4]], [true, false])

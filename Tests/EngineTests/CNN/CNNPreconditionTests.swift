@@ -5,45 +5,45 @@ import Testing
 /// the op and the shapes. Each exit test runs its body in a child process.
 @Suite("CNN preconditions")
 struct CNNPreconditionTests {
-    @Test("conv2d: kernel larger than the padded input")
+    @Test("conv2D: kernel larger than the padded input")
     func convolutionKernelTooLarge() async {
         await #expect(processExitsWith: .failure) {
-            _ = conv2d(Tensor.zeros([1, 1, 4, 4]), weight: Tensor.zeros([1, 1, 7, 7]), padding: (1, 1))
+            _ = conv2D(Tensor.zeros([1, 1, 4, 4]), weight: Tensor.zeros([1, 1, 7, 7]), padding: (1, 1))
         }
     }
 
-    @Test("conv2d: zero stride")
+    @Test("conv2D: zero stride")
     func convolutionZeroStride() async {
         await #expect(processExitsWith: .failure) {
-            _ = conv2d(Tensor.zeros([1, 1, 4, 4]), weight: Tensor.zeros([1, 1, 3, 3]), stride: (0, 1))
+            _ = conv2D(Tensor.zeros([1, 1, 4, 4]), weight: Tensor.zeros([1, 1, 3, 3]), stride: (0, 1))
         }
     }
 
-    @Test("conv2d: negative stride")
+    @Test("conv2D: negative stride")
     func convolutionNegativeStride() async {
         await #expect(processExitsWith: .failure) {
-            _ = conv2d(Tensor.zeros([1, 1, 4, 4]), weight: Tensor.zeros([1, 1, 3, 3]), stride: (1, -2))
+            _ = conv2D(Tensor.zeros([1, 1, 4, 4]), weight: Tensor.zeros([1, 1, 3, 3]), stride: (1, -2))
         }
     }
 
-    @Test("conv2d: channel mismatch between input and weight")
+    @Test("conv2D: channel mismatch between input and weight")
     func convolutionChannelMismatch() async {
         await #expect(processExitsWith: .failure) {
-            _ = conv2d(Tensor.zeros([1, 3, 4, 4]), weight: Tensor.zeros([2, 1, 3, 3]))
+            _ = conv2D(Tensor.zeros([1, 3, 4, 4]), weight: Tensor.zeros([2, 1, 3, 3]))
         }
     }
 
-    @Test("maxPool2d: kernel larger than the padded input")
+    @Test("maxPool2D: kernel larger than the padded input")
     func poolingKernelTooLarge() async {
         await #expect(processExitsWith: .failure) {
-            _ = maxPool2d(Tensor.zeros([1, 1, 2, 2]), kernelSize: (3, 3), stride: (1, 1))
+            _ = maxPool2D(Tensor.zeros([1, 1, 2, 2]), kernelSize: (3, 3), stride: (1, 1))
         }
     }
 
-    @Test("avgPool2d: zero stride")
+    @Test("avgPool2D: zero stride")
     func poolingZeroStride() async {
         await #expect(processExitsWith: .failure) {
-            _ = avgPool2d(Tensor.zeros([1, 1, 4, 4]), kernelSize: (2, 2), stride: (0, 0))
+            _ = avgPool2D(Tensor.zeros([1, 1, 4, 4]), kernelSize: (2, 2), stride: (0, 0))
         }
     }
 

@@ -19,7 +19,7 @@ struct CNNReferenceTests {
         #expect(!file.concatenation.isEmpty && !file.resize.isEmpty)
     }
 
-    @Test("conv2d forward and gradients", arguments: cnnFixtures?.convolution ?? [])
+    @Test("conv2D forward and gradients", arguments: cnnFixtures?.convolution ?? [])
     func convolution(_ testCase: ConvolutionCase) {
         let x = testCase.input.tensor, w = testCase.weight.tensor, b = testCase.bias?.tensor
         for t in [x, w] + (b.map { [$0] } ?? []) { t.requiresGrad = true }

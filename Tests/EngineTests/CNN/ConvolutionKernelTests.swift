@@ -121,7 +121,7 @@ struct ConvolutionKernelTests {
         for budget in [budget, Int.max / 2] {
             let (xs, ws, bs) = (x.copy(), w.copy(), b.copy())
             for t in [xs, ws, bs] { t.requiresGrad = true }
-            let y = conv2d(xs, weight: ws, bias: bs, stride: (2, 1), padding: (1, 1), workspaceBudgetBytes: budget)
+            let y = conv2D(xs, weight: ws, bias: bs, stride: (2, 1), padding: (1, 1), workspaceBudgetBytes: budget)
             y.backward(seed: upstream)
             results.append([y.detached(), xs.grad!, ws.grad!, bs.grad!])
         }
@@ -161,7 +161,7 @@ struct ConvolutionKernelTests {
         for budget in [budget, Int.max / 2] {
             let (xs, ws) = (x.copy(), w.copy())
             for t in [xs, ws] { t.requiresGrad = true }
-            let y = conv2d(xs, weight: ws, bias: nil, stride: (2, 1), padding: (1, 1), workspaceBudgetBytes: budget)
+            let y = conv2D(xs, weight: ws, bias: nil, stride: (2, 1), padding: (1, 1), workspaceBudgetBytes: budget)
             y.backward(seed: upstream)
             results.append([y.detached(), xs.grad!, ws.grad!])
         }
@@ -184,8 +184,8 @@ struct ConvolutionKernelTests {
         // The same convolution through im2col: pad by one, then crop the border of the result.
         let padded = Tensor.zeros([3, 4, 7, 8])
         for n in 0..<3 { for c in 0..<4 { for i in 0..<5 { for j in 0..<6 { padded[n, c, i + 1, j + 1] = x[n, c, i, j] } } } }
-        let fast = conv2d(x, weight: w)
-        let general = conv2d(padded, weight: w)
+        let fast = conv2D(x, weight: w)
+        let general = conv2D(padded, weight: w)
         for n in 0..<3 { for o in 0..<2 { for i in 0..<5 { for j in 0..<6 {
             #expect(abs(fast[n, o, i, j] - general[n, o, i + 1, j + 1]) <= 1e-5)
         } } } }
@@ -229,7 +229,7 @@ struct ConvolutionKernelTests {
 
         let (whole, wholeWeight, wholeBias) = (x.copy(), w.copy(), b.copy())
         for t in [whole, wholeWeight, wholeBias] { t.requiresGrad = true }
-        let y = conv2d(whole, weight: wholeWeight, bias: wholeBias, padding: (padding, padding))
+        let y = conv2D(whole, weight: wholeWeight, bias: wholeBias, padding: (padding, padding))
         y.backward(seed: upstream)
 
         var outputs: [Tensor] = [], inputGradients: [Tensor] = []
@@ -238,7 +238,7 @@ struct ConvolutionKernelTests {
         for n in 0..<inputShape[0] {
             let image = x.rows(n..<n + 1).detached()
             image.requiresGrad = true
-            let out = conv2d(image, weight: singleWeight, bias: singleBias, padding: (padding, padding))
+            let out = conv2D(image, weight: singleWeight, bias: singleBias, padding: (padding, padding))
             out.backward(seed: upstream.rows(n..<n + 1).detached())
             outputs.append(out.detached())
             inputGradients.append(image.grad!)
@@ -260,7 +260,7 @@ struct ConvolutionKernelTests {
         #expect(samePadding(kernelSize: (3, 5)) == (1, 2))
         #expect(samePadding(kernelSize: (11, 7)) == (5, 3))
         let x = Tensor.zeros([1, 1, 9, 8])
-        let y = conv2d(x, weight: Tensor.zeros([2, 1, 5, 3]), padding: samePadding(kernelSize: (5, 3)))
+        let y = conv2D(x, weight: Tensor.zeros([2, 1, 5, 3]), padding: samePadding(kernelSize: (5, 3)))
         #expect(y.shape == [1, 2, 9, 8])
     }
 }

@@ -23,8 +23,8 @@ struct ParallelPathTests {
     func pooling() {
         var generator = RandomGenerator(seed: 21)
         let x = Tensor.randomNormal([2, 16, 32, 32], using: &generator)
-        for (name, pool) in [("max", { (t: Tensor) in maxPool2d(t, kernelSize: (3, 3), stride: (1, 1), padding: (1, 1)) }),
-                             ("avg", { (t: Tensor) in avgPool2d(t, kernelSize: (3, 3), stride: (1, 1), padding: (1, 1)) })] {
+        for (name, pool) in [("max", { (t: Tensor) in maxPool2D(t, kernelSize: (3, 3), stride: (1, 1), padding: (1, 1)) }),
+                             ("avg", { (t: Tensor) in avgPool2D(t, kernelSize: (3, 3), stride: (1, 1), padding: (1, 1)) })] {
             let whole = x.copy()
             whole.requiresGrad = true
             let y = pool(whole)

@@ -16,7 +16,7 @@ struct PoolingFastPathTests {
         x.requiresGrad = true
         let g = poolingGeometry(shape, kernelSize: (2, 2), stride: (2, 2), padding: (0, 0), operation: "test")
         #expect(g.isTwoByTwoTiling)
-        let y = avgPool2d(x, kernelSize: (2, 2), stride: (2, 2))
+        let y = avgPool2D(x, kernelSize: (2, 2), stride: (2, 2))
         let upstream = Tensor.randomNormal(y.shape, using: &generator)
         y.backward(seed: upstream)
         let (oh, ow) = (shape[2] / 2, shape[3] / 2)

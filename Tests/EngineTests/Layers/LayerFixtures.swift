@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSupport
 import Testing
 
 /// `Fixtures/layers.json`, written by `Tools/Reference/generate_layer_fixtures.py` (torch 2.15.0,
