@@ -126,6 +126,22 @@ struct DataParallelTests {
         #expect(difference.value <= Self.tolerance, "\(difference.key) differs by \(difference.value) of its largest weight")
     }
 
+    @Test("a diverging run stops every rank with one line naming the rank, and writes no checkpoint of the failed epoch")
+    func divergenceStopsTheJob() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // lr 3e38 makes the MLP's loss NaN at the second batch (in one process too).
+        let diverged = try mpirunD2L(processes: 2, ["mlp", "--epochs", "1", "--train-limit", "2048", "--test-limit", "128",
+                                                    "--lr", "3e38", "--resume", "run.safetensors"], in: directory)
+        #expect(diverged.status != 0)
+        let ours = diverged.errorLines.filter { $0.hasPrefix("d2l: ") }
+        #expect(ours.count == 1, "stderr: \(diverged.errorOutput)")
+        #expect(ours.first?.hasPrefix("d2l: rank 0: training diverged: the loss became nan at epoch 1, batch 2") == true,
+                "stderr: \(diverged.errorOutput)")
+        #expect(!diverged.lines.contains { $0.hasPrefix("epoch ") })
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("run.safetensors").path))
+    }
+
     @Test("ranks started with different settings are refused at start-up, naming what differs, before anything trains")
     func mismatchedRanksAreRefused() throws {
         let directory = try temporaryDirectory()
