@@ -61,18 +61,22 @@ public final class MPIProcessGroup: ProcessGroup {
     /// Waits until every rank has reached this point (`MPI_Barrier`).
     public func barrier() { _ = d2l_mpi_barrier() }
 
+    /// `MPI_Bcast` of `buffer` from `root` over MPI_COMM_WORLD.
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, from root: Int) {
         forEachChunk(of: buffer) { start, count in _ = d2l_mpi_broadcast_float(start, count, Int32(root)) }
     }
 
+    /// In-place `MPI_Allreduce` with `MPI_SUM` of floats over MPI_COMM_WORLD.
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {
         forEachChunk(of: buffer) { start, count in _ = d2l_mpi_allreduce_sum_float(start, count) }
     }
 
+    /// In-place `MPI_Allreduce` with `MPI_SUM` of doubles over MPI_COMM_WORLD.
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) {
         forEachChunk(of: buffer) { start, count in _ = d2l_mpi_allreduce_sum_double(start, count) }
     }
 
+    /// In-place `MPI_Allreduce` with `MPI_MIN` or `MPI_MAX` of 64-bit unsigned integers.
     public func allReduceExtreme(_ buffer: UnsafeMutableBufferPointer<UInt64>, maximum: Bool) {
         forEachChunk(of: buffer) { start, count in _ = d2l_mpi_allreduce_extreme_uint64(start, count, maximum ? 1 : 0) }
     }
@@ -95,6 +99,7 @@ public enum MPIError: Error, CustomStringConvertible {
     /// `MPI_Init_thread` returned an error code.
     case initialization(code: Int)
 
+    /// One line saying what failed.
     public var description: String {
         switch self {
         case .initialization(let code): return "MPI could not be initialised (MPI_Init_thread returned \(code))"

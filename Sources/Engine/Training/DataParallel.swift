@@ -48,6 +48,7 @@ public enum DataParallelError: Error, CustomStringConvertible, Equatable {
     /// The loss of rank `rank` became non-finite (`underlying` says where); nothing was updated.
     case diverged(rank: Int, underlying: TrainingError)
 
+    /// One line for the user: what differs between the ranks, or which rank diverged where.
     public var description: String {
         switch self {
         case .mismatch(let processes, let differences):
