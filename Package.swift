@@ -42,6 +42,15 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
 
+        /// Open MPI (`mpi.h`) with static inline wrappers for the handles Swift cannot import
+        /// (`MPI_COMM_WORLD`, `MPI_FLOAT`, `MPI_SUM`, …). Only the MPI target imports it.
+        .systemLibrary(
+            name: "CMPI",
+            path: "Sources/CMPI",
+            pkgConfig: "ompi",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
+
         /// The engine's hot loops compiled for AVX2 + FMA (per-function `target` attributes,
         /// chosen at run time from cpuid); Engine keeps a portable Swift twin of each.
         .target(
@@ -70,12 +79,18 @@ let package = Package(
             dependencies: ["Engine"],
             path: "Sources/Models"
         ),
+        /// Data-parallel training over MPI: Training's `ProcessGroup` implemented on Open MPI.
+        .target(
+            name: "MPI",
+            dependencies: ["Engine", "Training", "CMPI"],
+            path: "Sources/MPI"
+        ),
 
         // MARK: Executables
         .executableTarget(
             name: "d2l",
             dependencies: [
-                "Engine", "Datasets", "Training", "Models",
+                "Engine", "Datasets", "Training", "Models", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/d2l"

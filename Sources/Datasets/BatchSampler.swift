@@ -53,6 +53,16 @@ public struct BatchSampler: Sendable, Equatable {
         }
     }
 
+    /// The example indices of each batch of epoch `epoch` that `shard` takes: batch by batch, the
+    /// shard's contiguous part of the whole batch (`shard.range(in:)`), so the `shard.count`
+    /// shards of a batch are disjoint, together make up the batch, and every shard draws from the
+    /// same epoch order. A shard of a batch smaller than `shard.count` may be empty.
+    public func batchIndices(epoch: Int, shard: BatchShard) -> [[Int]] {
+        let batches = batchIndices(epoch: epoch)
+        guard shard.count > 1 else { return batches }
+        return batches.map { Array($0[shard.range(in: $0.count)]) }
+    }
+
     /// The SplitMix64 finaliser: a bijective mixing of 64 bits, so nearby (seed, epoch) pairs give
     /// unrelated generator streams.
     private static func mix(_ value: UInt64) -> UInt64 {
@@ -60,5 +70,31 @@ public struct BatchSampler: Sendable, Equatable {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// One of `count` equal parts of every batch: what one process of a data-parallel run trains on
+/// (PyTorch's `DistributedSampler`, applied per global batch, so that the global batch, the
+/// learning rate and the steps per epoch stay the single-process ones).
+public struct BatchShard: Sendable, Equatable {
+    /// Which part, `0..<count` (the process's rank).
+    public let index: Int
+    /// Into how many parts each batch is split (the number of processes).
+    public let count: Int
+
+    /// Part `index` of `count` (requires `0 ≤ index < count`).
+    public init(index: Int, of count: Int) {
+        precondition(count >= 1 && (0..<count).contains(index), "BatchShard: part \(index) of \(count)")
+        self.index = index
+        self.count = count
+    }
+
+    /// The whole batch (one part of one).
+    public static let whole = BatchShard(index: 0, of: 1)
+
+    /// The positions of this part in a batch of `batchSize` examples:
+    /// `⌊index·n/count⌋ ..< ⌊(index+1)·n/count⌋`, so part sizes differ by at most one.
+    public func range(in batchSize: Int) -> Range<Int> {
+        (index * batchSize / count)..<((index + 1) * batchSize / count)
     }
 }

@@ -131,16 +131,17 @@ public struct ImageBatchLoader: Sendable {
     /// The batch of the images at `indices`: converted to [0, 1], resized, then transformed.
     public func batch(_ indices: [Int]) -> ImageBatch {
         var images = dataSet.images(at: indices)
-        if let resize, resize.height != dataSet.height || resize.width != dataSet.width {
+        if let resize, !indices.isEmpty, resize.height != dataSet.height || resize.width != dataSet.width {
             images = resizeBilinear(images, height: resize.height, width: resize.width)
         }
         return (images: transform.map { $0(images) } ?? images, labels: indices.map { dataSet.labels[$0] })
     }
 
     /// The batches of epoch `epoch` (0-based), from batch `startBatch` on (to resume an epoch),
-    /// each prepared on the caller's thread when the iteration reaches it.
-    public func batches(epoch: Int, startBatch: Int = 0) -> some Sequence<ImageBatch> {
-        let indices = sampler.batchIndices(epoch: epoch)
+    /// each prepared on the caller's thread when the iteration reaches it; with a `shard`, only
+    /// that part of each batch (`BatchSampler.batchIndices(epoch:shard:)`).
+    public func batches(epoch: Int, startBatch: Int = 0, shard: BatchShard = .whole) -> some Sequence<ImageBatch> {
+        let indices = sampler.batchIndices(epoch: epoch, shard: shard)
         precondition(startBatch >= 0 && startBatch <= indices.count,
                      "ImageBatchLoader.batches: start batch \(startBatch) out of range 0...\(indices.count)")
         let loader = self
@@ -159,8 +160,9 @@ extension ImageBatchLoader {
     /// cores. Each batch is made by exactly one thread and handed over complete (a semaphore
     /// orders the write before the read), so no tensor is ever shared between running threads.
     /// Stopping the iteration early just lets the last prepared batch go.
-    public func prefetchingBatches(epoch: Int, startBatch: Int = 0) -> PrefetchingImageBatches {
-        let indices = sampler.batchIndices(epoch: epoch)
+    /// With a `shard`, only that part of each batch, as `batches(epoch:startBatch:shard:)`.
+    public func prefetchingBatches(epoch: Int, startBatch: Int = 0, shard: BatchShard = .whole) -> PrefetchingImageBatches {
+        let indices = sampler.batchIndices(epoch: epoch, shard: shard)
         precondition(startBatch >= 0 && startBatch <= indices.count,
                      "ImageBatchLoader.prefetchingBatches: start batch \(startBatch) out of range 0...\(indices.count)")
         return PrefetchingImageBatches(loader: self, batches: Array(indices[startBatch...]))

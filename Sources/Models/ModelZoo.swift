@@ -126,6 +126,11 @@ public struct ZooModel: Sendable {
     public let weightInitializer: Initializer?
     /// What the book's runs of this network ended with (the band a reproduction should land in).
     public let bookResult: BookResult
+    /// Whether `d2l` trains it data-parallel inside the process (`DataParallel`, one shard per
+    /// core) when more than one core is available: set where that measured faster than splitting
+    /// each op over the cores (BENCHMARKS.md, the `train … data-parallel` rows) and a step equals
+    /// the serial one (no dropout, no from-scratch batch norm).
+    public var prefersDataParallel = false
     /// Builds the network with PyTorch's default initialization.
     let build: @Sendable (inout RandomGenerator) -> Sequential
 

@@ -93,6 +93,26 @@ public final class Trainer {
     public internal(set) var record: TrainingRecord
     /// Epochs completed so far (restored by `resume(from:)`).
     public internal(set) var completedEpochs = 0
+    /// The processes this one trains the model with (data-parallel, see `ProcessGroup`), or `nil`
+    /// to train alone. Only rank 0 writes lines and files.
+    public var processGroup: (any ProcessGroup)?
+    /// Replicas of the model that train the shards of each batch at the same time, one per core
+    /// (`DataParallel`, inside this process), or `nil` for one network on the whole batch. Its
+    /// `model` must be this trainer's. A batch smaller than the shard count trains whole.
+    public var dataParallel: DataParallel? {
+        didSet {
+            precondition(dataParallel.map { $0.model === model } ?? true, "Trainer.dataParallel: its model is not the trainer's")
+        }
+    }
+    /// Whether this process prints and writes files: it trains alone or is rank 0.
+    public var isRoot: Bool { (processGroup?.rank ?? 0) == 0 }
+    /// The hardware a run uses, for summary lines: `OpenBLAS Zen, 2 threads`; with a process
+    /// group `2 processes × OpenBLAS Zen, 1 thread`; data-parallel `OpenBLAS Zen, 2 shards × 1 thread`.
+    public var hardwareSummary: String {
+        if let processGroup { return processGroup.summary }
+        if let dataParallel { return "OpenBLAS \(BLAS.coreName), \(dataParallel.shardCount) shards × 1 thread" }
+        return BLAS.summary
+    }
 
     public init(model: any Module, optimizer: any Optimizer, train: ImageBatchLoader, test: ImageBatchLoader,
                 configuration: [String: String] = [:]) {
@@ -109,11 +129,21 @@ public final class Trainer {
     @discardableResult
     public func fit(epochs: Int) throws -> TrainingRecord {
         precondition(epochs >= 0, "Trainer.fit: epochs must be >= 0, got \(epochs)")
-        let bar = progress == .automatic && isatty(STDOUT_FILENO) != 0 ? ProgressBar(write: write) : nil
+        if let processGroup {
+            try synchronizeReplicas(processGroup)
+            record.blas["processes"] = String(processGroup.size)
+        }
+        if let dataParallel {
+            dataParallel.synchronizeReplicas()   // the model may have been loaded from a checkpoint
+            record.blas["shards"] = String(dataParallel.shardCount)
+        }
+        let write: (String) -> Void = isRoot ? self.write : { _ in }
+        // Under mpirun standard output is a pseudo-terminal whatever it is forwarded to: lines then.
+        let bar = processGroup == nil && progress == .automatic && isatty(STDOUT_FILENO) != 0 ? ProgressBar(write: write) : nil
         let partialLines = progress != .quiet && bar == nil
         while completedEpochs < epochs {
             let epoch = completedEpochs + 1
-            let metrics = try trainEpoch(epoch, of: epochs, bar: bar, partialLines: partialLines)
+            let metrics = try trainEpoch(epoch, of: epochs, bar: bar, partialLines: partialLines, write: write)
             record.epochs.append(metrics)
             record.seconds += metrics.seconds
             let examples = record.epochs.reduce(0) { $0 + $1.examplesPerSecond * $1.seconds }
@@ -124,16 +154,17 @@ public final class Trainer {
                              epoch, epochs, metrics.loss, metrics.trainAccuracy, metrics.testAccuracy,
                              metrics.examplesPerSecond, metrics.seconds))
             }
-            try writeOutputs(totalEpochs: epochs)
+            if isRoot { try writeOutputs(totalEpochs: epochs) }
         }
         if let last = record.epochs.last {
             write(String(format: "loss %.3f, train acc %.3f, test acc %.3f", last.loss, last.trainAccuracy, last.testAccuracy))
-            write(String(format: "%.1f examples/sec on CPU (%@)", record.examplesPerSecond, BLAS.summary))
+            write(String(format: "%.1f examples/sec on CPU (%@)", record.examplesPerSecond, hardwareSummary))
         }
         return record
     }
 
-    private func trainEpoch(_ epoch: Int, of totalEpochs: Int, bar: ProgressBar?, partialLines: Bool) throws -> EpochMetrics {
+    private func trainEpoch(_ epoch: Int, of totalEpochs: Int, bar: ProgressBar?, partialLines: Bool,
+                            write: (String) -> Void) throws -> EpochMetrics {
         model.train()
         let batchCount = trainLoader.batchCount
         let curveEvery = max(batchCount / 5, 1)
@@ -141,25 +172,57 @@ public final class Trainer {
         let start = DispatchTime.now().uptimeNanoseconds
         var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 
+        let shard = processGroup.map { BatchShard(index: $0.rank, of: $0.size) } ?? .whole
         let batches: AnySequence<ImageBatch> = prefetch
-            ? AnySequence(trainLoader.prefetchingBatches(epoch: epoch - 1))
-            : AnySequence(trainLoader.batches(epoch: epoch - 1))
+            ? AnySequence(trainLoader.prefetchingBatches(epoch: epoch - 1, shard: shard))
+            : AnySequence(trainLoader.batches(epoch: epoch - 1, shard: shard))
+        let parameters = processGroup == nil ? [] : model.parameters()
+        var reduceBuffer: [Float] = []
         for (index, batch) in batches.enumerated() {
-            optimizer.zeroGrad()
-            let logits = model(batch.images)
-            let batchLoss = loss(logits, batch.labels)
-            let value = batchLoss.item
-            guard value.isFinite else {
-                throw TrainingError.diverged(epoch: epoch, batch: index + 1, loss: value,
-                                             learningRate: optimizer.learningRate,
-                                             checkpoint: completedEpochs > 0 ? outputs.checkpoint?.path : nil)
+            func diverged(_ value: Float) -> TrainingError {
+                .diverged(epoch: epoch, batch: index + 1, loss: value, learningRate: optimizer.learningRate,
+                          checkpoint: completedEpochs > 0 ? outputs.checkpoint?.path : nil)
             }
-            batchLoss.backward()
-            optimizer.step()
+            optimizer.zeroGrad()
+            if let processGroup {
+                // A shard of a batch smaller than the number of processes may be empty.
+                var value: Float = 0, batchCorrect = 0
+                if !batch.labels.isEmpty {
+                    let logits = model(batch.images)
+                    let batchLoss = loss(logits, batch.labels)
+                    value = batchLoss.item
+                    batchCorrect = correctPredictionCount(logits: logits, labels: batch.labels)
+                    batchLoss.backward()
+                }
+                let step = allReduceGradients(processGroup, parameters: parameters, buffer: &reduceBuffer,
+                                              loss: value, correct: batchCorrect, examples: batch.labels.count)
+                if let rank = step.losses.firstIndex(where: { !$0.isFinite }) {
+                    throw DataParallelError.diverged(rank: rank, underlying: diverged(step.losses[rank]))
+                }
+                optimizer.step()
+                lossSum += step.lossSum
+                correct += step.correct
+                seen += step.examples
+            } else if let dataParallel, batch.labels.count >= dataParallel.shardCount {
+                let (value, logits) = dataParallel.forwardBackward(batch.images, labels: batch.labels, loss: loss)
+                guard value.isFinite else { throw diverged(value) }
+                optimizer.step()
+                dataParallel.synchronizeReplicas()
+                lossSum += Double(value) * Double(batch.labels.count)
+                correct += correctPredictionCount(logits: logits, labels: batch.labels)
+                seen += batch.labels.count
+            } else {
+                let logits = model(batch.images)
+                let batchLoss = loss(logits, batch.labels)
+                let value = batchLoss.item
+                guard value.isFinite else { throw diverged(value) }
+                batchLoss.backward()
+                optimizer.step()
 
-            lossSum += Double(value) * Double(batch.labels.count)
-            correct += correctPredictionCount(logits: logits, labels: batch.labels)
-            seen += batch.labels.count
+                lossSum += Double(value) * Double(batch.labels.count)
+                correct += correctPredictionCount(logits: logits, labels: batch.labels)
+                seen += batch.labels.count
+            }
             if (index + 1) % curveEvery == 0 || index == batchCount - 1 {
                 let point = CurvePoint(x: Double(epoch - 1) + Double(index + 1) / Double(batchCount),
                                        loss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen))
@@ -178,7 +241,11 @@ public final class Trainer {
         }
         let seconds = elapsed
         bar?.clear()
-        let testAccuracy = evaluateAccuracy(model, on: testLoader)
+        if let processGroup {
+            // Rank 0's running statistics (batch norm) and weights are what is evaluated and saved.
+            processGroup.broadcastFromRoot(model.namedTensors().map(\.tensor))
+        }
+        let testAccuracy = processGroup.map { evaluateAccuracyInShards($0) } ?? evaluateAccuracy(model, on: testLoader)
         return EpochMetrics(epoch: epoch, loss: seen > 0 ? lossSum / Double(seen) : 0,
                             trainAccuracy: seen > 0 ? Double(correct) / Double(seen) : 0,
                             testAccuracy: testAccuracy, examplesPerSecond: seconds > 0 ? Double(seen) / seconds : 0,

@@ -55,6 +55,17 @@ func runClassification(model: ZooModel, options: ExperimentOptions, experimentNa
             + ": \(experimentName) trains with batch normalization, which needs at least 2 examples per training batch")
     }
     let dropsLastBatch = normalizesBatches && trainCount % batchSize == 1
+    let processes = D2L.processes
+    if let processes, normalizesBatches {
+        // Each process normalizes its own shard of a batch (DDP's default): every shard needs two examples.
+        let lastBatch = dropsLastBatch ? batchSize : (trainCount % batchSize == 0 ? batchSize : trainCount % batchSize)
+        let smallest = min(min(batchSize, trainCount), lastBatch) / processes.size
+        if smallest < 2 {
+            throw ValidationError("\(experimentName) trains with batch normalization, which each of the \(processes.size) processes "
+                                  + "applies to its share of a batch; a batch of \(min(min(batchSize, trainCount), lastBatch)) examples "
+                                  + "leaves a share of \(smallest); use a larger --batch-size or --train-limit, or fewer processes")
+        }
+    }
     let loaders = data.loaders(batchSize: batchSize, seed: options.seed, trainLimit: options.trainLimit,
                                testLimit: options.testLimit, dropLast: dropsLastBatch, resize: resize.map { ImageSize($0, $0) })
     let optimizer = SGD(network, learningRate: learningRate)
@@ -64,7 +75,7 @@ func runClassification(model: ZooModel, options: ExperimentOptions, experimentNa
     let json = ExperimentOptions.url(options.json) ?? outputDirectory.appendingPathComponent("log.json")
     let plot = ExperimentOptions.url(options.plot) ?? outputDirectory.appendingPathComponent("curves.svg")
     let csv = json.deletingPathExtension().appendingPathExtension("csv")
-    for directory in Set([checkpoint, json, plot, csv].map { $0.deletingLastPathComponent() }) {
+    for directory in Set([checkpoint, json, plot, csv].map { $0.deletingLastPathComponent() }) where (processes?.rank ?? 0) == 0 {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
@@ -79,6 +90,14 @@ func runClassification(model: ZooModel, options: ExperimentOptions, experimentNa
     let trainer = Trainer(model: network, optimizer: optimizer, train: loaders.train, test: loaders.test,
                           configuration: configuration)
     trainer.outputs = TrainingOutputs(checkpoint: checkpoint, json: json, csv: csv, plot: plot)
+    trainer.processGroup = processes
+    // Networks measured faster data-parallel (one shard per core, `ZooModel.prefersDataParallel`)
+    // train so when alone on more than one core; `--threads N` sets the shards, `--threads 1` turns it off.
+    let shards = options.threads ?? DataParallel.availableCores
+    if model.prefersDataParallel && processes == nil && shards > 1 {
+        var replicaGenerator = RandomGenerator(seed: options.seed)
+        trainer.dataParallel = DataParallel(model: network, replicas: (1..<shards).map { _ in model.make(using: &replicaGenerator) })
+    }
     trainer.prefetch = resize != nil
     if options.resume != nil {
         if FileManager.default.fileExists(atPath: checkpoint.path) {
@@ -91,7 +110,7 @@ func runClassification(model: ZooModel, options: ExperimentOptions, experimentNa
 
     print("d2l §\(model.section) \(model.title): Fashion-MNIST \(loaders.train.count)/\(loaders.test.count) examples"
           + (resize.map { " at \($0)×\($0)" } ?? "") + ", batch \(batchSize), lr \(learningRate), \(epochs) epochs, "
-          + "\(network.parameterCount) parameters (\(BLAS.summary))")
+          + "\(network.parameterCount) parameters (\(trainer.hardwareSummary))")
     if dropsLastBatch {
         print("note: each epoch's last training batch would hold 1 example, which batch normalization cannot "
               + "normalize; it is dropped (\(loaders.train.count - 1) of \(loaders.train.count) examples per epoch, as PyTorch's drop_last)")
@@ -100,7 +119,7 @@ func runClassification(model: ZooModel, options: ExperimentOptions, experimentNa
         print("the checkpoint already holds \(trainer.completedEpochs) epochs; nothing to train (ask for more with --epochs)")
     }
     let record = try trainer.fit(epochs: epochs)
-    if let save = options.save { try network.saveStateDict(to: URL(fileURLWithPath: save)) }
+    if let save = options.save, trainer.isRoot { try network.saveStateDict(to: URL(fileURLWithPath: save)) }
 
     guard let last = record.epochs.last else { return }
     let atBookSettings = epochs == defaults.epochs && batchSize == defaults.batchSize && learningRate == defaults.learningRate

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import MPI
 import Training
 
 /// `d2l`: the experiments of "Dive into Deep Learning" on this engine.
@@ -22,22 +23,56 @@ struct D2L: ParsableCommand {
         defaultSubcommand: List.self
     )
 
-    /// Restarts with the fast OpenBLAS kernel when needed, then runs the command. Any error
-    /// (a bad option, an unreadable file, a diverged run) is one line on stderr and a non-zero exit.
+    /// The processes of the `mpirun` job this process belongs to, when it was started by
+    /// `mpirun` with more than one process (set once by `main` before the command runs).
+    nonisolated(unsafe) static var processes: MPIProcessGroup?
+
+    /// Restarts with the fast OpenBLAS kernel when needed, joins the `mpirun` job if there is one,
+    /// then runs the command. Any error (a bad option, an unreadable file, a diverged run) is one
+    /// line on stderr and a non-zero exit.
+    ///
+    /// Under `mpirun`, only rank 0 writes to standard output. An error every rank meets at the
+    /// same point (a bad option, ranks started differently, a rank that diverged) is printed by
+    /// rank 0 alone; any other error is printed as `d2l: rank R: …` by the rank that met it, which
+    /// then stops the whole job (`MPI_Abort`), since the others may be waiting for it.
     static func main() {
+        if let rank = MPIProcessGroup.launchedRank, rank != 0 {
+            let null = open("/dev/null", O_WRONLY)
+            if null >= 0 { dup2(null, STDOUT_FILENO); close(null) }
+        }
         BLAS.selectFastKernelOrRestart(programName: "d2l")
+        var parsed = false
         do {
+            if let group = try MPIProcessGroup.launched(), group.size > 1 { processes = group }
             var command = try parseAsRoot()
+            parsed = true
+            if let processes, command is any Experiment, !(command is any ClassificationExperiment) {
+                throw ValidationError("under mpirun only the classification experiments train (data-parallel on \(processes.size) "
+                                      + "processes); run this command without mpirun")
+            }
             try command.run()
+            MPIProcessGroup.finalize()
         } catch {
             let code = exitCode(for: error)
             if code == .success {  // --help, --version
                 print(fullMessage(for: error))
+                MPIProcessGroup.finalize()
                 Foundation.exit(0)
             }
             let message = D2L.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let status = code.rawValue == 0 ? 1 : code.rawValue
+            if let processes {
+                if !parsed || error is ValidationError || error is DataParallelError {
+                    if processes.rank == 0 { FileHandle.standardError.write(Data("d2l: \(message)\n".utf8)) }
+                    MPIProcessGroup.finalize()
+                    Foundation.exit(status)
+                }
+                FileHandle.standardError.write(Data("d2l: rank \(processes.rank): \(message)\n".utf8))
+                processes.abort(code: status)
+            }
             FileHandle.standardError.write(Data("d2l: \(message)\n".utf8))
-            Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
+            MPIProcessGroup.finalize()
+            Foundation.exit(status)
         }
     }
 }

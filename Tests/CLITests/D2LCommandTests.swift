@@ -35,9 +35,14 @@ struct Run {
 /// Runs `d2l arguments…` in `directory` and waits for it. The child inherits this process's
 /// environment with `environment`'s entries set, or removed where their value is `nil`.
 func d2l(_ arguments: [String], in directory: URL? = nil, environment: [String: String?] = [:]) throws -> Run {
-    let binary = try #require(d2lBinary, "d2l is not built")
+    try run(try #require(d2lBinary, "d2l is not built"), arguments, in: directory, environment: environment)
+}
+
+/// Runs `executable arguments…` in `directory` and waits for it, with this process's environment
+/// changed by `environment` as `d2l(_:in:environment:)` does.
+func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String?] = [:]) throws -> Run {
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = executable
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = directory }
     if !environment.isEmpty {

@@ -21,6 +21,26 @@ struct LoaderTests {
         #expect(BatchSampler(count: 0, batchSize: 4, shuffle: true).batchIndices(epoch: 0).isEmpty)
     }
 
+    @Test("shards of a batch (data-parallel): disjoint, contiguous, together the batch, sizes within one")
+    func shards() {
+        let sampler = BatchSampler(count: 23, batchSize: 8, shuffle: true, seed: 7)
+        for processes in 1...5 {
+            let parts = (0..<processes).map { sampler.batchIndices(epoch: 2, shard: BatchShard(index: $0, of: processes)) }
+            for (batch, whole) in sampler.batchIndices(epoch: 2).enumerated() {
+                #expect(parts.flatMap { $0[batch] } == whole, "\(processes) processes, batch \(batch)")
+                let sizes = parts.map { $0[batch].count }
+                #expect(sizes.max()! - sizes.min()! <= 1, "\(processes) processes, batch \(batch): \(sizes)")
+            }
+        }
+        // The last batch of 7 over 2 processes: 3 and 4; over 8 processes (more than its examples) one is empty.
+        #expect(sampler.batchIndices(epoch: 0, shard: BatchShard(index: 0, of: 2)).map(\.count) == [4, 4, 3])
+        #expect(sampler.batchIndices(epoch: 0, shard: BatchShard(index: 0, of: 8)).map(\.count) == [1, 1, 0])
+        let loader = ImageBatchLoader(dataSet: LoaderTests.images, batchSize: 4, shuffle: true, seed: 1)
+        let halves = (0..<2).map { rank in Array(loader.batches(epoch: 0, shard: BatchShard(index: rank, of: 2))).map(\.labels) }
+        let whole = Array(loader.batches(epoch: 0)).map(\.labels)
+        #expect(zip(halves[0], halves[1]).map { $0 + $1 } == whole)
+    }
+
     @Test("a batch size of 0 or a negative limit stops with a precondition")
     func preconditions() async {
         await #expect(processExitsWith: .failure) { _ = BatchSampler(count: 3, batchSize: 0, shuffle: false) }

@@ -14,6 +14,10 @@ extern "C" {
 /// the YMM state), else 0. Computed once.
 int d2l_cpu_has_avx2_fma(void);
 
+/// The number of CPUs in this process's affinity mask (`sched_getaffinity`, which `mpirun` and
+/// `taskset` set), or 0 where it cannot be read (then the caller counts the online cores).
+int d2l_affinity_cpu_count(void);
+
 /// Direct stride-1 convolution of one zero-padded image, AVX2 + FMA (call only when
 /// `d2l_cpu_has_avx2_fma()`):
 ///

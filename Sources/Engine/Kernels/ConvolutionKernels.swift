@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 
@@ -5,8 +6,13 @@ import Foundation
 // process-wide section that keeps it serial while per-core convolution parts run), the
 // workspace pool and `vectorSum`. Moved unchanged from ConvolutionKernels.swift.
 
-/// The number of cores this process may use.
-let coreCount = ProcessInfo.processInfo.activeProcessorCount
+/// The number of cores this process may use: those of its CPU affinity mask where Linux tells
+/// (`mpirun` binds each process to its own cores, `taskset` too; Foundation's
+/// `activeProcessorCount` counts every online core regardless), else the active processors.
+let coreCount: Int = {
+    let affinity = Int(d2l_affinity_cpu_count())
+    return affinity > 0 ? affinity : ProcessInfo.processInfo.activeProcessorCount
+}()
 
 /// The number of blocks `parallelFor` splits its range into: a few per core, so uneven blocks
 /// even out without paying a dispatch per tiny iteration.

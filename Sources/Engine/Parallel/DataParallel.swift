@@ -44,6 +44,9 @@ public final class DataParallel {
         synchronizeReplicas()
     }
 
+    /// The cores this process may use (its CPU affinity mask): one shard each by default.
+    public static var availableCores: Int { coreCount }
+
     /// `K`, the number of shards: the model and its replicas.
     public var shardCount: Int { replicas.count + 1 }
 

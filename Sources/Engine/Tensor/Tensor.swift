@@ -28,7 +28,7 @@ public final class Tensor {
 
     /// The accumulated gradient `∂loss/∂self` (same shape), after `backward()`; `nil` until then
     /// and after `zeroGrad()`. Only leaves keep gradients, as in PyTorch.
-    public internal(set) var grad: Tensor?
+    public package(set) var grad: Tensor?
 
     /// The recorded operation that produced this tensor, if it was produced while recording.
     var gradientNode: GradientNode?
