@@ -21,9 +21,11 @@ func trainSettings(_ model: ZooModel, quick: Bool, warmup: Int, repetitions: Int
 }
 
 /// The networks whose step also runs data-parallel (`DataParallel`, one shard per core) as
-/// `"train <model> data-parallel"`: the small ones without dropout or from-scratch batch norm,
-/// where a data-parallel step equals the serial one and the ops are too small to split well.
-let dataParallelTrainNetworks: Set<String> = ["softmax-regression", "mlp", "lenet", "batch-norm-lenet"]
+/// `"train <model> data-parallel"`: those without dropout or from-scratch batch norm, where a
+/// data-parallel step equals the serial one.
+let dataParallelTrainNetworks: Set<String> = [
+    "softmax-regression", "mlp", "lenet", "batch-norm-lenet", "googlenet", "resnet", "densenet",
+]
 
 /// The suffix of a data-parallel `train` row and child name.
 let dataParallelSuffix = " data-parallel"

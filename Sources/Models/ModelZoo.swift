@@ -129,7 +129,8 @@ public struct ZooModel: Sendable {
     /// Whether `d2l` trains it data-parallel inside the process (`DataParallel`, one shard per
     /// core) when more than one core is available: set where that measured faster than splitting
     /// each op over the cores (BENCHMARKS.md, the `train … data-parallel` rows) and a step equals
-    /// the serial one (no dropout, no from-scratch batch norm).
+    /// the serial one (no dropout, no from-scratch batch norm): the MLP, LeNet, BN-LeNet,
+    /// GoogLeNet, ResNet-18 and DenseNet.
     public var prefersDataParallel = false
     /// Builds the network with PyTorch's default initialization.
     let build: @Sendable (inout RandomGenerator) -> Sequential
@@ -241,6 +242,7 @@ public enum ModelZoo {
                  weightInitializer: smallNormal,
                  bookResult: BookResult(loss: BookSpread(0.3832, 0.3795, 0.3864), trainAccuracy: BookSpread(0.8643, 0.8632, 0.8664),
                                         testAccuracy: BookSpread(0.8439, 0.8283, 0.8528), note: "values read from the book's plots", decimals: 4),
+                 prefersDataParallel: true,
                  build: { MLP.make(.book, using: &$0) }),
         ZooModel(name: "mlp-dropout", title: "MLP 784-256-256-10 with dropout 0.2/0.5 (concise)", section: "4.6",
                  summaryInputShape: image,
@@ -255,6 +257,7 @@ public enum ModelZoo {
                  weightInitializer: xavier,
                  bookResult: BookResult(loss: BookSpread(0.468, 0.451, 0.497), trainAccuracy: BookSpread(0.824, 0.811, 0.834),
                                         testAccuracy: BookSpread(0.808, 0.779, 0.824), note: nil),
+                 prefersDataParallel: true,
                  build: { LeNet.make(using: &$0) }),
         ZooModel(name: "batch-norm-lenet", title: "LeNet with batch normalization (concise)", section: "7.5",
                  summaryInputShape: image,
@@ -262,6 +265,7 @@ public enum ModelZoo {
                  weightInitializer: xavier,
                  bookResult: BookResult(loss: BookSpread(0.263, 0.244, 0.281), trainAccuracy: BookSpread(0.903, 0.896, 0.911),
                                         testAccuracy: BookSpread(0.843, 0.708, 0.879), note: "test accuracy swings with lr 1.0; compare loss and train accuracy"),
+                 prefersDataParallel: true,
                  build: { BatchNormLeNet.make(.library, using: &$0) }),
         ZooModel(name: "batch-norm-lenet-scratch", title: "LeNet with batch normalization (from scratch)", section: "7.5",
                  summaryInputShape: image,
@@ -297,6 +301,7 @@ public enum ModelZoo {
                  weightInitializer: xavier,
                  bookResult: BookResult(loss: BookSpread(0.246, 0.235, 0.267), trainAccuracy: BookSpread(0.906, 0.898, 0.912),
                                         testAccuracy: BookSpread(0.889, 0.850, 0.899), note: "1 run of 21 ended in NaN"),
+                 prefersDataParallel: true,
                  build: { GoogLeNet.make(using: &$0) }),
         ZooModel(name: "resnet", title: "ResNet-18", section: "7.6",
                  summaryInputShape: [1, 1, 224, 224],
@@ -304,6 +309,7 @@ public enum ModelZoo {
                  weightInitializer: xavier,
                  bookResult: BookResult(loss: BookSpread(0.012, 0.008, 0.019), trainAccuracy: BookSpread(0.997, 0.995, 0.999),
                                         testAccuracy: BookSpread(0.909, 0.838, 0.922), note: "test accuracy is noisy (batch-norm statistics)"),
+                 prefersDataParallel: true,
                  build: { ResNet.make(.resNet18, using: &$0) }),
         ZooModel(name: "densenet", title: "DenseNet (4 dense blocks of 4, growth rate 32)", section: "7.7",
                  summaryInputShape: [1, 1, 96, 96],
@@ -311,6 +317,7 @@ public enum ModelZoo {
                  weightInitializer: xavier,
                  bookResult: BookResult(loss: BookSpread(0.149, 0.139, 0.166), trainAccuracy: BookSpread(0.945, 0.938, 0.950),
                                         testAccuracy: BookSpread(0.855, 0.406, 0.918), note: "test accuracy is noisy (batch-norm statistics)"),
+                 prefersDataParallel: true,
                  build: { DenseNet.make(using: &$0) }),
     ]
 

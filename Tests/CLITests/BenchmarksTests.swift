@@ -54,9 +54,9 @@ struct BenchmarksTests {
             #expect((result["peak_mb"] as? Double ?? 0) > 0, "\(result["name"] ?? "?") has no peak_mb")
             #expect((result["examples_per_sec"] as? Double ?? 0) > 0, "\(result["name"] ?? "?") has no examples_per_sec")
         }
-        // Every zoo network once, and the small ones without dropout or from-scratch batch norm
-        // once more, data-parallel (`dataParallelTrainNetworks` in Benchmarks/TrainBenchmarks.swift).
-        let dataParallel = ["softmax-regression", "mlp", "lenet", "batch-norm-lenet"]
+        // Every zoo network once, and those without dropout or from-scratch batch norm once more,
+        // data-parallel (`dataParallelTrainNetworks` in Benchmarks/TrainBenchmarks.swift).
+        let dataParallel = ["softmax-regression", "mlp", "lenet", "batch-norm-lenet", "googlenet", "resnet", "densenet"]
         #expect(Set(results.filter { $0["group"] as? String == "train" }.compactMap { $0["name"] as? String })
                 == Set(ModelZoo.names.map { "train \($0)" } + dataParallel.map { "train \($0) data-parallel" }))
 
