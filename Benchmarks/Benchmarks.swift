@@ -26,7 +26,8 @@ enum Benchmarks {
         if arguments.first == "--train-child" {
             let values = Array(arguments.dropFirst())
             guard values.count >= 3, let warmup = Int(values[1]), let repetitions = Int(values[2]) else {
-                FileHandle.standardError.write(Data("benchmarks: --train-child NAME WARMUP REPETITIONS [--quick]\n".utf8))
+                FileHandle.standardError.write(
+                    Data("benchmarks: --train-child NAME WARMUP REPETITIONS [--quick]\n".utf8))
                 exit(2)
             }
             trainChildMain(name: values[0], warmup: warmup, repetitions: repetitions, quick: values.contains("--quick"))
@@ -41,21 +42,27 @@ enum Benchmarks {
             case "--conv-algorithm":
                 // Set before the first convolution reads it; `train` children inherit it.
                 guard let value = arguments.popFirst(), ConvolutionAlgorithm(rawValue: value) != nil else {
-                    FileHandle.standardError.write(Data("benchmarks: --conv-algorithm needs automatic or im2col\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("benchmarks: --conv-algorithm needs automatic or im2col\n".utf8))
                     exit(2)
                 }
                 setenv(ConvolutionAlgorithm.environmentVariable, value, 1)
             case "--help", "-h":
-                print("usage: benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json] [--conv-algorithm automatic|im2col]")
+                print(
+                    "usage: benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json] [--conv-algorithm automatic|im2col]"
+                )
                 print("groups: conv-block, train-effect, gemm, conv, train (--filter matches a substring of the name)")
-                print("--conv-algorithm im2col: every convolution through im2col + GEMM, the reference path (D2L_CONV_ALGORITHM)")
+                print(
+                    "--conv-algorithm im2col: every convolution through im2col + GEMM, the reference path (D2L_CONV_ALGORITHM)"
+                )
                 return
             default:
                 FileHandle.standardError.write(Data("benchmarks: unknown argument '\(argument)' (try --help)\n".utf8))
                 exit(2)
             }
             if (argument == "--filter" && filter == nil) || (argument == "--json" && jsonPath == nil)
-                || (argument == "--compare" && comparePath == nil) {
+                || (argument == "--compare" && comparePath == nil)
+            {
                 FileHandle.standardError.write(Data("benchmarks: \(argument) needs a value\n".utf8))
                 exit(2)
             }
@@ -68,14 +75,22 @@ enum Benchmarks {
         #endif
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let peak = measuredFMAPeak(quick: quick)
-        print("CPU: \(BLAS.cpuModelName), \(cores) cores | BLAS: \(BLAS.summary) | build: \(build)\(quick ? " | quick" : "")")
-        print(String(format: "FMA peak >= %.1f GFLOP/s (best of 10 sgemm %d^3 on %d BLAS threads; a lower bound)",
-                     peak, quick ? 1024 : 2048, BLAS.threadCount))
-        if ConvolutionAlgorithm.current == .im2col { print("convolution: im2col + GEMM forced (D2L_CONV_ALGORITHM=im2col)") }
+        print(
+            "CPU: \(BLAS.cpuModelName), \(cores) cores | BLAS: \(BLAS.summary) | build: \(build)\(quick ? " | quick" : "")"
+        )
+        print(
+            String(
+                format: "FMA peak >= %.1f GFLOP/s (best of 10 sgemm %d^3 on %d BLAS threads; a lower bound)",
+                peak, quick ? 1024 : 2048, BLAS.threadCount))
+        if ConvolutionAlgorithm.current == .im2col {
+            print("convolution: im2col + GEMM forced (D2L_CONV_ALGORITHM=im2col)")
+        }
         if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
             print("load average: \(load.split(separator: " ").prefix(3).joined(separator: " "))")
         }
-        if build == "debug" { print("warning: debug build; numbers are meaningless. Use swift run -c release benchmarks") }
+        if build == "debug" {
+            print("warning: debug build; numbers are meaningless. Use swift run -c release benchmarks")
+        }
 
         var reference: [String: BenchmarkResult] = [:]
         if let comparePath {
@@ -85,18 +100,23 @@ enum Benchmarks {
                 reference = Dictionary(report.results.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
                 print("reference: \(comparePath) (\(report.blas.core), \(report.blas.threads) threads, \(report.date))")
             } catch {
-                FileHandle.standardError.write(Data("benchmarks: cannot read reference \(comparePath): \(error)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("benchmarks: cannot read reference \(comparePath): \(error)\n".utf8))
                 exit(1)
             }
         }
 
         let (warmup, repetitions) = quick ? (0, 1) : (2, 7)
         var results: [BenchmarkResult] = []
-        let all = convolutionBlockBenchmarks(quick: quick) + convolutionBlockTrainingBenchmarks(quick: quick)
-            + gemmBenchmarks(quick: quick, peak: peak) + convolutionLayerBenchmarks(quick: quick) + trainBenchmarks(quick: quick)
+        let all =
+            convolutionBlockBenchmarks(quick: quick) + convolutionBlockTrainingBenchmarks(quick: quick)
+            + gemmBenchmarks(quick: quick, peak: peak) + convolutionLayerBenchmarks(quick: quick)
+            + trainBenchmarks(quick: quick)
         let selected = all.filter { filter == nil || $0.name.contains(filter!) }
-        print("name".padding(toLength: 44, withPad: " ", startingAt: 0) + "    median ms   min..max ms      GFLOP/s  extra"
-              + (reference.isEmpty ? "" : "                     reference ms   speed-up (reference ms / ours)"))
+        print(
+            "name".padding(toLength: 44, withPad: " ", startingAt: 0)
+                + "    median ms   min..max ms      GFLOP/s  extra"
+                + (reference.isEmpty ? "" : "                     reference ms   speed-up (reference ms / ours)"))
         for benchmark in selected {
             var result = benchmark.run(warmup, repetitions)
             // Convolutions: how close to the machine's limit each layer runs.
@@ -104,15 +124,19 @@ enum Benchmarks {
                 result.percentOfPeak = 100 * result.gflops / peak
             }
             results.append(result)
-            print(result.name.padding(toLength: 44, withPad: " ", startingAt: 0)
-                  + String(format: " %12.3f  %7.3f..%-7.3f %9.1f  ", result.medianMilliseconds,
-                           result.minimumMilliseconds, result.maximumMilliseconds, result.gflops)
-                  + extraColumn(result).padding(toLength: 26, withPad: " ", startingAt: 0)
-                  + comparison(result, reference[result.name]))
+            print(
+                result.name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                    + String(
+                        format: " %12.3f  %7.3f..%-7.3f %9.1f  ", result.medianMilliseconds,
+                        result.minimumMilliseconds, result.maximumMilliseconds, result.gflops)
+                    + extraColumn(result).padding(toLength: 26, withPad: " ", startingAt: 0)
+                    + comparison(result, reference[result.name]))
         }
 
         if !reference.isEmpty {
-            print("speed-up > 1: this engine is faster; the reference ran in its own process, ideally just before or after this run.")
+            print(
+                "speed-up > 1: this engine is faster; the reference ran in its own process, ideally just before or after this run."
+            )
             let missing = results.filter { reference[$0.name] == nil }.map(\.name)
             if !missing.isEmpty { print("not in the reference: \(missing.joined(separator: ", "))") }
         }
@@ -133,7 +157,8 @@ enum Benchmarks {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try encoder.encode(report).write(to: URL(fileURLWithPath: jsonPath), options: .atomic)
             } catch {
-                FileHandle.standardError.write(Data("benchmarks: cannot write \(jsonPath): \(error.localizedDescription)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("benchmarks: cannot write \(jsonPath): \(error.localizedDescription)\n".utf8))
                 exit(1)
             }
         }
@@ -144,7 +169,8 @@ enum Benchmarks {
 /// (conv), examples/s and peak MiB (train), test accuracy (train-effect).
 func extraColumn(_ result: BenchmarkResult) -> String {
     if let sgemm = result.sgemmGflops {
-        return String(format: "sgemm %.1f GF/s", sgemm) + (result.percentOfPeak.map { String(format: ", %.0f%% pk", $0) } ?? "")
+        return String(format: "sgemm %.1f GF/s", sgemm)
+            + (result.percentOfPeak.map { String(format: ", %.0f%% pk", $0) } ?? "")
     }
     if let percent = result.percentOfPeak { return String(format: "%.0f%% of peak", percent) }
     if let perSecond = result.examplesPerSecond, let peak = result.peakMegabytes {
@@ -158,8 +184,9 @@ func extraColumn(_ result: BenchmarkResult) -> String {
 /// and for `train` the reference's peak memory.
 func comparison(_ result: BenchmarkResult, _ reference: BenchmarkResult?) -> String {
     guard let reference else { return "" }
-    var text = String(format: "   %12.3f   %6.2fx", reference.medianMilliseconds,
-                      reference.medianMilliseconds / result.medianMilliseconds)
+    var text = String(
+        format: "   %12.3f   %6.2fx", reference.medianMilliseconds,
+        reference.medianMilliseconds / result.medianMilliseconds)
     if let peak = reference.peakMegabytes { text += String(format: "  (ref %.0f MiB)", peak) }
     if let accuracy = reference.testAccuracy { text += String(format: "  (ref acc %.4f)", accuracy) }
     return text

@@ -11,9 +11,10 @@ func convolutionLayerBenchmarks(quick: Bool) -> [Benchmark] {
         return Benchmark(name: name) { warmup, repetitions in
             var generator = RandomGenerator(seed: 2)
             let x = Tensor.randomNormal(layer.inputShape, using: &generator)
-            let conv = Conv2D(inputChannels: layer.inputChannels, outputChannels: layer.outputChannels,
-                              kernelSize: layer.kernel, stride: layer.stride, padding: layer.padding,
-                              using: &generator)
+            let conv = Conv2D(
+                inputChannels: layer.inputChannels, outputChannels: layer.outputChannels,
+                kernelSize: layer.kernel, stride: layer.stride, padding: layer.padding,
+                using: &generator)
             x.requiresGrad = true
             let seed = Tensor.ones([layer.batch, layer.outputChannels, layer.outputSize, layer.outputSize])
             var output = Tensor.zeros([0])
@@ -30,7 +31,9 @@ func convolutionLayerBenchmarks(quick: Bool) -> [Benchmark] {
             let sgemm = timeSgemm(m: m, n: n, k: k, warmup: 1, repetitions: max(repetitions, 3))
             var result = BenchmarkResult(
                 name: name, group: "conv", params: conv.parameterCount, flops: 3 * layer.forwardFlops, times: times,
-                notes: "input \(layer.inputShape), \(layer.outputChannels)×\(layer.kernel)×\(layer.kernel) s\(layer.stride) p\(layer.padding); GEMM \(m)x\(n)x\(k)")
+                notes:
+                    "input \(layer.inputShape), \(layer.outputChannels)×\(layer.kernel)×\(layer.kernel) s\(layer.stride) p\(layer.padding); GEMM \(m)x\(n)x\(k)"
+            )
             result.sgemmGflops = layer.forwardFlops / median(sgemm) / 1e6
             return result
         }

@@ -30,8 +30,10 @@ enum ConvolutionBlock: String, CaseIterable {
     func layers(channels c: Int, using generator: inout RandomGenerator) -> [any Module] {
         switch self {
         case .stack3x3:
-            return [Conv2D(inputChannels: c, outputChannels: c, kernelSize: 3, padding: 1, using: &generator), ReLU(),
-                    Conv2D(inputChannels: c, outputChannels: c, kernelSize: 3, padding: 1, using: &generator)]
+            return [
+                Conv2D(inputChannels: c, outputChannels: c, kernelSize: 3, padding: 1, using: &generator), ReLU(),
+                Conv2D(inputChannels: c, outputChannels: c, kernelSize: 3, padding: 1, using: &generator),
+            ]
         case .single5x5:
             return [Conv2D(inputChannels: c, outputChannels: c, kernelSize: 5, padding: 2, using: &generator)]
         }
@@ -50,34 +52,40 @@ func convolutionBlockBenchmarks(quick: Bool) -> [Benchmark] {
     for shape in convolutionBlockShapes(quick: quick) {
         for block in ConvolutionBlock.allCases {
             for backward in [false, true] {
-                let name = "\(block.rawValue) \(shape.batch)x\(shape.channels)x\(shape.size) \(backward ? "fwd+bwd" : "fwd")"
-                benchmarks.append(Benchmark(name: name) { warmup, repetitions in
-                    var generator = RandomGenerator(seed: 4)
-                    let inputShape = [shape.batch, shape.channels, shape.size, shape.size]
-                    let x = Tensor.randomNormal(inputShape, using: &generator)
-                    let network = Sequential(block.layers(channels: shape.channels, using: &generator))
-                    let seed = Tensor.ones(inputShape)
-                    x.requiresGrad = backward
-                    var output = Tensor.zeros([0])
-                    let times = measure(warmup: warmup, repetitions: repetitions) {
-                        if backward {
-                            x.zeroGrad()
-                            network.zeroGrad()
-                            output = network(x)
-                            output.backward(seed: seed)
-                        } else {
-                            output = withNoGrad { network(x) }
+                let name =
+                    "\(block.rawValue) \(shape.batch)x\(shape.channels)x\(shape.size) \(backward ? "fwd+bwd" : "fwd")"
+                benchmarks.append(
+                    Benchmark(name: name) { warmup, repetitions in
+                        var generator = RandomGenerator(seed: 4)
+                        let inputShape = [shape.batch, shape.channels, shape.size, shape.size]
+                        let x = Tensor.randomNormal(inputShape, using: &generator)
+                        let network = Sequential(block.layers(channels: shape.channels, using: &generator))
+                        let seed = Tensor.ones(inputShape)
+                        x.requiresGrad = backward
+                        var output = Tensor.zeros([0])
+                        let times = measure(warmup: warmup, repetitions: repetitions) {
+                            if backward {
+                                x.zeroGrad()
+                                network.zeroGrad()
+                                output = network(x)
+                                output.backward(seed: seed)
+                            } else {
+                                output = withNoGrad { network(x) }
+                            }
                         }
-                    }
-                    checkResult(output, shape: inputShape, name)
-                    let forward = block.forwardFlops(batch: shape.batch, channels: shape.channels, size: shape.size)
-                    precondition(network.parameterCount == block.parameterCount(channels: shape.channels),
-                                 "benchmark \(name): \(network.parameterCount) parameters, expected \(block.parameterCount(channels: shape.channels))")
-                    return BenchmarkResult(
-                        name: name, group: "conv-block", params: network.parameterCount,
-                        flops: backward ? 3 * forward : forward, times: times,
-                        notes: "input \(inputShape); FLOPs \(block == .stack3x3 ? "36" : "50")·N·C²·H²\(backward ? " × 3" : "")")
-                })
+                        checkResult(output, shape: inputShape, name)
+                        let forward = block.forwardFlops(batch: shape.batch, channels: shape.channels, size: shape.size)
+                        precondition(
+                            network.parameterCount == block.parameterCount(channels: shape.channels),
+                            "benchmark \(name): \(network.parameterCount) parameters, expected \(block.parameterCount(channels: shape.channels))"
+                        )
+                        return BenchmarkResult(
+                            name: name, group: "conv-block", params: network.parameterCount,
+                            flops: backward ? 3 * forward : forward, times: times,
+                            notes:
+                                "input \(inputShape); FLOPs \(block == .stack3x3 ? "36" : "50")·N·C²·H²\(backward ? " × 3" : "")"
+                        )
+                    })
             }
         }
     }
@@ -87,10 +95,13 @@ func convolutionBlockBenchmarks(quick: Bool) -> [Benchmark] {
 /// The Fashion-MNIST network around a block: conv 1→16 3×3 (padding 1) → ReLU → [block on 16
 /// channels] → ReLU → max-pool 2 → flatten → linear 16·14·14 → 10.
 func convolutionBlockNetwork(_ block: ConvolutionBlock, using generator: inout RandomGenerator) -> Sequential {
-    Sequential([Conv2D(inputChannels: 1, outputChannels: 16, kernelSize: 3, padding: 1, using: &generator), ReLU()]
-               + block.layers(channels: 16, using: &generator)
-               + [ReLU(), MaxPool2D(kernelSize: 2, stride: 2), Flatten(),
-                  Linear(inputFeatures: 16 * 14 * 14, outputFeatures: 10, using: &generator)])
+    Sequential(
+        [Conv2D(inputChannels: 1, outputChannels: 16, kernelSize: 3, padding: 1, using: &generator), ReLU()]
+            + block.layers(channels: 16, using: &generator)
+            + [
+                ReLU(), MaxPool2D(kernelSize: 2, stride: 2), Flatten(),
+                Linear(inputFeatures: 16 * 14 * 14, outputFeatures: 10, using: &generator),
+            ])
 }
 
 /// The settings of the "same effect" half: images used, epochs, batch, learning rate.
@@ -122,26 +133,31 @@ func convolutionBlockTrainingBenchmarks(quick: Bool) -> [Benchmark] {
             let settings = BlockTrainingSettings(quick: quick)
             var generator = RandomGenerator(seed: settings.seed)
             let network = convolutionBlockNetwork(block, using: &generator)
-            let settingsNote = "\(settings.epochs) epoch(s), \(settings.trainImages) train / \(settings.testImages) test images, batch \(settings.batchSize), SGD lr \(settings.learningRate)"
+            let settingsNote =
+                "\(settings.epochs) epoch(s), \(settings.trainImages) train / \(settings.testImages) test images, batch \(settings.batchSize), SGD lr \(settings.learningRate)"
             let data: FashionMNIST
             do { data = try fashionMNIST.get() } catch {
-                var result = BenchmarkResult(name: name, group: "train-effect", params: network.parameterCount,
-                                             flops: 0, times: [0], notes: "skipped: \(error)")
+                var result = BenchmarkResult(
+                    name: name, group: "train-effect", params: network.parameterCount,
+                    flops: 0, times: [0], notes: "skipped: \(error)")
                 result.repetitions = 0
                 return result
             }
-            let loaders = data.loaders(batchSize: settings.batchSize, seed: settings.seed,
-                                       trainLimit: settings.trainImages, testLimit: settings.testImages)
-            let trainer = Trainer(model: network, optimizer: SGD(network, learningRate: settings.learningRate),
-                                  train: loaders.train, test: loaders.test)
+            let loaders = data.loaders(
+                batchSize: settings.batchSize, seed: settings.seed,
+                trainLimit: settings.trainImages, testLimit: settings.testImages)
+            let trainer = Trainer(
+                model: network, optimizer: SGD(network, learningRate: settings.learningRate),
+                train: loaders.train, test: loaders.test)
             trainer.progress = .quiet
             trainer.write = { _ in }
             let record: TrainingRecord
             do { record = try trainer.fit(epochs: settings.epochs) } catch {
                 fatalError("benchmark \(name): \(error)")
             }
-            var result = BenchmarkResult(name: name, group: "train-effect", params: network.parameterCount, flops: 0,
-                                         times: [record.seconds * 1e3], notes: settingsNote)
+            var result = BenchmarkResult(
+                name: name, group: "train-effect", params: network.parameterCount, flops: 0,
+                times: [record.seconds * 1e3], notes: settingsNote)
             result.testAccuracy = record.epochs.last?.testAccuracy
             result.examplesPerSecond = record.examplesPerSecond
             return result
@@ -157,26 +173,35 @@ func convolutionBlockReport(_ results: [BenchmarkResult]) -> [String] {
     var stackFaster = 0, pairs = 0
     for prefix in Set(results.filter { $0.group == "conv-block" }.map { $0.name.split(separator: " ")[1] }).sorted() {
         for pass in ["fwd", "fwd+bwd"] {
-            guard let stack = byName["conv-3x3-stack \(prefix) \(pass)"], let single = byName["conv-5x5 \(prefix) \(pass)"] else { continue }
+            guard let stack = byName["conv-3x3-stack \(prefix) \(pass)"],
+                let single = byName["conv-5x5 \(prefix) \(pass)"]
+            else { continue }
             if lines.isEmpty {
-                lines.append("3x3 stack vs 5x5     pass      params 3x3/5x5   GFLOP 3x3/5x5    ms 3x3/5x5          GFLOP/s 3x3/5x5   time ratio 3x3/5x5")
+                lines.append(
+                    "3x3 stack vs 5x5     pass      params 3x3/5x5   GFLOP 3x3/5x5    ms 3x3/5x5          GFLOP/s 3x3/5x5   time ratio 3x3/5x5"
+                )
             }
             let ratio = stack.medianMilliseconds / single.medianMilliseconds
             pairs += 1
             if ratio < 1 { stackFaster += 1 }
-            lines.append(String(prefix).padding(toLength: 21, withPad: " ", startingAt: 0)
-                + pass.padding(toLength: 9, withPad: " ", startingAt: 0) + String(format: "%8d/%-8d %7.2f/%-7.2f %9.2f/%-9.2f %7.1f/%-7.1f %8.2f",
-                                stack.params, single.params, stack.flops / 1e9, single.flops / 1e9,
-                                stack.medianMilliseconds, single.medianMilliseconds, stack.gflops, single.gflops, ratio))
+            lines.append(
+                String(prefix).padding(toLength: 21, withPad: " ", startingAt: 0)
+                    + pass.padding(toLength: 9, withPad: " ", startingAt: 0)
+                    + String(
+                        format: "%8d/%-8d %7.2f/%-7.2f %9.2f/%-9.2f %7.1f/%-7.1f %8.2f",
+                        stack.params, single.params, stack.flops / 1e9, single.flops / 1e9,
+                        stack.medianMilliseconds, single.medianMilliseconds, stack.gflops, single.gflops, ratio))
         }
     }
     var verdict: [String] = []
     if pairs > 0 {
-        verdict.append("The 3×3 stack has 18C² weights against 25C² (28 % fewer) and 36 against 50 N·C²·H² FLOPs; "
-            + "it ran faster than the 5×5 in \(stackFaster) of \(pairs) timed pairs on this machine.")
+        verdict.append(
+            "The 3×3 stack has 18C² weights against 25C² (28 % fewer) and 36 against 50 N·C²·H² FLOPs; "
+                + "it ran faster than the 5×5 in \(stackFaster) of \(pairs) timed pairs on this machine.")
     }
     if let stack = byName["train-effect conv-3x3-stack"], let single = byName["train-effect conv-5x5"],
-       let a = stack.testAccuracy, let b = single.testAccuracy {
+        let a = stack.testAccuracy, let b = single.testAccuracy
+    {
         // The test-set size as the run's notes state it ("… / 10000 test images …").
         let words = stack.notes.split(separator: " ")
         let n = words.firstIndex(of: "test").flatMap { $0 > 0 ? Double(words[$0 - 1]) : nil } ?? 10_000
@@ -185,12 +210,17 @@ func convolutionBlockReport(_ results: [BenchmarkResult]) -> [String] {
         let difference = a - b
         let same = abs(difference) <= 1.96 * standardError
         let timeRatio = stack.medianMilliseconds / single.medianMilliseconds
-        verdict.append(String(format: "Training the Fashion-MNIST net (%@): the 3×3 stack took %.1f s against %.1f s for the 5×5 (ratio %.2f, so it trains %@), "
-            + "with test accuracy %.2f %% against %.2f %% (difference %+.2f points). \"The same\" means within 1.96 standard errors "
-            + "of the difference of two binomial proportions on %.0f test images (here ±%.2f points): the accuracies are %@.",
-            stack.notes, stack.medianMilliseconds / 1e3, single.medianMilliseconds / 1e3, timeRatio,
-            timeRatio < 1 ? "faster" : "slower", 100 * a, 100 * b, 100 * difference, n, 196 * standardError,
-            same ? "the same" : (difference > 0 ? "not the same (the 3×3 stack is better)" : "not the same (the 5×5 is better)")))
+        verdict.append(
+            String(
+                format:
+                    "Training the Fashion-MNIST net (%@): the 3×3 stack took %.1f s against %.1f s for the 5×5 (ratio %.2f, so it trains %@), "
+                    + "with test accuracy %.2f %% against %.2f %% (difference %+.2f points). \"The same\" means within 1.96 standard errors "
+                    + "of the difference of two binomial proportions on %.0f test images (here ±%.2f points): the accuracies are %@.",
+                stack.notes, stack.medianMilliseconds / 1e3, single.medianMilliseconds / 1e3, timeRatio,
+                timeRatio < 1 ? "faster" : "slower", 100 * a, 100 * b, 100 * difference, n, 196 * standardError,
+                same
+                    ? "the same"
+                    : (difference > 0 ? "not the same (the 3×3 stack is better)" : "not the same (the 5×5 is better)")))
     }
     if !verdict.isEmpty { lines.append("verdict: " + verdict.joined(separator: " ")) }
     return lines

@@ -34,18 +34,34 @@ struct ConvolutionLayerShape {
 func zooConvolutionLayers(quick: Bool) -> [ConvolutionLayerShape] {
     let lenet = quick ? 16 : 256, big = quick ? 2 : 16, google = quick ? 4 : 32
     return [
-        ConvolutionLayerShape(name: "lenet conv1", batch: lenet, inputChannels: 1, outputChannels: 6, kernel: 5, padding: 2, size: 28),
-        ConvolutionLayerShape(name: "lenet conv2", batch: lenet, inputChannels: 6, outputChannels: 16, kernel: 5, size: 14),
-        ConvolutionLayerShape(name: "alexnet conv1", batch: big, inputChannels: 1, outputChannels: 96, kernel: 11, stride: 4, padding: 1, size: 224),
-        ConvolutionLayerShape(name: "alexnet conv2", batch: big, inputChannels: 96, outputChannels: 256, kernel: 5, padding: 2, size: 26),
-        ConvolutionLayerShape(name: "alexnet conv3", batch: big, inputChannels: 256, outputChannels: 384, kernel: 3, padding: 1, size: 12),
-        ConvolutionLayerShape(name: "vgg conv1", batch: big, inputChannels: 1, outputChannels: 16, kernel: 3, padding: 1, size: 224),
-        ConvolutionLayerShape(name: "vgg conv3", batch: big, inputChannels: 32, outputChannels: 64, kernel: 3, padding: 1, size: 56),
-        ConvolutionLayerShape(name: "vgg conv5", batch: big, inputChannels: 64, outputChannels: 128, kernel: 3, padding: 1, size: 28),
-        ConvolutionLayerShape(name: "googlenet b1", batch: google, inputChannels: 1, outputChannels: 64, kernel: 7, stride: 2, padding: 3, size: 96),
-        ConvolutionLayerShape(name: "googlenet b2 3x3", batch: google, inputChannels: 64, outputChannels: 192, kernel: 3, padding: 1, size: 24),
-        ConvolutionLayerShape(name: "googlenet 3a 1x1", batch: google, inputChannels: 192, outputChannels: 64, kernel: 1, size: 12),
-        ConvolutionLayerShape(name: "googlenet 3a 5x5", batch: google, inputChannels: 16, outputChannels: 32, kernel: 5, padding: 2, size: 12),
+        ConvolutionLayerShape(
+            name: "lenet conv1", batch: lenet, inputChannels: 1, outputChannels: 6, kernel: 5, padding: 2, size: 28),
+        ConvolutionLayerShape(
+            name: "lenet conv2", batch: lenet, inputChannels: 6, outputChannels: 16, kernel: 5, size: 14),
+        ConvolutionLayerShape(
+            name: "alexnet conv1", batch: big, inputChannels: 1, outputChannels: 96, kernel: 11, stride: 4, padding: 1,
+            size: 224),
+        ConvolutionLayerShape(
+            name: "alexnet conv2", batch: big, inputChannels: 96, outputChannels: 256, kernel: 5, padding: 2, size: 26),
+        ConvolutionLayerShape(
+            name: "alexnet conv3", batch: big, inputChannels: 256, outputChannels: 384, kernel: 3, padding: 1, size: 12),
+        ConvolutionLayerShape(
+            name: "vgg conv1", batch: big, inputChannels: 1, outputChannels: 16, kernel: 3, padding: 1, size: 224),
+        ConvolutionLayerShape(
+            name: "vgg conv3", batch: big, inputChannels: 32, outputChannels: 64, kernel: 3, padding: 1, size: 56),
+        ConvolutionLayerShape(
+            name: "vgg conv5", batch: big, inputChannels: 64, outputChannels: 128, kernel: 3, padding: 1, size: 28),
+        ConvolutionLayerShape(
+            name: "googlenet b1", batch: google, inputChannels: 1, outputChannels: 64, kernel: 7, stride: 2, padding: 3,
+            size: 96),
+        ConvolutionLayerShape(
+            name: "googlenet b2 3x3", batch: google, inputChannels: 64, outputChannels: 192, kernel: 3, padding: 1,
+            size: 24),
+        ConvolutionLayerShape(
+            name: "googlenet 3a 1x1", batch: google, inputChannels: 192, outputChannels: 64, kernel: 1, size: 12),
+        ConvolutionLayerShape(
+            name: "googlenet 3a 5x5", batch: google, inputChannels: 16, outputChannels: 32, kernel: 5, padding: 2,
+            size: 12),
     ]
 }
 
@@ -75,18 +91,24 @@ func measuredFMAPeak(quick: Bool) -> Double {
 /// GEMMs of the zoo's conv layers (`zooConvolutionLayers`), with GFLOP/s as a percentage of `peak`.
 func gemmBenchmarks(quick: Bool, peak: Double) -> [Benchmark] {
     let sizes = quick ? [128, 256] : [256, 512, 1024, 2048]
-    var shapes = sizes.map { (name: "gemm \($0)x\($0)x\($0)", m: $0, n: $0, k: $0, notes: "C = A·B, row-major, Float32") }
+    var shapes = sizes.map {
+        (name: "gemm \($0)x\($0)x\($0)", m: $0, n: $0, k: $0, notes: "C = A·B, row-major, Float32")
+    }
     for layer in zooConvolutionLayers(quick: quick) {
         let (m, n, k) = layer.gemm
-        shapes.append((name: "gemm \(layer.name) \(m)x\(n)x\(k)", m: m, n: n, k: k,
-                       notes: "forward GEMM of \(layer.name), batch \(layer.batch): M=O, N=B·H'·W', K=C·kh·kw"))
+        shapes.append(
+            (
+                name: "gemm \(layer.name) \(m)x\(n)x\(k)", m: m, n: n, k: k,
+                notes: "forward GEMM of \(layer.name), batch \(layer.batch): M=O, N=B·H'·W', K=C·kh·kw"
+            ))
     }
     return shapes.map { shape in
         Benchmark(name: shape.name) { warmup, repetitions in
             let times = timeSgemm(m: shape.m, n: shape.n, k: shape.k, warmup: warmup, repetitions: repetitions)
-            var result = BenchmarkResult(name: shape.name, group: "gemm",
-                                         flops: 2 * Double(shape.m) * Double(shape.n) * Double(shape.k),
-                                         times: times, notes: shape.notes)
+            var result = BenchmarkResult(
+                name: shape.name, group: "gemm",
+                flops: 2 * Double(shape.m) * Double(shape.n) * Double(shape.k),
+                times: times, notes: shape.notes)
             result.percentOfPeak = 100 * result.gflops / peak
             return result
         }

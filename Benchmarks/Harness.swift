@@ -76,7 +76,11 @@ struct Benchmark {
 
 /// The `--json` file: the machine, the BLAS kernel, and the results.
 struct BenchmarkReport: Codable {
-    struct BLASInfo: Codable { var core: String; var threads: Int; var config: String }
+    struct BLASInfo: Codable {
+        var core: String
+        var threads: Int
+        var config: String
+    }
     var blas: BLASInfo
     var cpu: String
     var cores: Int
@@ -115,9 +119,10 @@ func median(_ sorted: [Double]) -> Double {
 /// Stops the benchmark run when a result is not what it should be (wrong shape or not finite):
 /// a fast wrong answer is not a benchmark.
 func checkResult(_ tensor: Tensor, shape: [Int], _ name: String) {
-    guard tensor.shape == shape else { fatalError("benchmark \(name): result shape \(tensor.shape), expected \(shape)") }
+    guard tensor.shape == shape else {
+        fatalError("benchmark \(name): result shape \(tensor.shape), expected \(shape)")
+    }
     var checksum: Double = 0
     for value in tensor.buffer { checksum += Double(value) }
     guard checksum.isFinite else { fatalError("benchmark \(name): checksum is not finite") }
 }
-

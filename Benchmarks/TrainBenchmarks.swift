@@ -12,8 +12,11 @@ import Models
 /// The batch, input side and (warm-up, repetitions) of one zoo network's step. Full runs use the
 /// book's batch and input size; networks at 96×96 or more take seconds per step and run warm-up
 /// 1, 3 repetitions. `quick` uses batch 16 (2 for the big networks) and warm-up 0, 1 repetition.
-func trainSettings(_ model: ZooModel, quick: Bool, warmup: Int, repetitions: Int)
-    -> (batch: Int, side: Int, warmup: Int, repetitions: Int) {
+func trainSettings(
+    _ model: ZooModel, quick: Bool, warmup: Int, repetitions: Int
+)
+    -> (batch: Int, side: Int, warmup: Int, repetitions: Int)
+{
     let side = model.hyperparameters.resize ?? 28
     let big = side >= 96
     if quick { return (big ? 2 : 16, side, 0, 1) }
@@ -34,7 +37,8 @@ let dataParallelSuffix = " data-parallel"
 /// `"train <model> data-parallel"` for `dataParallelTrainNetworks`.
 func trainBenchmarks(quick: Bool) -> [Benchmark] {
     ModelZoo.all.flatMap { model in
-        let names = [model.name] + (dataParallelTrainNetworks.contains(model.name) ? [model.name + dataParallelSuffix] : [])
+        let names =
+            [model.name] + (dataParallelTrainNetworks.contains(model.name) ? [model.name + dataParallelSuffix] : [])
         return names.map { name in
             Benchmark(name: "train \(name)") { warmup, repetitions in
                 runTrainChild(name, quick: quick, warmup: warmup, repetitions: repetitions)
@@ -55,8 +59,8 @@ func runTrainChild(_ name: String, quick: Bool, warmup: Int, repetitions: Int) -
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0,
-          let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
-          let result = try? JSONDecoder().decode(BenchmarkResult.self, from: Data(line.utf8))
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+        let result = try? JSONDecoder().decode(BenchmarkResult.self, from: Data(line.utf8))
     else { fatalError("benchmark train \(name): the child process failed (status \(process.terminationStatus))") }
     return result
 }
@@ -80,8 +84,13 @@ func trainChildMain(name: String, warmup: Int, repetitions: Int, quick: Bool) {
     network.train()
     var lastLoss = Tensor(scalar: 0)
     // One replica per further core; the step then runs `DataParallel.forwardBackward`.
-    let parallel = dataParallel
-        ? DataParallel(model: network, replicas: (1..<max(2, ProcessInfo.processInfo.activeProcessorCount)).map { _ in model.make(using: &generator) })
+    let parallel =
+        dataParallel
+        ? DataParallel(
+            model: network,
+            replicas: (1..<max(2, ProcessInfo.processInfo.activeProcessorCount)).map { _ in
+                model.make(using: &generator)
+            })
         : nil
     let times = measure(warmup: settings.warmup, repetitions: settings.repetitions) {
         optimizer.zeroGrad()
@@ -100,7 +109,9 @@ func trainChildMain(name: String, warmup: Int, repetitions: Int, quick: Bool) {
     checkResult(lastLoss, shape: [], "train \(name)")
     var result = BenchmarkResult(
         name: "train \(name)", group: "train", params: network.parameterCount, flops: 0, times: times,
-        notes: (dataParallel ? "\(parallel!.shardCount) shards, " : "") + "batch \(settings.batch), input 1×\(settings.side)×\(settings.side), SGD lr \(model.hyperparameters.learningRate)")
+        notes: (dataParallel ? "\(parallel!.shardCount) shards, " : "")
+            + "batch \(settings.batch), input 1×\(settings.side)×\(settings.side), SGD lr \(model.hyperparameters.learningRate)"
+    )
     result.examplesPerSecond = Double(settings.batch) / (result.medianMilliseconds / 1e3)
     result.peakMegabytes = procStatusMegabytes("VmHWM:")
     result.baseMegabytes = baseMegabytes
@@ -114,8 +125,8 @@ func trainChildMain(name: String, warmup: Int, repetitions: Int, quick: Bool) {
 /// `"VmHWM:"`: its high-water mark since this process's `exec`), or 0 where unavailable.
 func procStatusMegabytes(_ key: String) -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }),
-          let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }),
+        let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
     else { return 0 }
     return kilobytes / 1024
 }

@@ -9,13 +9,13 @@ let package = Package(
     name: "CSVRegression",
     dependencies: [
         // An adopting project would write `.package(url: "https://…/d2l-swift", from: "…")`.
-        .package(name: "d2l-swift", path: "../.."),
+        .package(name: "d2l-swift", path: "../..")
     ],
     targets: [
         .executableTarget(
             name: "csv-regression",
             dependencies: [.product(name: "Engine", package: "d2l-swift")],
             path: "Sources/CSVRegression"
-        ),
+        )
     ]
 )

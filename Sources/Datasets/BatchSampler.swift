@@ -1,4 +1,5 @@
 import Engine
+
 /// Which examples make up each mini-batch of each epoch: the index logic shared by every loader.
 ///
 /// The order of epoch `e` is a pure function of `(seed, e)`: a fresh `RandomGenerator` seeded with
@@ -30,7 +31,9 @@ public struct BatchSampler: Sendable, Equatable {
     }
 
     /// A sampler whose seed is the next 64 bits of `generator` (which advances by one step).
-    public init(count: Int, batchSize: Int, shuffle: Bool, dropLast: Bool = false, using generator: inout RandomGenerator) {
+    public init(
+        count: Int, batchSize: Int, shuffle: Bool, dropLast: Bool = false, using generator: inout RandomGenerator
+    ) {
         self.init(count: count, batchSize: batchSize, shuffle: shuffle, seed: generator.next(), dropLast: dropLast)
     }
 
@@ -41,7 +44,8 @@ public struct BatchSampler: Sendable, Equatable {
     public func epochOrder(epoch: Int) -> [Int] {
         precondition(epoch >= 0, "BatchSampler.epochOrder: negative epoch \(epoch)")
         guard shuffle else { return Array(0..<count) }
-        var generator = RandomGenerator(seed: BatchSampler.mix(seed &+ BatchSampler.mix(UInt64(epoch) &+ 0x632B_E59B_D9B4_E019)))
+        var generator = RandomGenerator(
+            seed: BatchSampler.mix(seed &+ BatchSampler.mix(UInt64(epoch) &+ 0x632B_E59B_D9B4_E019)))
         return generator.permutation(count)
     }
 

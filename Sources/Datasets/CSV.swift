@@ -30,7 +30,9 @@ public struct CSVTable: Sendable, Equatable {
     /// Reads and parses the CSV file at `url` (UTF-8).
     /// - Throws: `DataSetError.missingFile`, `.unreadable`, or `.invalidTable` (see `parse`).
     public static func read(contentsOf url: URL) throws -> CSVTable {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw DataSetError.missingFile(path: url.path, hint: "") }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw DataSetError.missingFile(path: url.path, hint: "")
+        }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw DataSetError.unreadable(path: url.path, reason: error.localizedDescription)
@@ -46,7 +48,8 @@ public struct CSVTable: Sendable, Equatable {
     ///   with another number of fields than the header, an unterminated quoted field, or
     ///   characters between a closing quote and the next comma.
     public static func parse(_ text: String, name: String) throws -> CSVTable {
-        let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\""), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
+        let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\""), newline = UInt8(ascii: "\n"),
+            carriageReturn = UInt8(ascii: "\r")
         var records: [(line: Int, fields: [String])] = []
         var fields: [String] = [], field: [UInt8] = []
         var inQuotes = false, afterQuote = false, recordHasContent = false
@@ -89,7 +92,8 @@ public struct CSVTable: Sendable, Equatable {
                 line += 1
                 recordLine = line
             } else if afterQuote {
-                throw DataSetError.invalidTable(path: name, line: line, reason: "unexpected character after a closing quote")
+                throw DataSetError.invalidTable(
+                    path: name, line: line, reason: "unexpected character after a closing quote")
             } else if byte == quote && field.isEmpty {
                 inQuotes = true
                 recordHasContent = true
@@ -99,17 +103,23 @@ public struct CSVTable: Sendable, Equatable {
             }
             i += 1
         }
-        if inQuotes { throw DataSetError.invalidTable(path: name, line: recordLine, reason: "a quoted field is not closed") }
+        if inQuotes {
+            throw DataSetError.invalidTable(path: name, line: recordLine, reason: "a quoted field is not closed")
+        }
         if recordHasContent || !fields.isEmpty || !field.isEmpty { endRecord() }
 
-        guard let first = records.first else { throw DataSetError.invalidTable(path: name, line: 0, reason: "no header row") }
+        guard let first = records.first else {
+            throw DataSetError.invalidTable(path: name, line: 0, reason: "no header row")
+        }
         let header = first.fields
         for record in records.dropFirst() where record.fields.count != header.count {
-            throw DataSetError.invalidTable(path: name, line: record.line,
-                                            reason: "\(record.fields.count) fields, the header has \(header.count)")
+            throw DataSetError.invalidTable(
+                path: name, line: record.line,
+                reason: "\(record.fields.count) fields, the header has \(header.count)")
         }
-        return CSVTable(name: name, header: header, rows: records.dropFirst().map(\.fields),
-                        lineNumbers: records.dropFirst().map(\.line))
+        return CSVTable(
+            name: name, header: header, rows: records.dropFirst().map(\.fields),
+            lineNumbers: records.dropFirst().map(\.line))
     }
 
     /// The table as CSV text: fields holding a comma, quote or line break are quoted (quotes

@@ -1,4 +1,5 @@
 import Engine
+
 /// What can go wrong reading a data set from outside the program: a missing file, a corrupt or
 /// mislabelled file, a malformed CSV table. Every message names the file it is about, and the
 /// ones about missing Fashion-MNIST files say how to install them.

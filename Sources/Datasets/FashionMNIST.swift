@@ -15,19 +15,24 @@ public struct FashionMNIST: Sendable {
     /// The environment variable that overrides `defaultDirectory` (an explicit argument wins).
     public static let directoryEnvironmentVariable = "D2L_FASHION_MNIST_DIR"
     /// What to do when the files are missing.
-    public static let installHint = "Install Fashion-MNIST with `apt-get install dataset-fashion-mnist`, "
+    public static let installHint =
+        "Install Fashion-MNIST with `apt-get install dataset-fashion-mnist`, "
         + "or point --data or \(directoryEnvironmentVariable) at a directory holding the four IDX files"
     /// The largest decompressed IDX file accepted: 64 MiB (the training images are 47 040 016 bytes).
     static let maximumFileSize = 64 << 20
 
     /// The class names, indexed by label (the book's `get_fashion_mnist_labels`).
-    public static let textLabels = ["t-shirt", "trouser", "pullover", "dress", "coat",
-                                    "sandal", "shirt", "sneaker", "bag", "ankle boot"]
+    public static let textLabels = [
+        "t-shirt", "trouser", "pullover", "dress", "coat",
+        "sandal", "shirt", "sneaker", "bag", "ankle boot",
+    ]
 
     /// The class names of `labels` (each in `0..<10`).
     public static func textLabels(for labels: [Int]) -> [String] {
         labels.map { label in
-            precondition(label >= 0 && label < textLabels.count, "FashionMNIST.textLabels(for:): label \(label) is not in 0..<10")
+            precondition(
+                label >= 0 && label < textLabels.count, "FashionMNIST.textLabels(for:): label \(label) is not in 0..<10"
+            )
             return textLabels[label]
         }
     }
@@ -51,7 +56,9 @@ public struct FashionMNIST: Sendable {
     /// non-empty, else `defaultDirectory`.
     public static func resolveDirectory(_ explicit: String?, environment: [String: String]) -> String {
         if let explicit, !explicit.isEmpty { return explicit }
-        if let fromEnvironment = environment[directoryEnvironmentVariable], !fromEnvironment.isEmpty { return fromEnvironment }
+        if let fromEnvironment = environment[directoryEnvironmentVariable], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
         return defaultDirectory
     }
 
@@ -68,8 +75,10 @@ public struct FashionMNIST: Sendable {
     ///
     /// - Throws: `DataSetError` naming the file: `.missingFile` (with `installHint`) for a missing
     ///   directory or file, `.corrupt` for a damaged or mismatched one.
-    public init(directory: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
-                classCount: Int = 10) throws {
+    public init(
+        directory: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
+        classCount: Int = 10
+    ) throws {
         let resolved = FashionMNIST.resolveDirectory(directory, environment: environment)
         self.directory = resolved
         train = try FashionMNIST.load(.train, directory: resolved, classCount: classCount)
@@ -80,7 +89,8 @@ public struct FashionMNIST: Sendable {
     public static func load(_ split: Split, directory: String, classCount: Int = 10) throws -> LabeledImageSet {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw DataSetError.missingFile(path: directory, hint: "The Fashion-MNIST directory does not exist. " + installHint)
+            throw DataSetError.missingFile(
+                path: directory, hint: "The Fashion-MNIST directory does not exist. " + installHint)
         }
         let imagesURL = locate(split.imagesFileName, in: directory)
         let labelsURL = locate(split.labelsFileName, in: directory)
@@ -88,23 +98,31 @@ public struct FashionMNIST: Sendable {
         let labels = try IDX.read(contentsOf: labelsURL, maximumSize: maximumFileSize, missingHint: installHint)
 
         guard images.elementType == .uint8, images.shape.count == 3, images.shape[1] >= 1, images.shape[2] >= 1 else {
-            throw DataSetError.corrupt(path: imagesURL.path,
-                                       reason: "expected unsigned-byte images of shape [N, H, W], got \(images.elementType) of shape \(images.shape)")
+            throw DataSetError.corrupt(
+                path: imagesURL.path,
+                reason:
+                    "expected unsigned-byte images of shape [N, H, W], got \(images.elementType) of shape \(images.shape)"
+            )
         }
         guard labels.elementType == .uint8, labels.shape.count == 1 else {
-            throw DataSetError.corrupt(path: labelsURL.path,
-                                       reason: "expected unsigned-byte labels of shape [N], got \(labels.elementType) of shape \(labels.shape)")
+            throw DataSetError.corrupt(
+                path: labelsURL.path,
+                reason: "expected unsigned-byte labels of shape [N], got \(labels.elementType) of shape \(labels.shape)"
+            )
         }
         guard images.shape[0] == labels.shape[0] else {
-            throw DataSetError.corrupt(path: labelsURL.path,
-                                       reason: "\(labels.shape[0]) labels for the \(images.shape[0]) images of \(imagesURL.lastPathComponent)")
+            throw DataSetError.corrupt(
+                path: labelsURL.path,
+                reason: "\(labels.shape[0]) labels for the \(images.shape[0]) images of \(imagesURL.lastPathComponent)")
         }
         if let bad = labels.bytes.firstIndex(where: { Int($0) >= classCount }) {
-            throw DataSetError.corrupt(path: labelsURL.path,
-                                       reason: "label \(labels.bytes[bad]) at index \(bad) is outside 0..<\(classCount)")
+            throw DataSetError.corrupt(
+                path: labelsURL.path,
+                reason: "label \(labels.bytes[bad]) at index \(bad) is outside 0..<\(classCount)")
         }
-        return LabeledImageSet(pixels: images.bytes, height: images.shape[1], width: images.shape[2],
-                               labels: labels.bytes.map { Int($0) })
+        return LabeledImageSet(
+            pixels: images.bytes, height: images.shape[1], width: images.shape[2],
+            labels: labels.bytes.map { Int($0) })
     }
 
     /// `directory/name`, or `directory/name` without `.gz` if only that exists.
@@ -112,7 +130,8 @@ public struct FashionMNIST: Sendable {
         let base = URL(fileURLWithPath: directory, isDirectory: true)
         let compressed = base.appendingPathComponent(name)
         let plain = base.appendingPathComponent(String(name.dropLast(3)))
-        if !FileManager.default.fileExists(atPath: compressed.path), FileManager.default.fileExists(atPath: plain.path) {
+        if !FileManager.default.fileExists(atPath: compressed.path), FileManager.default.fileExists(atPath: plain.path)
+        {
             return plain
         }
         return compressed
@@ -123,12 +142,19 @@ public struct FashionMNIST: Sendable {
     /// `trainLimit` / `testLimit` images, each batch resized to `resize` (the book's `resize=224`
     /// is `ImageSize(224, 224)`) and passed through `transform` when given. `dropLast` applies to
     /// the training loader only; the test loader always keeps every image.
-    public func loaders(batchSize: Int, seed: UInt64, trainLimit: Int? = nil, testLimit: Int? = nil,
-                        dropLast: Bool = false, resize: ImageSize? = nil, transform: ImageTransform? = nil)
-        -> (train: ImageBatchLoader, test: ImageBatchLoader) {
-        (ImageBatchLoader(dataSet: train, batchSize: batchSize, shuffle: true, seed: seed, dropLast: dropLast,
-                          limit: trainLimit, resize: resize, transform: transform),
-         ImageBatchLoader(dataSet: test, batchSize: batchSize, shuffle: false, dropLast: false,
-                          limit: testLimit, resize: resize, transform: transform))
+    public func loaders(
+        batchSize: Int, seed: UInt64, trainLimit: Int? = nil, testLimit: Int? = nil,
+        dropLast: Bool = false, resize: ImageSize? = nil, transform: ImageTransform? = nil
+    )
+        -> (train: ImageBatchLoader, test: ImageBatchLoader)
+    {
+        (
+            ImageBatchLoader(
+                dataSet: train, batchSize: batchSize, shuffle: true, seed: seed, dropLast: dropLast,
+                limit: trainLimit, resize: resize, transform: transform),
+            ImageBatchLoader(
+                dataSet: test, batchSize: batchSize, shuffle: false, dropLast: false,
+                limit: testLimit, resize: resize, transform: transform)
+        )
     }
 }

@@ -25,11 +25,15 @@ public enum Gzip {
     ///   - maximumSize: the largest decompressed size accepted, in bytes.
     /// - Throws: `DataSetError.corrupt` for a damaged or truncated stream or bytes after the last
     ///   member, `DataSetError.tooLarge` when the output would exceed `maximumSize`.
-    public static func decompress(_ bytes: [UInt8], name: String,
-                                  maximumSize: Int = defaultMaximumSize) throws -> [UInt8] {
+    public static func decompress(
+        _ bytes: [UInt8], name: String,
+        maximumSize: Int = defaultMaximumSize
+    ) throws -> [UInt8] {
         var stream = z_stream()
         var status = inflateInit2_(&stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-        guard status == Z_OK else { throw DataSetError.corrupt(path: name, reason: "zlib inflateInit2 failed (\(status))") }
+        guard status == Z_OK else {
+            throw DataSetError.corrupt(path: name, reason: "zlib inflateInit2 failed (\(status))")
+        }
         defer { inflateEnd(&stream) }
 
         // Start from the size the gzip trailer announces (ISIZE, the last member's length mod 2³²,
@@ -45,8 +49,11 @@ public enum Gzip {
             stream.avail_in = uInt(input.count)
             while true {
                 if produced == output.count {
-                    guard output.count < maximumSize else { throw DataSetError.tooLarge(path: name, limit: maximumSize) }
-                    output.append(contentsOf: repeatElement(0, count: Swift.min(output.count, maximumSize - output.count)))
+                    guard output.count < maximumSize else {
+                        throw DataSetError.tooLarge(path: name, limit: maximumSize)
+                    }
+                    output.append(
+                        contentsOf: repeatElement(0, count: Swift.min(output.count, maximumSize - output.count)))
                 }
                 let room = Swift.min(output.count - produced, Int(UInt32.max))
                 status = output.withUnsafeMutableBufferPointer { out in
@@ -62,13 +69,14 @@ public enum Gzip {
                 case Z_BUF_ERROR where stream.avail_in == 0:
                     throw DataSetError.corrupt(path: name, reason: "gzip stream is truncated")
                 case Z_BUF_ERROR:
-                    continue  // the output buffer was full: grow it
+                    continue // the output buffer was full: grow it
                 case Z_STREAM_END:
                     let remaining = Int(stream.avail_in)
                     if remaining == 0 { return }
                     let next = input.count - remaining
                     guard remaining >= 2, input[next] == 0x1F, input[next + 1] == 0x8B else {
-                        throw DataSetError.corrupt(path: name, reason: "\(remaining) bytes of trailing garbage after the gzip stream")
+                        throw DataSetError.corrupt(
+                            path: name, reason: "\(remaining) bytes of trailing garbage after the gzip stream")
                     }
                     guard inflateReset(&stream) == Z_OK else {
                         throw DataSetError.corrupt(path: name, reason: "zlib inflateReset failed")
@@ -87,8 +95,9 @@ public enum Gzip {
     /// default compression level. For writing test files and caches.
     public static func compress(_ bytes: [UInt8]) -> [UInt8] {
         var stream = z_stream()
-        let initStatus = deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
-                                       zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        let initStatus = deflateInit2_(
+            &stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+            zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         precondition(initStatus == Z_OK, "Gzip.compress: deflateInit2 failed (\(initStatus))")
         defer { deflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))) + 32)

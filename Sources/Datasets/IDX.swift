@@ -42,8 +42,9 @@ public struct IDXArray: Sendable, Equatable {
     /// An array of `elementType` and `shape` over `bytes` (row-major, big-endian); the number of
     /// bytes must match.
     public init(elementType: IDXElementType, shape: [Int], bytes: [UInt8]) {
-        precondition(shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) * elementType.byteWidth == bytes.count,
-                     "IDXArray: \(bytes.count) bytes do not hold shape \(shape) of \(elementType)")
+        precondition(
+            shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) * elementType.byteWidth == bytes.count,
+            "IDXArray: \(bytes.count) bytes do not hold shape \(shape) of \(elementType)")
         self.elementType = elementType
         self.shape = shape
         self.bytes = bytes
@@ -103,14 +104,17 @@ public enum IDX {
     ///   - missingHint: what to tell the user when the file does not exist (how to install it).
     /// - Throws: `DataSetError.missingFile` (with `missingHint` as the hint) when there is no such
     ///   file, `.unreadable`, `.tooLarge`, or `.corrupt` for a damaged file (see `parse`).
-    public static func read(contentsOf url: URL, maximumSize: Int = Gzip.defaultMaximumSize,
-                            missingHint: String = "") throws -> IDXArray {
+    public static func read(
+        contentsOf url: URL, maximumSize: Int = Gzip.defaultMaximumSize,
+        missingHint: String = ""
+    ) throws -> IDXArray {
         let path = url.path
         guard FileManager.default.fileExists(atPath: path) else {
             throw DataSetError.missingFile(path: path, hint: missingHint)
         }
         if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-           let size = attributes[.size] as? NSNumber, size.intValue > maximumSize {
+            let size = attributes[.size] as? NSNumber, size.intValue > maximumSize
+        {
             throw DataSetError.tooLarge(path: path, limit: maximumSize)
         }
         let contents: [UInt8]
@@ -119,7 +123,8 @@ public enum IDX {
         } catch {
             throw DataSetError.unreadable(path: path, reason: error.localizedDescription)
         }
-        let bytes = Gzip.hasMagic(contents) ? try Gzip.decompress(contents, name: path, maximumSize: maximumSize) : contents
+        let bytes =
+            Gzip.hasMagic(contents) ? try Gzip.decompress(contents, name: path, maximumSize: maximumSize) : contents
         return try parse(bytes, name: path)
     }
 
@@ -134,14 +139,21 @@ public enum IDX {
     ///   type, no dimensions, a header or data shorter than announced, or bytes after the data.
     public static func parse(_ bytes: [UInt8], name: String) throws -> IDXArray {
         func corrupt(_ reason: String) -> DataSetError { .corrupt(path: name, reason: reason) }
-        guard bytes.count >= 4 else { throw corrupt("only \(bytes.count) bytes, shorter than the 4-byte IDX magic number") }
+        guard bytes.count >= 4 else {
+            throw corrupt("only \(bytes.count) bytes, shorter than the 4-byte IDX magic number")
+        }
         guard bytes[0] == 0, bytes[1] == 0 else {
             let hint = Gzip.hasMagic(bytes) ? " (it looks gzip-compressed)" : ""
-            throw corrupt(String(format: "bad IDX magic number %02x %02x %02x %02x: the first two bytes must be 0%@",
-                                 bytes[0], bytes[1], bytes[2], bytes[3], hint))
+            throw corrupt(
+                String(
+                    format: "bad IDX magic number %02x %02x %02x %02x: the first two bytes must be 0%@",
+                    bytes[0], bytes[1], bytes[2], bytes[3], hint))
         }
         guard let elementType = IDXElementType(rawValue: bytes[2]) else {
-            throw corrupt(String(format: "unsupported IDX element type 0x%02x (expected 0x08, 0x09, 0x0B, 0x0C, 0x0D or 0x0E)", bytes[2]))
+            throw corrupt(
+                String(
+                    format: "unsupported IDX element type 0x%02x (expected 0x08, 0x09, 0x0B, 0x0C, 0x0D or 0x0E)",
+                    bytes[2]))
         }
         let rank = Int(bytes[3])
         guard rank >= 1 else { throw corrupt("IDX header declares 0 dimensions") }
@@ -153,7 +165,9 @@ public enum IDX {
         var elementCount = 1, overflow = false
         for axis in 0..<rank {
             let offset = 4 + 4 * axis
-            let extent = Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
+            let extent =
+                Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8
+                | Int(bytes[offset + 3])
             shape.append(extent)
             let product = elementCount.multipliedReportingOverflow(by: extent)
             overflow = overflow || product.overflow
@@ -162,10 +176,13 @@ public enum IDX {
         let dataSize = elementCount.multipliedReportingOverflow(by: elementType.byteWidth)
         let available = bytes.count - headerSize
         guard !overflow, !dataSize.overflow, dataSize.partialValue <= available else {
-            throw corrupt("truncated data: shape \(shape) of \(elementType) needs \(overflow || dataSize.overflow ? "more than Int.max" : String(dataSize.partialValue)) bytes, the file has \(available) after the header")
+            throw corrupt(
+                "truncated data: shape \(shape) of \(elementType) needs \(overflow || dataSize.overflow ? "more than Int.max" : String(dataSize.partialValue)) bytes, the file has \(available) after the header"
+            )
         }
         guard dataSize.partialValue == available else {
-            throw corrupt("\(available - dataSize.partialValue) bytes of trailing garbage after the data of shape \(shape)")
+            throw corrupt(
+                "\(available - dataSize.partialValue) bytes of trailing garbage after the data of shape \(shape)")
         }
         return IDXArray(elementType: elementType, shape: shape, bytes: Array(bytes[headerSize...]))
     }

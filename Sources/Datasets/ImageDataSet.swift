@@ -19,8 +19,9 @@ public struct LabeledImageSet: Sendable, Equatable {
 
     /// Images of `height × width` from `pixels` `[N, H, W]` with `labels` `[N]`; the sizes must match.
     public init(pixels: [UInt8], height: Int, width: Int, labels: [Int]) {
-        precondition(height >= 1 && width >= 1 && pixels.count == labels.count * height * width,
-                     "LabeledImageSet: \(pixels.count) pixels do not make \(labels.count) images of \(height)×\(width)")
+        precondition(
+            height >= 1 && width >= 1 && pixels.count == labels.count * height * width,
+            "LabeledImageSet: \(pixels.count) pixels do not make \(labels.count) images of \(height)×\(width)")
         self.pixels = pixels
         self.height = height
         self.width = width
@@ -34,8 +35,9 @@ public struct LabeledImageSet: Sendable, Equatable {
     public func prefix(_ limit: Int) -> LabeledImageSet {
         precondition(limit >= 0, "LabeledImageSet.prefix: negative limit \(limit)")
         let n = Swift.min(limit, count)
-        return LabeledImageSet(pixels: Array(pixels.prefix(n * height * width)), height: height, width: width,
-                               labels: Array(labels.prefix(n)))
+        return LabeledImageSet(
+            pixels: Array(pixels.prefix(n * height * width)), height: height, width: width,
+            labels: Array(labels.prefix(n)))
     }
 
     /// The images at `indices` as a `[B, 1, H, W]` tensor with values `pixel / 255` in [0, 1]
@@ -46,7 +48,9 @@ public struct LabeledImageSet: Sendable, Equatable {
         let output = result.pointer
         pixels.withUnsafeBufferPointer { source in
             for (row, index) in indices.enumerated() {
-                precondition(index >= 0 && index < count, "LabeledImageSet.images(at:): index \(index) out of range 0..<\(count)")
+                precondition(
+                    index >= 0 && index < count, "LabeledImageSet.images(at:): index \(index) out of range 0..<\(count)"
+                )
                 let from = source.baseAddress! + index * size, to = output + row * size
                 for j in 0..<size { to[j] = Float(from[j]) / 255 }
             }
@@ -102,12 +106,15 @@ public struct ImageBatchLoader: Sendable {
     /// default), shuffled per epoch from `seed` when `shuffle` is set, the last partial batch kept
     /// unless `dropLast`, each batch resized to `resize` and passed through `transform` when given
     /// (per batch: the resized set never exists as a whole).
-    public init(dataSet: LabeledImageSet, batchSize: Int, shuffle: Bool, seed: UInt64 = 0, dropLast: Bool = false,
-                limit: Int? = nil, resize: ImageSize? = nil, transform: ImageTransform? = nil) {
+    public init(
+        dataSet: LabeledImageSet, batchSize: Int, shuffle: Bool, seed: UInt64 = 0, dropLast: Bool = false,
+        limit: Int? = nil, resize: ImageSize? = nil, transform: ImageTransform? = nil
+    ) {
         precondition(limit.map { $0 >= 0 } ?? true, "ImageBatchLoader: negative limit \(limit!)")
         self.dataSet = dataSet
-        sampler = BatchSampler(count: Swift.min(limit ?? dataSet.count, dataSet.count), batchSize: batchSize,
-                               shuffle: shuffle, seed: seed, dropLast: dropLast)
+        sampler = BatchSampler(
+            count: Swift.min(limit ?? dataSet.count, dataSet.count), batchSize: batchSize,
+            shuffle: shuffle, seed: seed, dropLast: dropLast)
         self.resize = resize
         self.transform = transform
     }
@@ -142,8 +149,9 @@ public struct ImageBatchLoader: Sendable {
     /// that part of each batch (`BatchSampler.batchIndices(epoch:shard:)`).
     public func batches(epoch: Int, startBatch: Int = 0, shard: BatchShard = .whole) -> some Sequence<ImageBatch> {
         let indices = sampler.batchIndices(epoch: epoch, shard: shard)
-        precondition(startBatch >= 0 && startBatch <= indices.count,
-                     "ImageBatchLoader.batches: start batch \(startBatch) out of range 0...\(indices.count)")
+        precondition(
+            startBatch >= 0 && startBatch <= indices.count,
+            "ImageBatchLoader.batches: start batch \(startBatch) out of range 0...\(indices.count)")
         let loader = self
         return indices[startBatch...].lazy.map { loader.batch($0) }
     }
@@ -161,10 +169,13 @@ extension ImageBatchLoader {
     /// orders the write before the read), so no tensor is ever shared between running threads.
     /// Stopping the iteration early just lets the last prepared batch go.
     /// With a `shard`, only that part of each batch, as `batches(epoch:startBatch:shard:)`.
-    public func prefetchingBatches(epoch: Int, startBatch: Int = 0, shard: BatchShard = .whole) -> PrefetchingImageBatches {
+    public func prefetchingBatches(
+        epoch: Int, startBatch: Int = 0, shard: BatchShard = .whole
+    ) -> PrefetchingImageBatches {
         let indices = sampler.batchIndices(epoch: epoch, shard: shard)
-        precondition(startBatch >= 0 && startBatch <= indices.count,
-                     "ImageBatchLoader.prefetchingBatches: start batch \(startBatch) out of range 0...\(indices.count)")
+        precondition(
+            startBatch >= 0 && startBatch <= indices.count,
+            "ImageBatchLoader.prefetchingBatches: start batch \(startBatch) out of range 0...\(indices.count)")
         return PrefetchingImageBatches(loader: self, batches: Array(indices[startBatch...]))
     }
 }

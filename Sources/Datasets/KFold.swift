@@ -1,4 +1,5 @@
 import Engine
+
 /// k-fold cross-validation over contiguous folds, as the book's `get_k_fold_data` (§4.10).
 ///
 /// With `foldSize = ⌊count / k⌋`, fold `i` is rows `i·foldSize ..< (i + 1)·foldSize`; it is the
@@ -41,13 +42,17 @@ public struct KFold: Sendable, Equatable {
 
     /// The book's `get_k_fold_data(k, i, X, y)`: `features` `[count, …]` and `labels` `[count, …]`
     /// cut into the training rows and the validation rows of fold `fold`.
-    public func data(fold: Int, features: Tensor, labels: Tensor) -> (train: RegressionData, validation: RegressionData) {
-        precondition(features.rank >= 1 && labels.rank >= 1 && features.shape[0] == count && labels.shape[0] == count,
-                     "KFold.data: features \(features.shape) and labels \(labels.shape) need \(count) rows")
+    public func data(fold: Int, features: Tensor, labels: Tensor) -> (train: RegressionData, validation: RegressionData)
+    {
+        precondition(
+            features.rank >= 1 && labels.rank >= 1 && features.shape[0] == count && labels.shape[0] == count,
+            "KFold.data: features \(features.shape) and labels \(labels.shape) need \(count) rows")
         let (train, validation) = split(fold: fold)
         return withNoGrad {
-            (train: (features: features.gatheringRows(train), labels: labels.gatheringRows(train)),
-             validation: (features: features.gatheringRows(validation), labels: labels.gatheringRows(validation)))
+            (
+                train: (features: features.gatheringRows(train), labels: labels.gatheringRows(train)),
+                validation: (features: features.gatheringRows(validation), labels: labels.gatheringRows(validation))
+            )
         }
     }
 

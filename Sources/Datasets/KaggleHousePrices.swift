@@ -32,7 +32,9 @@ public enum KaggleHousePrices {
         if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
             cache = xdg
         } else {
-            let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? FileManager.default.homeDirectoryForCurrentUser.path
+            let home =
+                environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? FileManager.default.homeDirectoryForCurrentUser.path
             cache = home + "/.cache"
         }
         return cache + "/d2l/kaggle-house-prices"
@@ -40,10 +42,14 @@ public enum KaggleHousePrices {
 
     /// The directory to read: `explicit` if given and non-empty, else `$D2L_KAGGLE_HOUSE_DIR` if
     /// set and non-empty, else `defaultDirectory(environment:)`.
-    public static func resolveDirectory(_ explicit: String? = nil,
-                                        environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func resolveDirectory(
+        _ explicit: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String {
         if let explicit, !explicit.isEmpty { return explicit }
-        if let fromEnvironment = environment[directoryEnvironmentVariable], !fromEnvironment.isEmpty { return fromEnvironment }
+        if let fromEnvironment = environment[directoryEnvironmentVariable], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
         return defaultDirectory(environment: environment)
     }
 

@@ -52,7 +52,8 @@ public struct TabularDataSet {
         if let test {
             for column in featureColumns {
                 guard let index = test.columnIndex(column) else {
-                    throw DataSetError.invalidTable(path: test.name, line: 1, reason: "no column '\(column)', which the training table has")
+                    throw DataSetError.invalidTable(
+                        path: test.name, line: 1, reason: "no column '\(column)', which the training table has")
                 }
                 testIndices.append(index)
             }
@@ -64,8 +65,9 @@ public struct TabularDataSet {
         for (row, fields) in train.rows.enumerated() {
             let field = fields[labelIndex].trimmingCharacters(in: .whitespaces)
             guard !TabularDataSet.missingMarkers.contains(field), let value = Double(field) else {
-                throw DataSetError.invalidTable(path: train.name, line: train.lineNumbers[row],
-                                                reason: "label '\(labelColumn)' is '\(fields[labelIndex])', not a number")
+                throw DataSetError.invalidTable(
+                    path: train.name, line: train.lineNumbers[row],
+                    reason: "label '\(labelColumn)' is '\(fields[labelIndex])', not a number")
             }
             labels.append(Float(value))
         }
@@ -83,12 +85,15 @@ public struct TabularDataSet {
                 let variance = present.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(present.count - 1)
                 let standardDeviation = variance.squareRoot()
                 numericNames.append(column)
-                numericColumns.append(numbers.map { number in
-                    guard let x = number ?? nil, present.count >= 2, standardDeviation > 0 else { return 0 }
-                    return (x - mean) / standardDeviation
-                })
+                numericColumns.append(
+                    numbers.map { number in
+                        guard let x = number ?? nil, present.count >= 2, standardDeviation > 0 else { return 0 }
+                        return (x - mean) / standardDeviation
+                    })
             } else {
-                let categories = Set(values.compactMap { $0 }).sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
+                let categories = Set(values.compactMap { $0 }).sorted {
+                    $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars)
+                }
                 for category in categories {
                     indicatorNames.append("\(column)_\(category)")
                     indicatorColumns.append(values.map { $0 == category ? 1 : 0 })
@@ -120,8 +125,9 @@ public struct TabularDataSet {
     /// The book's house-price data: `train.csv` (with `SalePrice`) and optionally `test.csv`
     /// (Kaggle's `kaggle_house_pred_train.csv` / `…_test.csv`), `Id` dropped.
     public static func housePrices(trainFile: URL, testFile: URL? = nil) throws -> TabularDataSet {
-        try TabularDataSet(train: CSVTable.read(contentsOf: trainFile), test: testFile.map(CSVTable.read(contentsOf:)),
-                           labelColumn: "SalePrice", idColumn: "Id")
+        try TabularDataSet(
+            train: CSVTable.read(contentsOf: trainFile), test: testFile.map(CSVTable.read(contentsOf:)),
+            labelColumn: "SalePrice", idColumn: "Id")
     }
 }
 
@@ -143,8 +149,10 @@ extension TabularDataSet {
     ///   `MSZoning`, `RL` / `RM` / `FV`, `NA` for ~5 %;
     /// - `SalePrice` (training table only) = exp(12 + 0.1 (OverallQual − 5) + 0.3 ln(LotArea / 10⁴)
     ///   + 0.003 (YearBuilt − 1970) + 0.0002 GarageArea + neighbourhood effect + N(0, 0.1²)), rounded.
-    public static func syntheticHousePrices(trainCount: Int = 200, testCount: Int = 100,
-                                            using generator: inout RandomGenerator) -> (train: CSVTable, test: CSVTable) {
+    public static func syntheticHousePrices(
+        trainCount: Int = 200, testCount: Int = 100,
+        using generator: inout RandomGenerator
+    ) -> (train: CSVTable, test: CSVTable) {
         let zonings = ["RL", "RM", "FV"]
         var trainRows: [[String]] = [], testRows: [[String]] = []
         precondition(trainCount >= 0 && testCount >= 0, "syntheticHousePrices: negative row count")
@@ -156,11 +164,14 @@ extension TabularDataSet {
             let garageMissing = generator.nextDouble() < 0.1
             let neighborhood = syntheticNeighborhoods[generator.nextInt(below: syntheticNeighborhoods.count)]
             let zoning = generator.nextDouble() < 0.05 ? "NA" : zonings[generator.nextInt(below: zonings.count)]
-            let logPrice = 12 + 0.1 * Double(quality - 5) + 0.3 * Foundation.log(lotArea / 10_000)
+            let logPrice =
+                12 + 0.1 * Double(quality - 5) + 0.3 * Foundation.log(lotArea / 10_000)
                 + 0.003 * Double(year - 1970) + 0.0002 * (garageMissing ? 0 : garage) + neighborhood.effect
                 + 0.1 * generator.nextNormal()
-            var row = [String(id), String(Int(lotArea)), String(quality), String(year),
-                       garageMissing ? "NA" : String(Int(garage)), neighborhood.name, zoning]
+            var row = [
+                String(id), String(Int(lotArea)), String(quality), String(year),
+                garageMissing ? "NA" : String(Int(garage)), neighborhood.name, zoning,
+            ]
             if id <= trainCount {
                 row.append(String(Int(Foundation.exp(logPrice).rounded())))
                 trainRows.append(row)
@@ -169,7 +180,9 @@ extension TabularDataSet {
             }
         }
         let header = ["Id", "LotArea", "OverallQual", "YearBuilt", "GarageArea", "Neighborhood", "MSZoning"]
-        return (CSVTable(name: "synthetic house prices (train)", header: header + ["SalePrice"], rows: trainRows),
-                CSVTable(name: "synthetic house prices (test)", header: header, rows: testRows))
+        return (
+            CSVTable(name: "synthetic house prices (train)", header: header + ["SalePrice"], rows: trainRows),
+            CSVTable(name: "synthetic house prices (test)", header: header, rows: testRows)
+        )
     }
 }

@@ -1,7 +1,7 @@
 import CMPI
 import Engine
-import Training
 import Foundation
+import Training
 
 /// The processes of an `mpirun` job as an Engine `ProcessGroup` (MPI_COMM_WORLD over Open MPI).
 ///
@@ -83,8 +83,10 @@ public final class MPIProcessGroup: ProcessGroup {
     }
 
     /// MPI counts are `Int32`: a buffer is passed in chunks of at most 2³⁰ elements.
-    private func forEachChunk<Element>(of buffer: UnsafeMutableBufferPointer<Element>,
-                                       _ body: (UnsafeMutablePointer<Element>, Int32) -> Void) {
+    private func forEachChunk<Element>(
+        of buffer: UnsafeMutableBufferPointer<Element>,
+        _ body: (UnsafeMutablePointer<Element>, Int32) -> Void
+    ) {
         guard let base = buffer.baseAddress else { return }
         var start = 0
         while start < buffer.count {

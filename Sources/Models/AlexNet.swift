@@ -21,10 +21,14 @@ import Engine
 public enum AlexNet {
     /// The network with PyTorch's default initialization drawn from `generator` (the dropout layers
     /// take their seeds from it too).
-    public static func make(inputChannels: Int = 1, classCount: Int = 10, dropout: Float = 0.5,
-                            using generator: inout RandomGenerator) -> Sequential {
+    public static func make(
+        inputChannels: Int = 1, classCount: Int = 10, dropout: Float = 0.5,
+        using generator: inout RandomGenerator
+    ) -> Sequential {
         Sequential {
-            Conv2D(inputChannels: inputChannels, outputChannels: 96, kernelSize: 11, stride: 4, padding: 1, using: &generator)
+            Conv2D(
+                inputChannels: inputChannels, outputChannels: 96, kernelSize: 11, stride: 4, padding: 1,
+                using: &generator)
             ReLU()
             MaxPool2D(kernelSize: 3, stride: 2)
             Conv2D(inputChannels: 96, outputChannels: 256, kernelSize: 5, padding: 2, using: &generator)

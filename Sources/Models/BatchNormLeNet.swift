@@ -28,10 +28,14 @@ import Engine
 ///
 /// - Returns: `y` (same shape as `x`) and the new moving mean and variance (detached; unchanged
 ///   when predicting).
-public func batchNormFromScratch(_ x: Tensor, gamma: Tensor, beta: Tensor, movingMean: Tensor, movingVariance: Tensor,
-                                 epsilon: Float = 1e-5, momentum: Float = 0.9, training: Bool)
-    -> (output: Tensor, movingMean: Tensor, movingVariance: Tensor) {
-    precondition(x.rank == 2 || x.rank == 4, "batchNormFromScratch: input must be [N, C] or [N, C, H, W], got shape \(x.shape)")
+public func batchNormFromScratch(
+    _ x: Tensor, gamma: Tensor, beta: Tensor, movingMean: Tensor, movingVariance: Tensor,
+    epsilon: Float = 1e-5, momentum: Float = 0.9, training: Bool
+)
+    -> (output: Tensor, movingMean: Tensor, movingVariance: Tensor)
+{
+    precondition(
+        x.rank == 2 || x.rank == 4, "batchNormFromScratch: input must be [N, C] or [N, C, H, W], got shape \(x.shape)")
     guard training else {
         let normalized = (x - movingMean) / (movingVariance + epsilon).sqrt()
         return (gamma * normalized + beta, movingMean, movingVariance)
@@ -43,8 +47,10 @@ public func batchNormFromScratch(_ x: Tensor, gamma: Tensor, beta: Tensor, movin
     let variance = meanOverAxes((x - mean).squared())
     let normalized = (x - mean) / (variance + epsilon).sqrt()
     let (newMean, newVariance) = withNoGrad {
-        (momentum * movingMean + (1 - momentum) * mean.detached(),
-         momentum * movingVariance + (1 - momentum) * variance.detached())
+        (
+            momentum * movingMean + (1 - momentum) * mean.detached(),
+            momentum * movingVariance + (1 - momentum) * variance.detached()
+        )
     }
     return (gamma * normalized + beta, newMean, newVariance)
 }
@@ -73,7 +79,9 @@ public final class BatchNorm: ModuleBase, Module {
     /// Batch normalization of `featureCount` channels for inputs of rank `dimensionCount` (2 or 4).
     public init(featureCount: Int, dimensionCount: Int, momentum: Float = 0.9, epsilon: Float = 1e-5) {
         precondition(featureCount > 0, "BatchNorm: feature count must be positive, got \(featureCount)")
-        precondition(dimensionCount == 2 || dimensionCount == 4, "BatchNorm: dimensionCount must be 2 or 4, got \(dimensionCount)")
+        precondition(
+            dimensionCount == 2 || dimensionCount == 4,
+            "BatchNorm: dimensionCount must be 2 or 4, got \(dimensionCount)")
         let shape = dimensionCount == 2 ? [1, featureCount] : [1, featureCount, 1, 1]
         gamma = Tensor.ones(shape)
         beta = Tensor.zeros(shape)
@@ -94,7 +102,9 @@ public final class BatchNorm: ModuleBase, Module {
     /// `[N, C]` or `[N, C, H, W]` (matching `dimensionCount`), unchanged.
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         guard inputShape.count == gamma.rank && inputShape[1] == gamma.shape[1] else {
-            throw ShapeError("BatchNorm: input must be [N, \(gamma.shape[1])\(gamma.rank == 4 ? ", H, W" : "")], got shape \(inputShape)")
+            throw ShapeError(
+                "BatchNorm: input must be [N, \(gamma.shape[1])\(gamma.rank == 4 ? ", H, W" : "")], got shape \(inputShape)"
+            )
         }
         return inputShape
     }
@@ -102,9 +112,10 @@ public final class BatchNorm: ModuleBase, Module {
     /// Normalizes `[N, C]` or `[N, C, H, W]` (matching `dimensionCount`); same shape out.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         do { _ = try outputShape(for: input.shape) } catch { preconditionFailure("\(error)") }
-        let (output, mean, variance) = batchNormFromScratch(input, gamma: gamma, beta: beta, movingMean: movingMean,
-                                                            movingVariance: movingVariance, epsilon: epsilon,
-                                                            momentum: momentum, training: isTraining)
+        let (output, mean, variance) = batchNormFromScratch(
+            input, gamma: gamma, beta: beta, movingMean: movingMean,
+            movingVariance: movingVariance, epsilon: epsilon,
+            momentum: momentum, training: isTraining)
         if isTraining {
             movingMean.assign(mean)
             movingVariance.assign(variance)
@@ -132,7 +143,9 @@ public enum BatchNormLeNet {
     }
 
     /// The network with `normalization`, with PyTorch's default initialization drawn from `generator`.
-    public static func make(_ normalization: Normalization = .library, using generator: inout RandomGenerator) -> Sequential {
+    public static func make(
+        _ normalization: Normalization = .library, using generator: inout RandomGenerator
+    ) -> Sequential {
         func norm(_ features: Int, dimensionCount: Int) -> any Module {
             switch normalization {
             case .library:

@@ -24,8 +24,10 @@ public final class DenseBlock: ModuleBase, ModuleContainer {
     public init(convolutionCount: Int, inputChannels: Int, growthRate: Int, using generator: inout RandomGenerator) {
         var layers: [any Module] = []
         for index in 0..<convolutionCount {
-            layers.append(DenseNet.convolutionBlock(inputChannels: inputChannels + index * growthRate,
-                                                    outputChannels: growthRate, using: &generator))
+            layers.append(
+                DenseNet.convolutionBlock(
+                    inputChannels: inputChannels + index * growthRate,
+                    outputChannels: growthRate, using: &generator))
         }
         net = Sequential(layers)
     }
@@ -52,18 +54,24 @@ public final class DenseBlock: ModuleBase, ModuleContainer {
 /// 240 → 120 → 248; for `[N, 1, 96, 96]` the planes go 24, 24, 12, 12, 6, 6, 3, 3.
 public enum DenseNet {
     /// The book's `conv_block`: `BN → ReLU → conv 3×3 pad 1` (keys `0.*` BN, `2.*` conv).
-    public static func convolutionBlock(inputChannels: Int, outputChannels: Int,
-                                        using generator: inout RandomGenerator) -> Sequential {
+    public static func convolutionBlock(
+        inputChannels: Int, outputChannels: Int,
+        using generator: inout RandomGenerator
+    ) -> Sequential {
         Sequential {
             BatchNorm2D(featureCount: inputChannels)
             ReLU()
-            Conv2D(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 3, padding: 1, using: &generator)
+            Conv2D(
+                inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 3, padding: 1,
+                using: &generator)
         }
     }
 
     /// The book's `transition_block`: `BN → ReLU → conv 1×1 → avg 2/2` (halves height and width).
-    public static func transitionBlock(inputChannels: Int, outputChannels: Int,
-                                       using generator: inout RandomGenerator) -> Sequential {
+    public static func transitionBlock(
+        inputChannels: Int, outputChannels: Int,
+        using generator: inout RandomGenerator
+    ) -> Sequential {
         Sequential {
             BatchNorm2D(featureCount: inputChannels)
             ReLU()
@@ -74,27 +82,34 @@ public enum DenseNet {
 
     /// The network with `convolutionCounts` layers per dense block (the book's `[4, 4, 4, 4]`) and
     /// `growthRate` (32), with PyTorch's default initialization drawn from `generator`.
-    public static func make(convolutionCounts: [Int] = [4, 4, 4, 4], growthRate: Int = 32, inputChannels: Int = 1,
-                            classCount: Int = 10, using generator: inout RandomGenerator) -> Sequential {
+    public static func make(
+        convolutionCounts: [Int] = [4, 4, 4, 4], growthRate: Int = 32, inputChannels: Int = 1,
+        classCount: Int = 10, using generator: inout RandomGenerator
+    ) -> Sequential {
         var layers: [any Module] = [
             Sequential {
-                Conv2D(inputChannels: inputChannels, outputChannels: 64, kernelSize: 7, stride: 2, padding: 3, using: &generator)
+                Conv2D(
+                    inputChannels: inputChannels, outputChannels: 64, kernelSize: 7, stride: 2, padding: 3,
+                    using: &generator)
                 BatchNorm2D(featureCount: 64)
                 ReLU()
                 MaxPool2D(kernelSize: 3, stride: 2, padding: 1)
-            },
+            }
         ]
         var channels = 64
         for (index, count) in convolutionCounts.enumerated() {
-            layers.append(DenseBlock(convolutionCount: count, inputChannels: channels, growthRate: growthRate, using: &generator))
+            layers.append(
+                DenseBlock(convolutionCount: count, inputChannels: channels, growthRate: growthRate, using: &generator))
             channels += count * growthRate
             if index != convolutionCounts.count - 1 {
                 layers.append(transitionBlock(inputChannels: channels, outputChannels: channels / 2, using: &generator))
                 channels /= 2
             }
         }
-        layers += [BatchNorm2D(featureCount: channels), ReLU(), AdaptiveAvgPool2D(), Flatten(),
-                   Linear(inputFeatures: channels, outputFeatures: classCount, using: &generator)]
+        layers += [
+            BatchNorm2D(featureCount: channels), ReLU(), AdaptiveAvgPool2D(), Flatten(),
+            Linear(inputFeatures: channels, outputFeatures: classCount, using: &generator),
+        ]
         return Sequential(layers)
     }
 }

@@ -31,8 +31,10 @@ public final class Inception: ModuleBase, ModuleContainer {
 
     /// The book's `Inception(in_channels, c1, c2, c3, c4)` with PyTorch's default initialization
     /// drawn from `generator`.
-    public init(inputChannels: Int, c1: Int, c2: (Int, Int), c3: (Int, Int), c4: Int,
-                using generator: inout RandomGenerator) {
+    public init(
+        inputChannels: Int, c1: Int, c2: (Int, Int), c3: (Int, Int), c4: Int,
+        using generator: inout RandomGenerator
+    ) {
         path1 = Conv2D(inputChannels: inputChannels, outputChannels: c1, kernelSize: 1, using: &generator)
         path2Reduction = Conv2D(inputChannels: inputChannels, outputChannels: c2.0, kernelSize: 1, using: &generator)
         path2 = Conv2D(inputChannels: c2.0, outputChannels: c2.1, kernelSize: 3, padding: 1, using: &generator)
@@ -48,16 +50,21 @@ public final class Inception: ModuleBase, ModuleContainer {
     }
 
     public var children: [(name: String, module: any Module)] {
-        [("p1_1", path1), ("p2_1", path2Reduction), ("p2_2", path2), ("p3_1", path3Reduction), ("p3_2", path3),
-         ("p4_1", path4Pool), ("p4_2", path4)]
+        [
+            ("p1_1", path1), ("p2_1", path2Reduction), ("p2_2", path2), ("p3_1", path3Reduction), ("p3_2", path3),
+            ("p4_1", path4Pool), ("p4_2", path4),
+        ]
     }
 
     /// The four paths' shapes joined along channels.
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         let p1 = try outputShape(of: path1, named: "p1_1", for: inputShape)
-        let p2 = try outputShape(of: path2, named: "p2_2", for: outputShape(of: path2Reduction, named: "p2_1", for: inputShape))
-        let p3 = try outputShape(of: path3, named: "p3_2", for: outputShape(of: path3Reduction, named: "p3_1", for: inputShape))
-        let p4 = try outputShape(of: path4, named: "p4_2", for: outputShape(of: path4Pool, named: "p4_1", for: inputShape))
+        let p2 = try outputShape(
+            of: path2, named: "p2_2", for: outputShape(of: path2Reduction, named: "p2_1", for: inputShape))
+        let p3 = try outputShape(
+            of: path3, named: "p3_2", for: outputShape(of: path3Reduction, named: "p3_1", for: inputShape))
+        let p4 = try outputShape(
+            of: path4, named: "p4_2", for: outputShape(of: path4Pool, named: "p4_1", for: inputShape))
         return try concatenatedShape([p1, p2, p3, p4], axis: 1)
     }
 
@@ -120,8 +127,10 @@ public enum GoogLeNet {
 
     /// Inception blocks of `widths` in sequence from `inputChannels`, appended to `layers`;
     /// returns the channels after the last.
-    private static func appendInceptions(_ widths: [InceptionWidths], inputChannels: Int, to layers: inout [any Module],
-                                         using generator: inout RandomGenerator) -> Int {
+    private static func appendInceptions(
+        _ widths: [InceptionWidths], inputChannels: Int, to layers: inout [any Module],
+        using generator: inout RandomGenerator
+    ) -> Int {
         var channels = inputChannels
         for w in widths {
             layers.append(Inception(inputChannels: channels, c1: w.c1, c2: w.c2, c3: w.c3, c4: w.c4, using: &generator))
@@ -131,9 +140,13 @@ public enum GoogLeNet {
     }
 
     /// The network with PyTorch's default initialization drawn from `generator`.
-    public static func make(inputChannels: Int = 1, classCount: Int = 10, using generator: inout RandomGenerator) -> Sequential {
+    public static func make(
+        inputChannels: Int = 1, classCount: Int = 10, using generator: inout RandomGenerator
+    ) -> Sequential {
         let b1 = Sequential {
-            Conv2D(inputChannels: inputChannels, outputChannels: 64, kernelSize: 7, stride: 2, padding: 3, using: &generator)
+            Conv2D(
+                inputChannels: inputChannels, outputChannels: 64, kernelSize: 7, stride: 2, padding: 3,
+                using: &generator)
             ReLU()
             MaxPool2D(kernelSize: 3, stride: 2, padding: 1)
         }

@@ -48,13 +48,17 @@ public enum MLP {
         /// §4.3: 784-256-10.
         public static let book = Configuration(hidden: [HiddenLayer(width: 256)])
         /// §4.6: 784-256-256-10 with dropout 0.2 after the first hidden layer and 0.5 after the second.
-        public static let dropout = Configuration(hidden: [HiddenLayer(width: 256, dropout: 0.2),
-                                                           HiddenLayer(width: 256, dropout: 0.5)])
+        public static let dropout = Configuration(hidden: [
+            HiddenLayer(width: 256, dropout: 0.2),
+            HiddenLayer(width: 256, dropout: 0.5),
+        ])
     }
 
     /// The network of `configuration`, with PyTorch's default initialization drawn from
     /// `generator` (each `Dropout` takes its seed from it too). `[N, 1, 28, 28]` or `[N, 784]` → `[N, outputs]`.
-    public static func make(_ configuration: Configuration = .book, using generator: inout RandomGenerator) -> Sequential {
+    public static func make(
+        _ configuration: Configuration = .book, using generator: inout RandomGenerator
+    ) -> Sequential {
         var layers: [any Module] = [Flatten()]
         var inputs = configuration.inputs
         for layer in configuration.hidden {

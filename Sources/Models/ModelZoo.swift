@@ -67,8 +67,10 @@ public struct BookResult: Sendable, Equatable {
     public var decimals: Int
 
     /// The result `loss`, `trainAccuracy`, `testAccuracy`, with an optional `note`.
-    public init(loss: BookSpread, trainAccuracy: BookSpread, testAccuracy: BookSpread, note: String? = nil,
-                decimals: Int = 3) {
+    public init(
+        loss: BookSpread, trainAccuracy: BookSpread, testAccuracy: BookSpread, note: String? = nil,
+        decimals: Int = 3
+    ) {
         self.loss = loss
         self.trainAccuracy = trainAccuracy
         self.testAccuracy = testAccuracy
@@ -88,21 +90,27 @@ extension BookResult {
     /// (the value rounded to `decimals` first): a shortened run (fewer examples or epochs, another
     /// learning rate, batch size or size) is no test of the book's result, so its lines show the
     /// spread for orientation and nothing else.
-    public func comparisonLines(loss: Double, trainAccuracy: Double, testAccuracy: Double, atBookSettings: Bool) -> [String] {
+    public func comparisonLines(
+        loss: Double, trainAccuracy: Double, testAccuracy: Double, atBookSettings: Bool
+    ) -> [String] {
         let format = "%.\(decimals)f"
         func line(_ name: String, _ ours: Double, _ spread: BookSpread) -> String {
-            let book = String(format: "the book's runs: \(format) [\(format), \(format)]", Double(spread.median),
-                              Double(spread.range.lowerBound), Double(spread.range.upperBound))
+            let book = String(
+                format: "the book's runs: \(format) [\(format), \(format)]", Double(spread.median),
+                Double(spread.range.lowerBound), Double(spread.range.upperBound))
             let value = String(format: format, ours)
             guard atBookSettings else { return "  \(name) \(value) (\(book))" }
             let scale = Foundation.pow(10, Double(decimals))
             let rounded = Float((ours * scale).rounded() / scale)
             return "  \(name) \(value) (\(book): \(spread.range.contains(rounded) ? "inside" : "OUTSIDE"))"
         }
-        return [atBookSettings ? "compared with the book (same settings):"
-                    : "compared with the book (NOT the book's settings; for orientation only):",
-                line("loss", loss, self.loss), line("train acc", trainAccuracy, self.trainAccuracy),
-                line("test acc", testAccuracy, self.testAccuracy)]
+        return [
+            atBookSettings
+                ? "compared with the book (same settings):"
+                : "compared with the book (NOT the book's settings; for orientation only):",
+            line("loss", loss, self.loss), line("train acc", trainAccuracy, self.trainAccuracy),
+            line("test acc", testAccuracy, self.testAccuracy),
+        ]
             + (note.map { ["  note: \($0)"] } ?? [])
     }
 }
@@ -229,96 +237,126 @@ public enum ModelZoo {
 
     /// Every network, in the book's order.
     public static let all: [ZooModel] = [
-        ZooModel(name: "softmax-regression", title: "Softmax regression (concise)", section: "3.7",
-                 summaryInputShape: image,
-                 hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.1, epochs: 10),
-                 weightInitializer: smallNormal,
-                 bookResult: BookResult(loss: BookSpread(0.4472, 0.4468, 0.4484), trainAccuracy: BookSpread(0.8481, 0.8469, 0.8488),
-                                        testAccuracy: BookSpread(0.8315, 0.8254, 0.8356), note: "20 runs; values read from the book's plots", decimals: 4),
-                 build: { SoftmaxRegression.make(using: &$0) }),
-        ZooModel(name: "mlp", title: "Multilayer perceptron 784-256-10 (concise)", section: "4.3",
-                 summaryInputShape: image,
-                 hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.1, epochs: 10),
-                 weightInitializer: smallNormal,
-                 bookResult: BookResult(loss: BookSpread(0.3832, 0.3795, 0.3864), trainAccuracy: BookSpread(0.8643, 0.8632, 0.8664),
-                                        testAccuracy: BookSpread(0.8439, 0.8283, 0.8528), note: "values read from the book's plots", decimals: 4),
-                 prefersDataParallel: true,
-                 build: { MLP.make(.book, using: &$0) }),
-        ZooModel(name: "mlp-dropout", title: "MLP 784-256-256-10 with dropout 0.2/0.5 (concise)", section: "4.6",
-                 summaryInputShape: image,
-                 hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.5, epochs: 10),
-                 weightInitializer: smallNormal,
-                 bookResult: BookResult(loss: BookSpread(0.3439, 0.3387, 0.3644), trainAccuracy: BookSpread(0.8738, 0.8687, 0.8759),
-                                        testAccuracy: BookSpread(0.8554, 0.8228, 0.8723), note: "20 runs; values read from the book's plots", decimals: 4),
-                 build: { MLP.make(.dropout, using: &$0) }),
-        ZooModel(name: "lenet", title: "LeNet (sigmoid, average pooling)", section: "6.6",
-                 summaryInputShape: image,
-                 hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.9, epochs: 10),
-                 weightInitializer: xavier,
-                 bookResult: BookResult(loss: BookSpread(0.468, 0.451, 0.497), trainAccuracy: BookSpread(0.824, 0.811, 0.834),
-                                        testAccuracy: BookSpread(0.808, 0.779, 0.824), note: nil),
-                 prefersDataParallel: true,
-                 build: { LeNet.make(using: &$0) }),
-        ZooModel(name: "batch-norm-lenet", title: "LeNet with batch normalization (concise)", section: "7.5",
-                 summaryInputShape: image,
-                 hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 1.0, epochs: 10),
-                 weightInitializer: xavier,
-                 bookResult: BookResult(loss: BookSpread(0.263, 0.244, 0.281), trainAccuracy: BookSpread(0.903, 0.896, 0.911),
-                                        testAccuracy: BookSpread(0.843, 0.708, 0.879), note: "test accuracy swings with lr 1.0; compare loss and train accuracy"),
-                 prefersDataParallel: true,
-                 build: { BatchNormLeNet.make(.library, using: &$0) }),
-        ZooModel(name: "batch-norm-lenet-scratch", title: "LeNet with batch normalization (from scratch)", section: "7.5",
-                 summaryInputShape: image,
-                 hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 1.0, epochs: 10),
-                 weightInitializer: xavier,
-                 bookResult: BookResult(loss: BookSpread(0.261, 0.247, 0.273), trainAccuracy: BookSpread(0.904, 0.899, 0.910),
-                                        testAccuracy: BookSpread(0.826, 0.590, 0.885), note: "test accuracy swings with lr 1.0; compare loss and train accuracy"),
-                 build: { BatchNormLeNet.make(.scratch, using: &$0) }),
-        ZooModel(name: "alexnet", title: "AlexNet (Fashion-MNIST at 224×224)", section: "7.1",
-                 summaryInputShape: [1, 1, 224, 224],
-                 hyperparameters: TrainingHyperparameters(batchSize: 128, learningRate: 0.01, epochs: 10, resize: 224),
-                 weightInitializer: xavier,
-                 bookResult: BookResult(loss: BookSpread(0.328, 0.326, 0.333), trainAccuracy: BookSpread(0.880, 0.877, 0.881),
-                                        testAccuracy: BookSpread(0.879, 0.866, 0.885), note: nil),
-                 build: { AlexNet.make(using: &$0) }),
-        ZooModel(name: "vgg", title: "VGG-11 with channels ÷4", section: "7.2",
-                 summaryInputShape: [1, 1, 224, 224],
-                 hyperparameters: TrainingHyperparameters(batchSize: 128, learningRate: 0.05, epochs: 10, resize: 224),
-                 weightInitializer: xavier,
-                 bookResult: BookResult(loss: BookSpread(0.177, 0.171, 0.220), trainAccuracy: BookSpread(0.935, 0.918, 0.937),
-                                        testAccuracy: BookSpread(0.919, 0.900, 0.924), note: nil),
-                 build: { VGG.make(.vgg11, ratio: 4, using: &$0) }),
-        ZooModel(name: "nin", title: "Network in Network", section: "7.3",
-                 summaryInputShape: [1, 1, 224, 224],
-                 hyperparameters: TrainingHyperparameters(batchSize: 128, learningRate: 0.1, epochs: 10, resize: 224),
-                 weightInitializer: xavier,
-                 bookResult: BookResult(loss: BookSpread(0.373, 0.321, 0.799), trainAccuracy: BookSpread(0.860, 0.708, 0.881),
-                                        testAccuracy: BookSpread(0.838, 0.690, 0.879), note: "18 converged runs of 21; 3 failed (test accuracy 0.378, 0.390, 0.100)"),
-                 build: { NiN.make(using: &$0) }),
-        ZooModel(name: "googlenet", title: "GoogLeNet (Inception v1)", section: "7.4",
-                 summaryInputShape: [1, 1, 96, 96],
-                 hyperparameters: TrainingHyperparameters(batchSize: 128, learningRate: 0.1, epochs: 10, resize: 96),
-                 weightInitializer: xavier,
-                 bookResult: BookResult(loss: BookSpread(0.246, 0.235, 0.267), trainAccuracy: BookSpread(0.906, 0.898, 0.912),
-                                        testAccuracy: BookSpread(0.889, 0.850, 0.899), note: "1 run of 21 ended in NaN"),
-                 prefersDataParallel: true,
-                 build: { GoogLeNet.make(using: &$0) }),
-        ZooModel(name: "resnet", title: "ResNet-18", section: "7.6",
-                 summaryInputShape: [1, 1, 224, 224],
-                 hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.05, epochs: 10, resize: 96),
-                 weightInitializer: xavier,
-                 bookResult: BookResult(loss: BookSpread(0.012, 0.008, 0.019), trainAccuracy: BookSpread(0.997, 0.995, 0.999),
-                                        testAccuracy: BookSpread(0.909, 0.838, 0.922), note: "test accuracy is noisy (batch-norm statistics)"),
-                 prefersDataParallel: true,
-                 build: { ResNet.make(.resNet18, using: &$0) }),
-        ZooModel(name: "densenet", title: "DenseNet (4 dense blocks of 4, growth rate 32)", section: "7.7",
-                 summaryInputShape: [1, 1, 96, 96],
-                 hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.1, epochs: 10, resize: 96),
-                 weightInitializer: xavier,
-                 bookResult: BookResult(loss: BookSpread(0.149, 0.139, 0.166), trainAccuracy: BookSpread(0.945, 0.938, 0.950),
-                                        testAccuracy: BookSpread(0.855, 0.406, 0.918), note: "test accuracy is noisy (batch-norm statistics)"),
-                 prefersDataParallel: true,
-                 build: { DenseNet.make(using: &$0) }),
+        ZooModel(
+            name: "softmax-regression", title: "Softmax regression (concise)", section: "3.7",
+            summaryInputShape: image,
+            hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.1, epochs: 10),
+            weightInitializer: smallNormal,
+            bookResult: BookResult(
+                loss: BookSpread(0.4472, 0.4468, 0.4484), trainAccuracy: BookSpread(0.8481, 0.8469, 0.8488),
+                testAccuracy: BookSpread(0.8315, 0.8254, 0.8356), note: "20 runs; values read from the book's plots",
+                decimals: 4),
+            build: { SoftmaxRegression.make(using: &$0) }),
+        ZooModel(
+            name: "mlp", title: "Multilayer perceptron 784-256-10 (concise)", section: "4.3",
+            summaryInputShape: image,
+            hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.1, epochs: 10),
+            weightInitializer: smallNormal,
+            bookResult: BookResult(
+                loss: BookSpread(0.3832, 0.3795, 0.3864), trainAccuracy: BookSpread(0.8643, 0.8632, 0.8664),
+                testAccuracy: BookSpread(0.8439, 0.8283, 0.8528), note: "values read from the book's plots", decimals: 4
+            ),
+            prefersDataParallel: true,
+            build: { MLP.make(.book, using: &$0) }),
+        ZooModel(
+            name: "mlp-dropout", title: "MLP 784-256-256-10 with dropout 0.2/0.5 (concise)", section: "4.6",
+            summaryInputShape: image,
+            hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.5, epochs: 10),
+            weightInitializer: smallNormal,
+            bookResult: BookResult(
+                loss: BookSpread(0.3439, 0.3387, 0.3644), trainAccuracy: BookSpread(0.8738, 0.8687, 0.8759),
+                testAccuracy: BookSpread(0.8554, 0.8228, 0.8723), note: "20 runs; values read from the book's plots",
+                decimals: 4),
+            build: { MLP.make(.dropout, using: &$0) }),
+        ZooModel(
+            name: "lenet", title: "LeNet (sigmoid, average pooling)", section: "6.6",
+            summaryInputShape: image,
+            hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.9, epochs: 10),
+            weightInitializer: xavier,
+            bookResult: BookResult(
+                loss: BookSpread(0.468, 0.451, 0.497), trainAccuracy: BookSpread(0.824, 0.811, 0.834),
+                testAccuracy: BookSpread(0.808, 0.779, 0.824), note: nil),
+            prefersDataParallel: true,
+            build: { LeNet.make(using: &$0) }),
+        ZooModel(
+            name: "batch-norm-lenet", title: "LeNet with batch normalization (concise)", section: "7.5",
+            summaryInputShape: image,
+            hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 1.0, epochs: 10),
+            weightInitializer: xavier,
+            bookResult: BookResult(
+                loss: BookSpread(0.263, 0.244, 0.281), trainAccuracy: BookSpread(0.903, 0.896, 0.911),
+                testAccuracy: BookSpread(0.843, 0.708, 0.879),
+                note: "test accuracy swings with lr 1.0; compare loss and train accuracy"),
+            prefersDataParallel: true,
+            build: { BatchNormLeNet.make(.library, using: &$0) }),
+        ZooModel(
+            name: "batch-norm-lenet-scratch", title: "LeNet with batch normalization (from scratch)", section: "7.5",
+            summaryInputShape: image,
+            hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 1.0, epochs: 10),
+            weightInitializer: xavier,
+            bookResult: BookResult(
+                loss: BookSpread(0.261, 0.247, 0.273), trainAccuracy: BookSpread(0.904, 0.899, 0.910),
+                testAccuracy: BookSpread(0.826, 0.590, 0.885),
+                note: "test accuracy swings with lr 1.0; compare loss and train accuracy"),
+            build: { BatchNormLeNet.make(.scratch, using: &$0) }),
+        ZooModel(
+            name: "alexnet", title: "AlexNet (Fashion-MNIST at 224×224)", section: "7.1",
+            summaryInputShape: [1, 1, 224, 224],
+            hyperparameters: TrainingHyperparameters(batchSize: 128, learningRate: 0.01, epochs: 10, resize: 224),
+            weightInitializer: xavier,
+            bookResult: BookResult(
+                loss: BookSpread(0.328, 0.326, 0.333), trainAccuracy: BookSpread(0.880, 0.877, 0.881),
+                testAccuracy: BookSpread(0.879, 0.866, 0.885), note: nil),
+            build: { AlexNet.make(using: &$0) }),
+        ZooModel(
+            name: "vgg", title: "VGG-11 with channels ÷4", section: "7.2",
+            summaryInputShape: [1, 1, 224, 224],
+            hyperparameters: TrainingHyperparameters(batchSize: 128, learningRate: 0.05, epochs: 10, resize: 224),
+            weightInitializer: xavier,
+            bookResult: BookResult(
+                loss: BookSpread(0.177, 0.171, 0.220), trainAccuracy: BookSpread(0.935, 0.918, 0.937),
+                testAccuracy: BookSpread(0.919, 0.900, 0.924), note: nil),
+            build: { VGG.make(.vgg11, ratio: 4, using: &$0) }),
+        ZooModel(
+            name: "nin", title: "Network in Network", section: "7.3",
+            summaryInputShape: [1, 1, 224, 224],
+            hyperparameters: TrainingHyperparameters(batchSize: 128, learningRate: 0.1, epochs: 10, resize: 224),
+            weightInitializer: xavier,
+            bookResult: BookResult(
+                loss: BookSpread(0.373, 0.321, 0.799), trainAccuracy: BookSpread(0.860, 0.708, 0.881),
+                testAccuracy: BookSpread(0.838, 0.690, 0.879),
+                note: "18 converged runs of 21; 3 failed (test accuracy 0.378, 0.390, 0.100)"),
+            build: { NiN.make(using: &$0) }),
+        ZooModel(
+            name: "googlenet", title: "GoogLeNet (Inception v1)", section: "7.4",
+            summaryInputShape: [1, 1, 96, 96],
+            hyperparameters: TrainingHyperparameters(batchSize: 128, learningRate: 0.1, epochs: 10, resize: 96),
+            weightInitializer: xavier,
+            bookResult: BookResult(
+                loss: BookSpread(0.246, 0.235, 0.267), trainAccuracy: BookSpread(0.906, 0.898, 0.912),
+                testAccuracy: BookSpread(0.889, 0.850, 0.899), note: "1 run of 21 ended in NaN"),
+            prefersDataParallel: true,
+            build: { GoogLeNet.make(using: &$0) }),
+        ZooModel(
+            name: "resnet", title: "ResNet-18", section: "7.6",
+            summaryInputShape: [1, 1, 224, 224],
+            hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.05, epochs: 10, resize: 96),
+            weightInitializer: xavier,
+            bookResult: BookResult(
+                loss: BookSpread(0.012, 0.008, 0.019), trainAccuracy: BookSpread(0.997, 0.995, 0.999),
+                testAccuracy: BookSpread(0.909, 0.838, 0.922), note: "test accuracy is noisy (batch-norm statistics)"),
+            prefersDataParallel: true,
+            build: { ResNet.make(.resNet18, using: &$0) }),
+        ZooModel(
+            name: "densenet", title: "DenseNet (4 dense blocks of 4, growth rate 32)", section: "7.7",
+            summaryInputShape: [1, 1, 96, 96],
+            hyperparameters: TrainingHyperparameters(batchSize: 256, learningRate: 0.1, epochs: 10, resize: 96),
+            weightInitializer: xavier,
+            bookResult: BookResult(
+                loss: BookSpread(0.149, 0.139, 0.166), trainAccuracy: BookSpread(0.945, 0.938, 0.950),
+                testAccuracy: BookSpread(0.855, 0.406, 0.918), note: "test accuracy is noisy (batch-norm statistics)"),
+            prefersDataParallel: true,
+            build: { DenseNet.make(using: &$0) }),
     ]
 
     /// The registered names, in the book's order.

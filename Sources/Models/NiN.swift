@@ -17,11 +17,14 @@ import Engine
 public enum NiN {
     /// One NiN block, the book's `nin_block`: `conv k×k/stride pad → ReLU → conv 1×1 → ReLU →
     /// conv 1×1 → ReLU` (a per-pixel MLP after the convolution), keys `0.*`, `2.*`, `4.*`.
-    public static func block(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int,
-                             using generator: inout RandomGenerator) -> Sequential {
+    public static func block(
+        inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int,
+        using generator: inout RandomGenerator
+    ) -> Sequential {
         Sequential {
-            Conv2D(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
-                   stride: stride, padding: padding, using: &generator)
+            Conv2D(
+                inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+                stride: stride, padding: padding, using: &generator)
             ReLU()
             Conv2D(inputChannels: outputChannels, outputChannels: outputChannels, kernelSize: 1, using: &generator)
             ReLU()
@@ -31,17 +34,22 @@ public enum NiN {
     }
 
     /// The network with PyTorch's default initialization drawn from `generator`.
-    public static func make(inputChannels: Int = 1, classCount: Int = 10, dropout: Float = 0.5,
-                            using generator: inout RandomGenerator) -> Sequential {
+    public static func make(
+        inputChannels: Int = 1, classCount: Int = 10, dropout: Float = 0.5,
+        using generator: inout RandomGenerator
+    ) -> Sequential {
         Sequential {
-            block(inputChannels: inputChannels, outputChannels: 96, kernelSize: 11, stride: 4, padding: 0, using: &generator)
+            block(
+                inputChannels: inputChannels, outputChannels: 96, kernelSize: 11, stride: 4, padding: 0,
+                using: &generator)
             MaxPool2D(kernelSize: 3, stride: 2)
             block(inputChannels: 96, outputChannels: 256, kernelSize: 5, stride: 1, padding: 2, using: &generator)
             MaxPool2D(kernelSize: 3, stride: 2)
             block(inputChannels: 256, outputChannels: 384, kernelSize: 3, stride: 1, padding: 1, using: &generator)
             MaxPool2D(kernelSize: 3, stride: 2)
             Dropout(probability: dropout, using: &generator)
-            block(inputChannels: 384, outputChannels: classCount, kernelSize: 3, stride: 1, padding: 1, using: &generator)
+            block(
+                inputChannels: 384, outputChannels: classCount, kernelSize: 3, stride: 1, padding: 1, using: &generator)
             AdaptiveAvgPool2D()
             Flatten()
         }

@@ -28,15 +28,23 @@ public final class Residual: ModuleBase, ModuleContainer {
 
     /// The book's `Residual(input_channels, num_channels, use_1x1conv, strides)` with PyTorch's
     /// default initialization drawn from `generator`.
-    public init(inputChannels: Int, channels: Int, useProjection: Bool = false, stride: Int = 1,
-                using generator: inout RandomGenerator) {
-        precondition(useProjection || (inputChannels == channels && stride == 1),
-                     "Residual: an identity shortcut needs inputChannels == channels and stride 1, got \(inputChannels) → \(channels), stride \(stride)")
-        conv1 = Conv2D(inputChannels: inputChannels, outputChannels: channels, kernelSize: 3, stride: stride, padding: 1,
-                       using: &generator)
+    public init(
+        inputChannels: Int, channels: Int, useProjection: Bool = false, stride: Int = 1,
+        using generator: inout RandomGenerator
+    ) {
+        precondition(
+            useProjection || (inputChannels == channels && stride == 1),
+            "Residual: an identity shortcut needs inputChannels == channels and stride 1, got \(inputChannels) → \(channels), stride \(stride)"
+        )
+        conv1 = Conv2D(
+            inputChannels: inputChannels, outputChannels: channels, kernelSize: 3, stride: stride, padding: 1,
+            using: &generator)
         conv2 = Conv2D(inputChannels: channels, outputChannels: channels, kernelSize: 3, padding: 1, using: &generator)
-        conv3 = useProjection
-            ? Conv2D(inputChannels: inputChannels, outputChannels: channels, kernelSize: 1, stride: stride, using: &generator)
+        conv3 =
+            useProjection
+            ? Conv2D(
+                inputChannels: inputChannels, outputChannels: channels, kernelSize: 1, stride: stride, using: &generator
+            )
             : nil
         bn1 = BatchNorm2D(featureCount: channels)
         bn2 = BatchNorm2D(featureCount: channels)
@@ -56,7 +64,8 @@ public final class Residual: ModuleBase, ModuleContainer {
         main = try outputShape(of: bn2, named: "bn2", for: main)
         let shortcut = try conv3.map { try outputShape(of: $0, named: "conv3", for: inputShape) } ?? inputShape
         guard shortcut == main else {
-            throw ShapeError("Residual: the main path gives \(main) but the shortcut \(shortcut) for input \(inputShape)")
+            throw ShapeError(
+                "Residual: the main path gives \(main) but the shortcut \(shortcut) for input \(inputShape)")
         }
         return main
     }
@@ -95,13 +104,17 @@ public enum ResNet {
 
     /// One stage, the book's `resnet_block`: `blockCount` residual blocks; unless it is the first
     /// stage, the first block halves the size and projects the shortcut.
-    public static func stage(inputChannels: Int, channels: Int, blockCount: Int, isFirst: Bool,
-                             using generator: inout RandomGenerator) -> Sequential {
+    public static func stage(
+        inputChannels: Int, channels: Int, blockCount: Int, isFirst: Bool,
+        using generator: inout RandomGenerator
+    ) -> Sequential {
         var blocks: [any Module] = []
         for index in 0..<blockCount {
             if index == 0 && !isFirst {
-                blocks.append(Residual(inputChannels: inputChannels, channels: channels, useProjection: true, stride: 2,
-                                       using: &generator))
+                blocks.append(
+                    Residual(
+                        inputChannels: inputChannels, channels: channels, useProjection: true, stride: 2,
+                        using: &generator))
             } else {
                 blocks.append(Residual(inputChannels: channels, channels: channels, using: &generator))
             }
@@ -111,23 +124,32 @@ public enum ResNet {
 
     /// The network of `depth` (default the book's ResNet-18) with PyTorch's default initialization
     /// drawn from `generator`.
-    public static func make(_ depth: Depth = .resNet18, inputChannels: Int = 1, classCount: Int = 10,
-                            using generator: inout RandomGenerator) -> Sequential {
+    public static func make(
+        _ depth: Depth = .resNet18, inputChannels: Int = 1, classCount: Int = 10,
+        using generator: inout RandomGenerator
+    ) -> Sequential {
         var layers: [any Module] = [
             Sequential {
-                Conv2D(inputChannels: inputChannels, outputChannels: 64, kernelSize: 7, stride: 2, padding: 3, using: &generator)
+                Conv2D(
+                    inputChannels: inputChannels, outputChannels: 64, kernelSize: 7, stride: 2, padding: 3,
+                    using: &generator)
                 BatchNorm2D(featureCount: 64)
                 ReLU()
                 MaxPool2D(kernelSize: 3, stride: 2, padding: 1)
-            },
+            }
         ]
         var channels = 64
         for (index, (stageChannels, blockCount)) in zip(stageChannels, depth.blockCounts).enumerated() {
-            layers.append(stage(inputChannels: channels, channels: stageChannels, blockCount: blockCount, isFirst: index == 0,
-                                using: &generator))
+            layers.append(
+                stage(
+                    inputChannels: channels, channels: stageChannels, blockCount: blockCount, isFirst: index == 0,
+                    using: &generator))
             channels = stageChannels
         }
-        layers += [AdaptiveAvgPool2D(), Flatten(), Linear(inputFeatures: channels, outputFeatures: classCount, using: &generator)]
+        layers += [
+            AdaptiveAvgPool2D(), Flatten(),
+            Linear(inputFeatures: channels, outputFeatures: classCount, using: &generator),
+        ]
         return Sequential(layers)
     }
 }

@@ -13,7 +13,8 @@ import Engine
 public enum SoftmaxRegression {
     /// The network `Flatten → Linear(inputs, outputs)` with PyTorch's default initialization
     /// drawn from `generator`.
-    public static func make(inputs: Int = 784, outputs: Int = 10, using generator: inout RandomGenerator) -> Sequential {
+    public static func make(inputs: Int = 784, outputs: Int = 10, using generator: inout RandomGenerator) -> Sequential
+    {
         Sequential {
             Flatten()
             Linear(inputFeatures: inputs, outputFeatures: outputs, using: &generator)

@@ -61,13 +61,17 @@ public enum VGG {
 
     /// One VGG block, the book's `vgg_block`: `convolutionCount × (conv 3×3 pad 1 → ReLU)`, then
     /// `max 2/2`; halves the height and width.
-    public static func block(convolutionCount: Int, inputChannels: Int, outputChannels: Int,
-                             using generator: inout RandomGenerator) -> Sequential {
+    public static func block(
+        convolutionCount: Int, inputChannels: Int, outputChannels: Int,
+        using generator: inout RandomGenerator
+    ) -> Sequential {
         var layers: [any Module] = []
         var channels = inputChannels
         for _ in 0..<convolutionCount {
-            layers.append(Conv2D(inputChannels: channels, outputChannels: outputChannels, kernelSize: 3, padding: 1,
-                                 using: &generator))
+            layers.append(
+                Conv2D(
+                    inputChannels: channels, outputChannels: outputChannels, kernelSize: 3, padding: 1,
+                    using: &generator))
             layers.append(ReLU())
             channels = outputChannels
         }
@@ -77,14 +81,18 @@ public enum VGG {
 
     /// The network of `blocks` (the book's `vgg(conv_arch)`) for `[N, inputChannels, 224, 224]`,
     /// with PyTorch's default initialization drawn from `generator`.
-    public static func make(blocks: [Block], inputChannels: Int = 1, classCount: Int = 10, hiddenWidth: Int = 4096,
-                            dropout: Float = 0.5, using generator: inout RandomGenerator) -> Sequential {
+    public static func make(
+        blocks: [Block], inputChannels: Int = 1, classCount: Int = 10, hiddenWidth: Int = 4096,
+        dropout: Float = 0.5, using generator: inout RandomGenerator
+    ) -> Sequential {
         precondition(!blocks.isEmpty, "VGG.make: needs at least one block")
         var layers: [any Module] = []
         var channels = inputChannels
         for blockConfiguration in blocks {
-            layers.append(block(convolutionCount: blockConfiguration.convolutionCount, inputChannels: channels,
-                                outputChannels: blockConfiguration.outputChannels, using: &generator))
+            layers.append(
+                block(
+                    convolutionCount: blockConfiguration.convolutionCount, inputChannels: channels,
+                    outputChannels: blockConfiguration.outputChannels, using: &generator))
             channels = blockConfiguration.outputChannels
         }
         let side = 224 >> blocks.count
@@ -103,8 +111,10 @@ public enum VGG {
 
     /// The network of the paper's `depth` with every convolution width divided by `ratio` (the
     /// book's `small_conv_arch = [(n, c // ratio) for (n, c) in conv_arch]`, ratio 4).
-    public static func make(_ depth: Depth = .vgg11, ratio: Int = 4, inputChannels: Int = 1, classCount: Int = 10,
-                            using generator: inout RandomGenerator) -> Sequential {
+    public static func make(
+        _ depth: Depth = .vgg11, ratio: Int = 4, inputChannels: Int = 1, classCount: Int = 10,
+        using generator: inout RandomGenerator
+    ) -> Sequential {
         precondition(ratio >= 1, "VGG.make: ratio must be ≥ 1, got \(ratio)")
         let blocks = depth.blocks.map { Block($0.convolutionCount, $0.outputChannels / ratio) }
         return make(blocks: blocks, inputChannels: inputChannels, classCount: classCount, using: &generator)

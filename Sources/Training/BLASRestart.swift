@@ -23,15 +23,24 @@ extension BLAS {
     /// `D2L_KEEP_BLAS_CORE` silences) when nothing needs doing or the restart fails.
     public static func selectFastKernelOrRestart(programName: String) {
         let environment = ProcessInfo.processInfo.environment
-        guard environment[keepCoreVariable] == nil else { warnIfGenericKernel(); return }
-        let switchCore = environment["OPENBLAS_CORETYPE"] == nil && isGenericKernelOnCapableCPU
+        guard environment[keepCoreVariable] == nil else {
+            warnIfGenericKernel()
+            return
+        }
+        let switchCore =
+            environment["OPENBLAS_CORETYPE"] == nil && isGenericKernelOnCapableCPU
             && recommendedCoreType != nil
         let setTimeout = environment["OPENBLAS_THREAD_TIMEOUT"] == nil
-        guard switchCore || setTimeout else { warnIfGenericKernel(); return }
+        guard switchCore || setTimeout else {
+            warnIfGenericKernel()
+            return
+        }
         if switchCore, let remedy = recommendedCoreType {
-            FileHandle.standardError.write(Data(("\(programName): OpenBLAS chose its generic '\(coreName)' kernel on this "
-                + "CPU; restarting with OPENBLAS_CORETYPE=\(remedy) (2.5-5x faster matrix products). "
-                + "Set \(keepCoreVariable)=1 to keep the default.\n").utf8))
+            FileHandle.standardError.write(
+                Data(
+                    ("\(programName): OpenBLAS chose its generic '\(coreName)' kernel on this "
+                        + "CPU; restarting with OPENBLAS_CORETYPE=\(remedy) (2.5-5x faster matrix products). "
+                        + "Set \(keepCoreVariable)=1 to keep the default.\n").utf8))
             setenv("OPENBLAS_CORETYPE", remedy, 1)
         }
         setenv("OPENBLAS_THREAD_TIMEOUT", environment["OPENBLAS_THREAD_TIMEOUT"] ?? threadTimeout, 1)

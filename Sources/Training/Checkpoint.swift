@@ -61,19 +61,25 @@ extension Trainer {
             throw fail("not a d2l-swift checkpoint (metadata format is \(contents.metadata["format"] ?? "missing"))")
         }
         guard let epochs = contents.metadata["completed_epochs"].flatMap(Int.init), epochs >= 0,
-              let recordJSON = contents.metadata["record"],
-              let record = try? JSONDecoder().decode(TrainingRecord.self, from: Data(recordJSON.utf8)),
-              let generatorsJSON = contents.metadata["generators"],
-              let generators = try? JSONDecoder().decode([String: [String]].self, from: Data(generatorsJSON.utf8))
+            let recordJSON = contents.metadata["record"],
+            let record = try? JSONDecoder().decode(TrainingRecord.self, from: Data(recordJSON.utf8)),
+            let generatorsJSON = contents.metadata["generators"],
+            let generators = try? JSONDecoder().decode([String: [String]].self, from: Data(generatorsJSON.utf8))
         else { throw fail("metadata is incomplete or malformed") }
         let differences = record.configuration.keys.sorted().compactMap { key -> String? in
-            guard !changeable.contains(key), let there = record.configuration[key], let here = self.record.configuration[key],
-                  there != here else { return nil }
+            guard !changeable.contains(key), let there = record.configuration[key],
+                let here = self.record.configuration[key],
+                there != here
+            else { return nil }
             return "\(key) \(there) in the checkpoint, \(here) now"
         }
         guard differences.isEmpty else {
-            let listed = differences.prefix(3).joined(separator: ", ") + (differences.count > 3 ? ", and \(differences.count - 3) more" : "")
-            throw fail("it belongs to another run (\(listed)); continue it with its own settings, or start this one with another file")
+            let listed =
+                differences.prefix(3).joined(separator: ", ")
+                + (differences.count > 3 ? ", and \(differences.count - 3) more" : "")
+            throw fail(
+                "it belongs to another run (\(listed)); continue it with its own settings, or start this one with another file"
+            )
         }
 
         var modelState: [String: Tensor] = [:], optimizerState: [String: Tensor] = [:]
@@ -98,7 +104,8 @@ extension Trainer {
         do { try model.loadStateDict(modelState) } catch { throw fail("\(error)") }
         do { try optimizer.loadStateDict(optimizerState) } catch { throw fail("\(error)") }
         if let rates = contents.metadata["learning_rates"]?.split(separator: ",").compactMap({ Float(String($0)) }),
-           rates.count == optimizer.parameterGroups.count {
+            rates.count == optimizer.parameterGroups.count
+        {
             for (index, rate) in rates.enumerated() { optimizer.parameterGroups[index].learningRate = rate }
         }
         for (dropout, generator) in dropouts { dropout.generator = generator }

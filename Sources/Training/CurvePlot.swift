@@ -39,12 +39,15 @@ public struct CurvePlot {
     /// test acc (per epoch), x from 1 to `epochs`.
     public init(record: TrainingRecord, epochs: Int) {
         let curve = record.curve
-        self.init(series: [
-            Series(label: "train loss", color: "#1f77b4", points: curve.map { ($0.x, $0.loss) }),
-            Series(label: "train acc", color: "#bf00bf", dash: "6,4", points: curve.map { ($0.x, $0.trainAccuracy) }),
-            Series(label: "test acc", color: "#008000", dash: "2,3",
-                   points: record.epochs.map { (Double($0.epoch), $0.testAccuracy) }),
-        ], xRange: 1...Double(max(epochs, 2)))
+        self.init(
+            series: [
+                Series(label: "train loss", color: "#1f77b4", points: curve.map { ($0.x, $0.loss) }),
+                Series(
+                    label: "train acc", color: "#bf00bf", dash: "6,4", points: curve.map { ($0.x, $0.trainAccuracy) }),
+                Series(
+                    label: "test acc", color: "#008000", dash: "2,3",
+                    points: record.epochs.map { (Double($0.epoch), $0.testAccuracy) }),
+            ], xRange: 1...Double(max(epochs, 2)))
     }
 
     /// "Nice" tick positions (1, 2 or 5 × 10ᵏ apart) covering `range` with about `count` ticks.
@@ -81,36 +84,48 @@ public struct CurvePlot {
         let ys = yRange ?? (min(0, finite.map(\.y).min() ?? 0)...max(1, finite.map(\.y).max() ?? 1))
         let (left, right, top, bottom) = (50.0, width - 20, 15.0, height - 40)
         func px(_ x: Double) -> Double { left + (x - xs.lowerBound) / (xs.upperBound - xs.lowerBound) * (right - left) }
-        func py(_ y: Double) -> Double { bottom - (y - ys.lowerBound) / (ys.upperBound - ys.lowerBound) * (bottom - top) }
+        func py(_ y: Double) -> Double {
+            bottom - (y - ys.lowerBound) / (ys.upperBound - ys.lowerBound) * (bottom - top)
+        }
         func f(_ v: Double) -> String { String(format: "%.2f", v) }
 
         var out = """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="11">
-        <rect x="0" y="0" width="\(Int(width))" height="\(Int(height))" fill="white"/>
-        <defs><clipPath id="plot-area"><rect x="\(f(left))" y="\(f(top))" width="\(f(right - left))" height="\(f(bottom - top))"/></clipPath></defs>
+            <?xml version="1.0" encoding="UTF-8"?>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="11">
+            <rect x="0" y="0" width="\(Int(width))" height="\(Int(height))" fill="white"/>
+            <defs><clipPath id="plot-area"><rect x="\(f(left))" y="\(f(top))" width="\(f(right - left))" height="\(f(bottom - top))"/></clipPath></defs>
 
-        """
+            """
         for tick in Self.ticks(xs) {
-            out += "<line x1=\"\(f(px(tick)))\" y1=\"\(f(top))\" x2=\"\(f(px(tick)))\" y2=\"\(f(bottom))\" stroke=\"#e0e0e0\"/>\n"
-            out += "<text x=\"\(f(px(tick)))\" y=\"\(f(bottom + 14))\" text-anchor=\"middle\">\(Self.label(tick))</text>\n"
+            out +=
+                "<line x1=\"\(f(px(tick)))\" y1=\"\(f(top))\" x2=\"\(f(px(tick)))\" y2=\"\(f(bottom))\" stroke=\"#e0e0e0\"/>\n"
+            out +=
+                "<text x=\"\(f(px(tick)))\" y=\"\(f(bottom + 14))\" text-anchor=\"middle\">\(Self.label(tick))</text>\n"
         }
         for tick in Self.ticks(ys) {
-            out += "<line x1=\"\(f(left))\" y1=\"\(f(py(tick)))\" x2=\"\(f(right))\" y2=\"\(f(py(tick)))\" stroke=\"#e0e0e0\"/>\n"
-            out += "<text x=\"\(f(left - 6))\" y=\"\(f(py(tick) + 4))\" text-anchor=\"end\">\(Self.label(tick))</text>\n"
+            out +=
+                "<line x1=\"\(f(left))\" y1=\"\(f(py(tick)))\" x2=\"\(f(right))\" y2=\"\(f(py(tick)))\" stroke=\"#e0e0e0\"/>\n"
+            out +=
+                "<text x=\"\(f(left - 6))\" y=\"\(f(py(tick) + 4))\" text-anchor=\"end\">\(Self.label(tick))</text>\n"
         }
-        out += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(right - left))\" height=\"\(f(bottom - top))\" fill=\"none\" stroke=\"black\"/>\n"
-        out += "<text x=\"\(f((left + right) / 2))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
+        out +=
+            "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(right - left))\" height=\"\(f(bottom - top))\" fill=\"none\" stroke=\"black\"/>\n"
+        out +=
+            "<text x=\"\(f((left + right) / 2))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
         for item in series {
             let points = item.points.filter { $0.x.isFinite && $0.y.isFinite }
-            let d = points.enumerated().map { "\($0.offset == 0 ? "M" : "L")\(f(px($0.element.x))),\(f(py($0.element.y)))" }
-                .joined(separator: " ")
-            out += "<path d=\"\(d)\" clip-path=\"url(#plot-area)\" fill=\"none\" stroke=\"\(item.color)\" stroke-width=\"1.8\""
+            let d = points.enumerated().map {
+                "\($0.offset == 0 ? "M" : "L")\(f(px($0.element.x))),\(f(py($0.element.y)))"
+            }
+            .joined(separator: " ")
+            out +=
+                "<path d=\"\(d)\" clip-path=\"url(#plot-area)\" fill=\"none\" stroke=\"\(item.color)\" stroke-width=\"1.8\""
                 + (item.dash.map { " stroke-dasharray=\"\($0)\"" } ?? "") + "/>\n"
         }
         for (index, item) in series.enumerated() {
             let y = top + 14 + Double(index) * 16
-            out += "<line x1=\"\(f(right - 105))\" y1=\"\(f(y - 4))\" x2=\"\(f(right - 80))\" y2=\"\(f(y - 4))\" stroke=\"\(item.color)\" stroke-width=\"1.8\""
+            out +=
+                "<line x1=\"\(f(right - 105))\" y1=\"\(f(y - 4))\" x2=\"\(f(right - 80))\" y2=\"\(f(y - 4))\" stroke=\"\(item.color)\" stroke-width=\"1.8\""
                 + (item.dash.map { " stroke-dasharray=\"\($0)\"" } ?? "") + "/>\n"
             out += "<text x=\"\(f(right - 75))\" y=\"\(f(y))\">\(Self.escape(item.label))</text>\n"
         }

@@ -54,7 +54,9 @@ public enum DataParallelError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .mismatch(let processes, let differences):
-            let listed = differences.prefix(4).joined(separator: ", ") + (differences.count > 4 ? ", and \(differences.count - 4) more" : "")
+            let listed =
+                differences.prefix(4).joined(separator: ", ")
+                + (differences.count > 4 ? ", and \(differences.count - 4) more" : "")
             return "the \(processes) processes were started differently (\(listed) differ between ranks); "
                 + "start every rank with the same command, data and checkpoint"
         case .diverged(let rank, let underlying):
@@ -73,8 +75,12 @@ extension ProcessGroup {
     public func checkSameEverywhere(_ items: [(name: String, value: String)]) throws {
         // First the number of items, so that the all-reduce below has one length on every rank.
         var counts: [UInt64] = [UInt64(items.count), UInt64(items.count)]
-        counts.withUnsafeMutableBufferPointer { allReduceExtreme(UnsafeMutableBufferPointer(rebasing: $0[0..<1]), maximum: false) }
-        counts.withUnsafeMutableBufferPointer { allReduceExtreme(UnsafeMutableBufferPointer(rebasing: $0[1..<2]), maximum: true) }
+        counts.withUnsafeMutableBufferPointer {
+            allReduceExtreme(UnsafeMutableBufferPointer(rebasing: $0[0..<1]), maximum: false)
+        }
+        counts.withUnsafeMutableBufferPointer {
+            allReduceExtreme(UnsafeMutableBufferPointer(rebasing: $0[1..<2]), maximum: true)
+        }
         guard counts[0] == counts[1] else {
             throw DataParallelError.mismatch(processes: size, differences: ["the program (its number of settings)"])
         }
@@ -132,17 +138,33 @@ struct ReducedStep {
 extension Trainer {
     /// The items every rank must agree on before training together (`checkSameEverywhere`).
     func replicaFingerprintItems() -> [(name: String, value: String)] {
-        var items: [(name: String, value: String)] = record.configuration.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        items.append(("model structure", model.namedTensors().map { "\($0.key) \($0.kind) \($0.tensor.shape)" }.joined(separator: ";")))
-        items.append(("optimizer", "\(type(of: optimizer)) " + optimizer.parameterGroups.map {
-            "\($0.learningRate) \($0.weightDecay) \($0.parameters.map(\.key))" }.joined(separator: ";")))
+        var items: [(name: String, value: String)] = record.configuration.sorted { $0.key < $1.key }.map {
+            ($0.key, $0.value)
+        }
+        items.append(
+            (
+                "model structure",
+                model.namedTensors().map { "\($0.key) \($0.kind) \($0.tensor.shape)" }.joined(separator: ";")
+            ))
+        items.append(
+            (
+                "optimizer",
+                "\(type(of: optimizer)) "
+                    + optimizer.parameterGroups.map {
+                        "\($0.learningRate) \($0.weightDecay) \($0.parameters.map(\.key))"
+                    }.joined(separator: ";")
+            ))
         items.append(("optimizer state", optimizer.stateDict().keys.sorted().joined(separator: ";")))
         items.append(("completed epochs", String(completedEpochs)))
         for (name, loader) in [("training data", trainLoader), ("test data", testLoader)] {
             let sampler = loader.sampler, set = loader.dataSet
             let pixels = set.pixels.prefix(sampler.count * set.height * set.width)
-            items.append((name, "\(sampler) \(set.height)×\(set.width) \(String(describing: loader.resize)) "
-                          + "\(fingerprint(of: pixels)) \(fingerprint(of: set.labels.prefix(sampler.count).map { UInt8(truncatingIfNeeded: $0) }))"))
+            items.append(
+                (
+                    name,
+                    "\(sampler) \(set.height)×\(set.width) \(String(describing: loader.resize)) "
+                        + "\(fingerprint(of: pixels)) \(fingerprint(of: set.labels.prefix(sampler.count).map { UInt8(truncatingIfNeeded: $0) }))"
+                ))
         }
         return items
     }
@@ -155,7 +177,8 @@ extension Trainer {
         group.broadcastFromRoot(model.namedTensors().map(\.tensor))
         if !state.isEmpty {
             group.broadcastFromRoot(state)
-            try optimizer.loadStateDict(Dictionary(uniqueKeysWithValues: zip(optimizer.stateDict().keys.sorted(), state)))
+            try optimizer.loadStateDict(
+                Dictionary(uniqueKeysWithValues: zip(optimizer.stateDict().keys.sorted(), state)))
         }
     }
 
@@ -164,8 +187,10 @@ extension Trainer {
     /// the gradient of the global batch's mean loss: `(1/B) Σ_r b_r · ∇L_r`, with `b_r` the
     /// examples of rank r's shard and `B = Σ b_r`. A parameter without a gradient on this rank
     /// (an empty shard) contributes zeros. `buffer` is reused between steps.
-    func allReduceGradients(_ group: any ProcessGroup, parameters: [Tensor], buffer: inout [Float],
-                            loss: Float, correct: Int, examples: Int) -> ReducedStep {
+    func allReduceGradients(
+        _ group: any ProcessGroup, parameters: [Tensor], buffer: inout [Float],
+        loss: Float, correct: Int, examples: Int
+    ) -> ReducedStep {
         let gradientCount = parameters.reduce(0) { $0 + $1.count }
         let size = group.size
         if buffer.count != gradientCount + 3 * size { buffer = [Float](repeating: 0, count: gradientCount + 3 * size) }
@@ -219,7 +244,8 @@ extension Trainer {
         defer { for (module, mode) in modes { module.isTraining = mode } }
         var counts = [0.0, 0.0]
         withNoGrad {
-            for batch in testLoader.batches(epoch: 0, shard: BatchShard(index: group.rank, of: group.size)) where !batch.labels.isEmpty {
+            for batch in testLoader.batches(epoch: 0, shard: BatchShard(index: group.rank, of: group.size))
+            where !batch.labels.isEmpty {
                 counts[0] += Double(correctPredictionCount(logits: model(batch.images), labels: batch.labels))
                 counts[1] += Double(batch.labels.count)
             }

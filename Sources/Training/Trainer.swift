@@ -101,7 +101,8 @@ public final class Trainer {
     /// `model` must be this trainer's. A batch smaller than the shard count trains whole.
     public var dataParallel: DataParallel? {
         didSet {
-            precondition(dataParallel.map { $0.model === model } ?? true, "Trainer.dataParallel: its model is not the trainer's")
+            precondition(
+                dataParallel.map { $0.model === model } ?? true, "Trainer.dataParallel: its model is not the trainer's")
         }
     }
     /// Whether this process prints and writes files: it trains alone or is rank 0.
@@ -114,8 +115,10 @@ public final class Trainer {
         return BLAS.summary
     }
 
-    public init(model: any Module, optimizer: any Optimizer, train: ImageBatchLoader, test: ImageBatchLoader,
-                configuration: [String: String] = [:]) {
+    public init(
+        model: any Module, optimizer: any Optimizer, train: ImageBatchLoader, test: ImageBatchLoader,
+        configuration: [String: String] = [:]
+    ) {
         self.model = model
         self.optimizer = optimizer
         self.trainLoader = train
@@ -134,12 +137,14 @@ public final class Trainer {
             record.blas["processes"] = String(processGroup.size)
         }
         if let dataParallel {
-            dataParallel.synchronizeReplicas()   // the model may have been loaded from a checkpoint
+            dataParallel.synchronizeReplicas() // the model may have been loaded from a checkpoint
             record.blas["shards"] = String(dataParallel.shardCount)
         }
         let write: (String) -> Void = isRoot ? self.write : { _ in }
         // Under mpirun standard output is a pseudo-terminal whatever it is forwarded to: lines then.
-        let bar = processGroup == nil && progress == .automatic && isatty(STDOUT_FILENO) != 0 ? ProgressBar(write: write) : nil
+        let bar =
+            processGroup == nil && progress == .automatic && isatty(STDOUT_FILENO) != 0
+            ? ProgressBar(write: write) : nil
         let partialLines = progress != .quiet && bar == nil
         while completedEpochs < epochs {
             let epoch = completedEpochs + 1
@@ -150,21 +155,28 @@ public final class Trainer {
             record.examplesPerSecond = record.seconds > 0 ? examples / record.seconds : 0
             completedEpochs = epoch
             if progress != .quiet {
-                write(String(format: "epoch %d/%d: loss %.3f, train acc %.3f, test acc %.3f, %.1f examples/sec, %.1f s",
-                             epoch, epochs, metrics.loss, metrics.trainAccuracy, metrics.testAccuracy,
-                             metrics.examplesPerSecond, metrics.seconds))
+                write(
+                    String(
+                        format: "epoch %d/%d: loss %.3f, train acc %.3f, test acc %.3f, %.1f examples/sec, %.1f s",
+                        epoch, epochs, metrics.loss, metrics.trainAccuracy, metrics.testAccuracy,
+                        metrics.examplesPerSecond, metrics.seconds))
             }
             if isRoot { try writeOutputs(totalEpochs: epochs) }
         }
         if let last = record.epochs.last {
-            write(String(format: "loss %.3f, train acc %.3f, test acc %.3f", last.loss, last.trainAccuracy, last.testAccuracy))
+            write(
+                String(
+                    format: "loss %.3f, train acc %.3f, test acc %.3f", last.loss, last.trainAccuracy, last.testAccuracy
+                ))
             write(String(format: "%.1f examples/sec on CPU (%@)", record.examplesPerSecond, hardwareSummary))
         }
         return record
     }
 
-    private func trainEpoch(_ epoch: Int, of totalEpochs: Int, bar: ProgressBar?, partialLines: Bool,
-                            write: (String) -> Void) throws -> EpochMetrics {
+    private func trainEpoch(
+        _ epoch: Int, of totalEpochs: Int, bar: ProgressBar?, partialLines: Bool,
+        write: (String) -> Void
+    ) throws -> EpochMetrics {
         model.train()
         let batchCount = trainLoader.batchCount
         let curveEvery = max(batchCount / 5, 1)
@@ -173,15 +185,17 @@ public final class Trainer {
         var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 
         let shard = processGroup.map { BatchShard(index: $0.rank, of: $0.size) } ?? .whole
-        let batches: AnySequence<ImageBatch> = prefetch
+        let batches: AnySequence<ImageBatch> =
+            prefetch
             ? AnySequence(trainLoader.prefetchingBatches(epoch: epoch - 1, shard: shard))
             : AnySequence(trainLoader.batches(epoch: epoch - 1, shard: shard))
         let parameters = processGroup == nil ? [] : model.parameters()
         var reduceBuffer: [Float] = []
         for (index, batch) in batches.enumerated() {
             func diverged(_ value: Float) -> TrainingError {
-                .diverged(epoch: epoch, batch: index + 1, loss: value, learningRate: optimizer.learningRate,
-                          checkpoint: completedEpochs > 0 ? outputs.checkpoint?.path : nil)
+                .diverged(
+                    epoch: epoch, batch: index + 1, loss: value, learningRate: optimizer.learningRate,
+                    checkpoint: completedEpochs > 0 ? outputs.checkpoint?.path : nil)
             }
             optimizer.zeroGrad()
             if let processGroup {
@@ -194,8 +208,9 @@ public final class Trainer {
                     batchCorrect = correctPredictionCount(logits: logits, labels: batch.labels)
                     batchLoss.backward()
                 }
-                let step = allReduceGradients(processGroup, parameters: parameters, buffer: &reduceBuffer,
-                                              loss: value, correct: batchCorrect, examples: batch.labels.count)
+                let step = allReduceGradients(
+                    processGroup, parameters: parameters, buffer: &reduceBuffer,
+                    loss: value, correct: batchCorrect, examples: batch.labels.count)
                 if let rank = step.losses.firstIndex(where: { !$0.isFinite }) {
                     throw DataParallelError.diverged(rank: rank, underlying: diverged(step.losses[rank]))
                 }
@@ -224,20 +239,25 @@ public final class Trainer {
                 seen += batch.labels.count
             }
             if (index + 1) % curveEvery == 0 || index == batchCount - 1 {
-                let point = CurvePoint(x: Double(epoch - 1) + Double(index + 1) / Double(batchCount),
-                                       loss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen))
+                let point = CurvePoint(
+                    x: Double(epoch - 1) + Double(index + 1) / Double(batchCount),
+                    loss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen))
                 record.curve.append(point)
                 let seconds = elapsed
                 if partialLines && index < batchCount - 1 && seconds >= progressLinesAfter {
                     let remaining = seconds / Double(index + 1) * Double(batchCount - index - 1)
-                    write(String(format: "epoch %d/%d, batch %d/%d: loss %.3f, train acc %.3f, %.1f examples/sec, about %@ to the end of the epoch",
-                                 epoch, totalEpochs, index + 1, batchCount, point.loss, point.trainAccuracy,
-                                 Double(seen) / seconds, durationText(remaining)))
+                    write(
+                        String(
+                            format:
+                                "epoch %d/%d, batch %d/%d: loss %.3f, train acc %.3f, %.1f examples/sec, about %@ to the end of the epoch",
+                            epoch, totalEpochs, index + 1, batchCount, point.loss, point.trainAccuracy,
+                            Double(seen) / seconds, durationText(remaining)))
                 }
             }
-            bar?.update(epoch: epoch, of: totalEpochs, batch: index + 1, of: batchCount,
-                        loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
-                        examples: seen, seconds: elapsed)
+            bar?.update(
+                epoch: epoch, of: totalEpochs, batch: index + 1, of: batchCount,
+                loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
+                examples: seen, seconds: elapsed)
         }
         let seconds = elapsed
         bar?.clear()
@@ -246,10 +266,11 @@ public final class Trainer {
             processGroup.broadcastFromRoot(model.namedTensors().map(\.tensor))
         }
         let testAccuracy = processGroup.map { evaluateAccuracyInShards($0) } ?? evaluateAccuracy(model, on: testLoader)
-        return EpochMetrics(epoch: epoch, loss: seen > 0 ? lossSum / Double(seen) : 0,
-                            trainAccuracy: seen > 0 ? Double(correct) / Double(seen) : 0,
-                            testAccuracy: testAccuracy, examplesPerSecond: seconds > 0 ? Double(seen) / seconds : 0,
-                            seconds: seconds)
+        return EpochMetrics(
+            epoch: epoch, loss: seen > 0 ? lossSum / Double(seen) : 0,
+            trainAccuracy: seen > 0 ? Double(correct) / Double(seen) : 0,
+            testAccuracy: testAccuracy, examplesPerSecond: seconds > 0 ? Double(seen) / seconds : 0,
+            seconds: seconds)
     }
 
     private func writeOutputs(totalEpochs: Int) throws {
@@ -299,19 +320,26 @@ final class ProgressBar {
 
     init(write: @escaping (String) -> Void) { self.write = write }
 
-    func update(epoch: Int, of epochs: Int, batch: Int, of batches: Int, loss: Double, accuracy: Double,
-                examples: Int, seconds: Double) {
+    func update(
+        epoch: Int, of epochs: Int, batch: Int, of batches: Int, loss: Double, accuracy: Double,
+        examples: Int, seconds: Double
+    ) {
         let now = DispatchTime.now().uptimeNanoseconds
         guard batch == batches || now - lastDraw > 100_000_000 else { return }
         lastDraw = now
         let width = 24
         let filled = batches > 0 ? width * batch / batches : width
-        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "")
+        let bar =
+            String(repeating: "=", count: filled) + (filled < width ? ">" : "")
             + String(repeating: " ", count: max(width - filled - 1, 0))
         let rate = seconds > 0 ? Double(examples) / seconds : 0
         let eta = batch > 0 ? seconds / Double(batch) * Double(batches - batch) : 0
-        FileHandle.standardOutput.write(Data(String(format: "\r\u{1B}[2Kepoch %d/%d [%@] %d/%d loss %.3f acc %.3f %.0f ex/s ETA %.0fs",
-                                                     epoch, epochs, bar, batch, batches, loss, accuracy, rate, eta).utf8))
+        FileHandle.standardOutput.write(
+            Data(
+                String(
+                    format: "\r\u{1B}[2Kepoch %d/%d [%@] %d/%d loss %.3f acc %.3f %.0f ex/s ETA %.0fs",
+                    epoch, epochs, bar, batch, batches, loss, accuracy, rate, eta
+                ).utf8))
     }
 
     func clear() { FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8)) }

@@ -25,8 +25,10 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
         case examplesPerSecond = "examples_per_sec"
     }
 
-    public init(epoch: Int, loss: Double, trainAccuracy: Double, testAccuracy: Double,
-                examplesPerSecond: Double, seconds: Double) {
+    public init(
+        epoch: Int, loss: Double, trainAccuracy: Double, testAccuracy: Double,
+        examplesPerSecond: Double, seconds: Double
+    ) {
         self.epoch = epoch
         self.loss = loss
         self.trainAccuracy = trainAccuracy

@@ -15,7 +15,9 @@ struct ActivationsExperiment: Experiment {
     static let configuration = CommandConfiguration(
         commandName: "activations",
         abstract: "ReLU, sigmoid and tanh and their autodiff gradients, plotted over [-8, 8].",
-        discussion: "Writes activation-relu.svg, activation-sigmoid.svg and activation-tanh.svg into the directory given by --plot DIR (created if needed), or into the current directory.")
+        discussion:
+            "Writes activation-relu.svg, activation-sigmoid.svg and activation-tanh.svg into the directory given by --plot DIR (created if needed), or into the current directory."
+    )
 
     @OptionGroup var options: ExperimentOptions
 
@@ -35,7 +37,9 @@ struct ActivationsExperiment: Experiment {
     static let tablePoints: [Float] = [-8, -2, -1, -0.5, 0, 0.5, 1, 2, 8]
 
     /// `f(x)` and `f′(x)` by autodiff for every element of `x`.
-    static func valuesAndGradients(_ activation: Activation, at points: [Float]) -> (values: [Float], gradients: [Float]) {
+    static func valuesAndGradients(
+        _ activation: Activation, at points: [Float]
+    ) -> (values: [Float], gradients: [Float]) {
         let x = Tensor(points)
         x.requiresGrad = true
         let y = activation.apply(x)
@@ -55,17 +59,26 @@ struct ActivationsExperiment: Experiment {
 
     func run() throws {
         let directory = options.plot ?? FileManager.default.currentDirectoryPath
-        print("d2l §4.1 activation functions: relu, sigmoid, tanh over arange(-8, 8, 0.1), gradients by autodiff, SVGs into \(directory) (\(BLAS.summary))")
+        print(
+            "d2l §4.1 activation functions: relu, sigmoid, tanh over arange(-8, 8, 0.1), gradients by autodiff, SVGs into \(directory) (\(BLAS.summary))"
+        )
         let grid = Tensor.arange(-8, 8, step: 0.1).scalars
         var files: [String] = []
         for activation in Self.activations {
             let (values, gradients) = Self.valuesAndGradients(activation, at: grid)
-            var plot = CurvePlot(series: [
-                .init(label: "\(activation.name)(x)", color: "#1f77b4", points: zip(grid, values).map { (Double($0), Double($1)) }),
-                .init(label: "grad of \(activation.name)", color: "#bf00bf", dash: "6,4", points: zip(grid, gradients).map { (Double($0), Double($1)) }),
-            ], xRange: -8...8)
+            var plot = CurvePlot(
+                series: [
+                    .init(
+                        label: "\(activation.name)(x)", color: "#1f77b4",
+                        points: zip(grid, values).map { (Double($0), Double($1)) }),
+                    .init(
+                        label: "grad of \(activation.name)", color: "#bf00bf", dash: "6,4",
+                        points: zip(grid, gradients).map { (Double($0), Double($1)) }),
+                ], xRange: -8...8)
             plot.xLabel = "x"
-            let path = URL(fileURLWithPath: directory, isDirectory: true).appendingPathComponent("activation-\(activation.name).svg").path
+            let path = URL(fileURLWithPath: directory, isDirectory: true).appendingPathComponent(
+                "activation-\(activation.name).svg"
+            ).path
             try ExperimentOutput.writeSVG(plot, yLabel: "\(activation.name)(x), grad", to: path)
             files.append(path)
         }
@@ -77,13 +90,16 @@ struct ActivationsExperiment: Experiment {
             let (values, gradients) = Self.valuesAndGradients(activation, at: Self.tablePoints)
             table[activation.name] = values
             table[activation.name + "_grad"] = gradients
-            header += " " + activation.name.padding(toLength: 10, withPad: " ", startingAt: 0) + " " + "d\(activation.name)".padding(toLength: 10, withPad: " ", startingAt: 0)
+            header +=
+                " " + activation.name.padding(toLength: 10, withPad: " ", startingAt: 0) + " "
+                + "d\(activation.name)".padding(toLength: 10, withPad: " ", startingAt: 0)
         }
         print(header)
         for (row, x) in Self.tablePoints.enumerated() {
             var line = String(format: "%-7g", x)
             for activation in Self.activations {
-                line += String(format: " %-10.6f %-10.6f", table[activation.name]![row], table[activation.name + "_grad"]![row])
+                line += String(
+                    format: " %-10.6f %-10.6f", table[activation.name]![row], table[activation.name + "_grad"]![row])
             }
             print(line)
         }

@@ -38,7 +38,10 @@ struct D2L: ParsableCommand {
     static func main() {
         if let rank = MPIProcessGroup.launchedRank, rank != 0 {
             let null = open("/dev/null", O_WRONLY)
-            if null >= 0 { dup2(null, STDOUT_FILENO); close(null) }
+            if null >= 0 {
+                dup2(null, STDOUT_FILENO)
+                close(null)
+            }
         }
         BLAS.selectFastKernelOrRestart(programName: "d2l")
         var parsed = false
@@ -47,14 +50,15 @@ struct D2L: ParsableCommand {
             var command = try parseAsRoot()
             parsed = true
             if let processes, command is any Experiment, !(command is any ClassificationExperiment) {
-                throw ValidationError("under mpirun only the classification experiments train (data-parallel on \(processes.size) "
-                                      + "processes); run this command without mpirun")
+                throw ValidationError(
+                    "under mpirun only the classification experiments train (data-parallel on \(processes.size) "
+                        + "processes); run this command without mpirun")
             }
             try command.run()
             MPIProcessGroup.finalize()
         } catch {
             let code = exitCode(for: error)
-            if code == .success {  // --help, --version
+            if code == .success { // --help, --version
                 print(fullMessage(for: error))
                 MPIProcessGroup.finalize()
                 Foundation.exit(0)
@@ -90,15 +94,18 @@ struct List: ParsableCommand {
     func run() {
         for case let experiment as any Experiment.Type in D2L.configuration.subcommands {
             let configuration = experiment.configuration
-            print((configuration.commandName ?? "").padding(toLength: 20, withPad: " ", startingAt: 0)
-                  + "§" + experiment.section.padding(toLength: 9, withPad: " ", startingAt: 0) + configuration.abstract)
+            print(
+                (configuration.commandName ?? "").padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + "§" + experiment.section.padding(toLength: 9, withPad: " ", startingAt: 0)
+                    + configuration.abstract)
         }
     }
 }
 
 /// What BLAS this process runs on.
 struct BLASInfo: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "blas", abstract: "Show the OpenBLAS kernel, threads and configuration.")
+    static let configuration = CommandConfiguration(
+        commandName: "blas", abstract: "Show the OpenBLAS kernel, threads and configuration.")
 
     func run() {
         print("core:          \(BLAS.coreName)")

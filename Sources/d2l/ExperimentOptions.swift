@@ -14,12 +14,19 @@ struct ExperimentOptions: ParsableArguments {
     @Option(help: "Use only the first N training examples.") var trainLimit: Int?
     @Option(help: "Use only the first N test examples.") var testLimit: Int?
     @Option(help: "OpenBLAS threads (default: one per core).") var threads: Int?
-    @Option(help: "Data directory (Fashion-MNIST IDX files; default \(FashionMNIST.defaultDirectory) or $\(FashionMNIST.directoryEnvironmentVariable)) or data file.")
+    @Option(
+        help:
+            "Data directory (Fashion-MNIST IDX files; default \(FashionMNIST.defaultDirectory) or $\(FashionMNIST.directoryEnvironmentVariable)) or data file."
+    )
     var data: String?
     @Option(help: "Save the trained weights (safetensors state dict, loadable by PyTorch).") var save: String?
-    @Option(help: "Checkpoint file: continues the run saved there, or starts a new run there when the file does not exist yet; rewritten (atomically) after every epoch. A checkpoint of another experiment or configuration is refused.")
+    @Option(
+        help:
+            "Checkpoint file: continues the run saved there, or starts a new run there when the file does not exist yet; rewritten (atomically) after every epoch. A checkpoint of another experiment or configuration is refused."
+    )
     var resume: String?
-    @Option(help: "Write a JSON log of the run (configuration, per-epoch metrics, BLAS core and threads).") var json: String?
+    @Option(help: "Write a JSON log of the run (configuration, per-epoch metrics, BLAS core and threads).") var json:
+        String?
     @Option(help: "Write an SVG plot of the training curves, rewritten after every epoch.") var plot: String?
 
     /// Refuses values no experiment can use, each with a one-line message: epochs, batch sizes,
@@ -35,8 +42,11 @@ struct ExperimentOptions: ParsableArguments {
         }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be >= 1, got \(trainLimit)") }
         if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be >= 1, got \(testLimit)") }
-        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024, got \(threads)") }
-        for (name, path) in [("--save", save), ("--resume", resume), ("--json", json), ("--plot", plot)] where path?.isEmpty == true {
+        if let threads, !(1...1024).contains(threads) {
+            throw ValidationError("--threads must be between 1 and 1024, got \(threads)")
+        }
+        for (name, path) in [("--save", save), ("--resume", resume), ("--json", json), ("--plot", plot)]
+        where path?.isEmpty == true {
             throw ValidationError("\(name) needs a file name")
         }
     }

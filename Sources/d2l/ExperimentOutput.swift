@@ -11,14 +11,16 @@ enum ExperimentOutput {
     static func writeJSON<Value: Encodable>(_ value: Value, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try write(encoder.encode(value), to: path)
     }
 
     /// Writes the SVG of `plot` to `path`, adding the rotated y-axis label `yLabel` (CurvePlot
     /// only labels the x axis).
     static func writeSVG(_ plot: CurvePlot, yLabel: String, to path: String) throws {
-        let label = "<text x=\"14\" y=\"\(String(format: "%.2f", (15 + plot.height - 40) / 2))\" text-anchor=\"middle\" "
+        let label =
+            "<text x=\"14\" y=\"\(String(format: "%.2f", (15 + plot.height - 40) / 2))\" text-anchor=\"middle\" "
             + "transform=\"rotate(-90 14 \(String(format: "%.2f", (15 + plot.height - 40) / 2)))\">\(escape(yLabel))</text>\n"
         let svg = plot.svg().replacingOccurrences(of: "</svg>\n", with: label + "</svg>\n")
         try write(Data(svg.utf8), to: path)

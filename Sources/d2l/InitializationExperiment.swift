@@ -30,7 +30,9 @@ struct InitializationExperiment: Experiment {
     static let configuration = CommandConfiguration(
         commandName: "initialization",
         abstract: "The symmetry problem: an MLP started from constant weights vs Xavier on Fashion-MNIST.",
-        discussion: "Default: 1 epoch of the full training set; --train-limit / --test-limit take a slice. --data DIR is the Fashion-MNIST directory.")
+        discussion:
+            "Default: 1 epoch of the full training set; --train-limit / --test-limit take a slice. --data DIR is the Fashion-MNIST directory."
+    )
 
     @OptionGroup var options: ExperimentOptions
     @Option(help: "The constant every weight starts from in the symmetric run.") var constant: Float = 0.001
@@ -86,15 +88,21 @@ struct InitializationExperiment: Experiment {
         options.configureThreads()
         let epochs = options.epochs ?? 1, batchSize = options.batchSize ?? 256, lr = options.lr ?? 0.1
         let data = try FashionMNIST(directory: options.data)
-        let (trainLoader, testLoader) = data.loaders(batchSize: batchSize, seed: options.seed,
-                                                     trainLimit: options.trainLimit, testLimit: options.testLimit)
-        print("d2l §4.8 symmetry: MLP 784-\(hidden)-10 (ReLU), SGD lr \(lr), batch \(batchSize), \(epochs) epoch\(epochs == 1 ? "" : "s"), \(trainLoader.count) train / \(testLoader.count) test images, seed \(options.seed) (\(BLAS.summary))")
+        let (trainLoader, testLoader) = data.loaders(
+            batchSize: batchSize, seed: options.seed,
+            trainLimit: options.trainLimit, testLimit: options.testLimit)
+        print(
+            "d2l §4.8 symmetry: MLP 784-\(hidden)-10 (ReLU), SGD lr \(lr), batch \(batchSize), \(epochs) epoch\(epochs == 1 ? "" : "s"), \(trainLoader.count) train / \(testLoader.count) test images, seed \(options.seed) (\(BLAS.summary))"
+        )
 
         var runs: [RunResult] = []
-        for (name, initializer) in [("constant \(constant)", Initializer.constant(constant)), ("xavier uniform", Initializer.xavierUniform())] {
+        for (name, initializer) in [
+            ("constant \(constant)", Initializer.constant(constant)), ("xavier uniform", Initializer.xavierUniform()),
+        ] {
             var generator = RandomGenerator(seed: options.seed)
             let hiddenLayer = Linear(inputFeatures: 784, outputFeatures: hidden, using: &generator)
-            let net = Sequential(Flatten(), hiddenLayer, ReLU(), Linear(inputFeatures: hidden, outputFeatures: 10, using: &generator))
+            let net = Sequential(
+                Flatten(), hiddenLayer, ReLU(), Linear(inputFeatures: hidden, outputFeatures: 10, using: &generator))
             net.initializeWeights(initializer, bias: .zeros, using: &generator)
             let initialSpread = Self.spread(of: hiddenLayer.weight)
             let optimizer = SGD(net, learningRate: lr)
@@ -121,23 +129,30 @@ struct InitializationExperiment: Experiment {
             let finalSpread = Self.spread(of: hiddenLayer.weight)
             let largest = Self.largestMagnitude(of: hiddenLayer.weight)
             let tolerance = Self.symmetryTolerance * largest
-            let result = RunResult(initialization: name, initialHiddenSpread: initialSpread, finalHiddenSpread: finalSpread,
-                                   finalLargestHiddenWeight: largest,
-                                   finalRelativeHiddenSpread: largest > 0 ? finalSpread / largest : 0,
-                                   distinctUnitTolerance: tolerance,
-                                   distinctHiddenUnits: Self.distinctRows(hiddenLayer.weight, bias: hiddenLayer.bias!, tolerance: tolerance),
-                                   bitwiseDistinctHiddenUnits: Self.distinctRows(hiddenLayer.weight, bias: hiddenLayer.bias!, tolerance: 0),
-                                   trainLoss: lossCount > 0 ? Float(lossSum / Double(lossCount)) : .nan,
-                                   testAccuracy: Float(correct) / Float(Swift.max(testLoader.count, 1)))
-            print("\(name): max pairwise difference of hidden weight rows \(String(format: "%g", result.initialHiddenSpread)) → \(String(format: "%g", result.finalHiddenSpread)) after training "
-                  + "(\(String(format: "%.1e", result.finalRelativeHiddenSpread)) of the largest weight), "
-                  + "distinct hidden units \(result.distinctHiddenUnits) of \(hidden), train loss \(String(format: "%.3f", result.trainLoss)), test acc \(String(format: "%.3f", result.testAccuracy))")
+            let result = RunResult(
+                initialization: name, initialHiddenSpread: initialSpread, finalHiddenSpread: finalSpread,
+                finalLargestHiddenWeight: largest,
+                finalRelativeHiddenSpread: largest > 0 ? finalSpread / largest : 0,
+                distinctUnitTolerance: tolerance,
+                distinctHiddenUnits: Self.distinctRows(
+                    hiddenLayer.weight, bias: hiddenLayer.bias!, tolerance: tolerance),
+                bitwiseDistinctHiddenUnits: Self.distinctRows(
+                    hiddenLayer.weight, bias: hiddenLayer.bias!, tolerance: 0),
+                trainLoss: lossCount > 0 ? Float(lossSum / Double(lossCount)) : .nan,
+                testAccuracy: Float(correct) / Float(Swift.max(testLoader.count, 1)))
+            print(
+                "\(name): max pairwise difference of hidden weight rows \(String(format: "%g", result.initialHiddenSpread)) → \(String(format: "%g", result.finalHiddenSpread)) after training "
+                    + "(\(String(format: "%.1e", result.finalRelativeHiddenSpread)) of the largest weight), "
+                    + "distinct hidden units \(result.distinctHiddenUnits) of \(hidden), train loss \(String(format: "%.3f", result.trainLoss)), test acc \(String(format: "%.3f", result.testAccuracy))"
+            )
             runs.append(result)
         }
         print(Self.symmetrySummary(constantRun: runs[0], hiddenUnits: hidden))
         if let json = options.json {
-            try ExperimentOutput.writeJSON(Results(epochs: epochs, batchSize: batchSize, learningRate: lr, trainExamples: trainLoader.count,
-                                                   testExamples: testLoader.count, seed: options.seed, blas: BLAS.summary, runs: runs), to: json)
+            try ExperimentOutput.writeJSON(
+                Results(
+                    epochs: epochs, batchSize: batchSize, learningRate: lr, trainExamples: trainLoader.count,
+                    testExamples: testLoader.count, seed: options.seed, blas: BLAS.summary, runs: runs), to: json)
         }
     }
 
@@ -151,10 +166,12 @@ struct InitializationExperiment: Experiment {
         } else if run.distinctHiddenUnits == 1 {
             outcome = "here they stayed at rounding level (\(relative) of the largest weight)"
         } else {
-            outcome = "here training amplified those differences to \(relative) of the largest weight: "
+            outcome =
+                "here training amplified those differences to \(relative) of the largest weight: "
                 + "the symmetric state is unstable, yet only \(run.distinctHiddenUnits) of \(hiddenUnits) units came apart"
         }
-        return "Units count as distinct when they differ by more than \(String(format: "%g", symmetryTolerance)) of the largest weight. "
+        return
+            "Units count as distinct when they differ by more than \(String(format: "%g", symmetryTolerance)) of the largest weight. "
             + "In exact arithmetic a constant start keeps all \(hiddenUnits) units identical; in float32 they may differ by rounding "
             + "(OpenBLAS sums the units of different output tiles in different orders), and \(outcome)."
     }

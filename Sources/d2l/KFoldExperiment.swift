@@ -27,7 +27,8 @@ struct KFoldExperiment: Experiment {
     static let section = "4.10"
     static let configuration = CommandConfiguration(
         commandName: "kfold",
-        abstract: "House prices (Kaggle): 5-fold cross-validation of a linear model trained with Adam, then the submission.",
+        abstract:
+            "House prices (Kaggle): 5-fold cross-validation of a linear model trained with Adam, then the submission.",
         discussion: """
             Reads DIR/kaggle_house_pred_train.csv and, if present, DIR/kaggle_house_pred_test.csv (standardised together, as the book), \
             where DIR is --data, else $D2L_KAGGLE_HOUSE_DIR, else ~/.cache/d2l/kaggle-house-prices. Fetch the files into DIR with \
@@ -47,8 +48,12 @@ struct KFoldExperiment: Experiment {
 
     func validate() throws {
         guard folds >= 2 else { throw ValidationError("--folds must be >= 2, got \(folds)") }
-        guard !(synthetic && options.data != nil) else { throw ValidationError("--synthetic and --data exclude each other") }
-        guard weightDecay >= 0 && weightDecay.isFinite else { throw ValidationError("--weight-decay must be >= 0, got \(weightDecay)") }
+        guard !(synthetic && options.data != nil) else {
+            throw ValidationError("--synthetic and --data exclude each other")
+        }
+        guard weightDecay >= 0 && weightDecay.isFinite else {
+            throw ValidationError("--weight-decay must be >= 0, got \(weightDecay)")
+        }
     }
 
     /// The file names of Kaggle's competition data, as the book downloads them.
@@ -92,30 +97,46 @@ struct KFoldExperiment: Experiment {
         let (dataSet, source) = try loadData(using: &generator)
         let features = dataSet.trainFeatures, labels = dataSet.trainLabels
         let count = features.shape[0], width = features.shape[1]
-        guard count >= folds else { throw ExperimentFailure("kfold: \(count) training rows cannot make \(folds) folds") }
+        guard count >= folds else {
+            throw ExperimentFailure("kfold: \(count) training rows cannot make \(folds) folds")
+        }
         if submission != nil {
             guard dataSet.testFeatures.shape[0] > 0, dataSet.testIDs.count == dataSet.testFeatures.shape[0] else {
-                throw ExperimentFailure("kfold: --submission needs the test table \(Self.testFileName) with an Id column beside the training table")
+                throw ExperimentFailure(
+                    "kfold: --submission needs the test table \(Self.testFileName) with an Id column beside the training table"
+                )
             }
         }
-        print("d2l §4.10 house prices, \(folds)-fold: \(count) rows × \(width) features, Linear(\(width), 1), Adam lr \(lr), weight decay \(weightDecay), batch \(batchSize), \(epochs) epochs, seed \(options.seed) (\(BLAS.summary))")
+        print(
+            "d2l §4.10 house prices, \(folds)-fold: \(count) rows × \(width) features, Linear(\(width), 1), Adam lr \(lr), weight decay \(weightDecay), batch \(batchSize), \(epochs) epochs, seed \(options.seed) (\(BLAS.summary))"
+        )
         print("data: \(source)")
 
         let kFold = KFold(k: folds, count: count)
         var results: [FoldResult] = [], firstFoldCurve: [(train: Float, valid: Float)] = []
         for fold in 0..<folds {
             let (train, valid) = kFold.data(fold: fold, features: features, labels: labels)
-            let (_, curve) = try fit(train, valid: valid, epochs: epochs, batchSize: batchSize, lr: lr, using: &generator)
-            let last = curve.last ?? (Self.logRMSE(predictions: Tensor.zeros(train.labels.shape), labels: train.labels),
-                                      Self.logRMSE(predictions: Tensor.zeros(valid.labels.shape), labels: valid.labels))
+            let (_, curve) = try fit(
+                train, valid: valid, epochs: epochs, batchSize: batchSize, lr: lr, using: &generator)
+            let last =
+                curve.last ?? (
+                    Self.logRMSE(predictions: Tensor.zeros(train.labels.shape), labels: train.labels),
+                    Self.logRMSE(predictions: Tensor.zeros(valid.labels.shape), labels: valid.labels)
+                )
             if fold == 0 { firstFoldCurve = curve }
-            print("fold \(fold + 1), train log rmse \(String(format: "%f", last.train)), valid log rmse \(String(format: "%f", last.valid))")
+            print(
+                "fold \(fold + 1), train log rmse \(String(format: "%f", last.train)), valid log rmse \(String(format: "%f", last.valid))"
+            )
             results.append(FoldResult(fold: fold + 1, trainLogRMSE: last.train, validLogRMSE: last.valid))
         }
-        let averageTrain = KFold.average(results.map(\.trainLogRMSE)), averageValid = KFold.average(results.map(\.validLogRMSE))
-        print("\(folds)-fold validation: avg train log rmse: \(String(format: "%f", averageTrain)), avg valid log rmse: \(String(format: "%f", averageValid))")
+        let averageTrain = KFold.average(results.map(\.trainLogRMSE)),
+            averageValid = KFold.average(results.map(\.validLogRMSE))
+        print(
+            "\(folds)-fold validation: avg train log rmse: \(String(format: "%f", averageTrain)), avg valid log rmse: \(String(format: "%f", averageValid))"
+        )
         // The book's train_and_pred: one more fit, on every training row, predicting the test table.
-        let (net, full) = try fit((features, labels), valid: nil, epochs: epochs, batchSize: batchSize, lr: lr, using: &generator)
+        let (net, full) = try fit(
+            (features, labels), valid: nil, epochs: epochs, batchSize: batchSize, lr: lr, using: &generator)
         let fullTrain = full.last?.train ?? Self.logRMSE(predictions: Tensor.zeros(labels.shape), labels: labels)
         print("full training set: train log rmse \(String(format: "%f", fullTrain))")
         if let submission {
@@ -126,21 +147,32 @@ struct KFoldExperiment: Experiment {
 
         if let plot = options.plot {
             // The book's figure: fold 1's train and valid log-rmse against epochs, log y axis.
-            var chart = CurvePlot(series: [
-                .init(label: "train", color: "#1f77b4", points: firstFoldCurve.enumerated().map { (Double($0.offset + 1), ExperimentOutput.log10($0.element.train)) }),
-                .init(label: "valid", color: "#bf00bf", dash: "6,4", points: firstFoldCurve.enumerated().map { (Double($0.offset + 1), ExperimentOutput.log10($0.element.valid)) }),
-            ], xRange: 1...Double(Swift.max(epochs, 2)))
+            var chart = CurvePlot(
+                series: [
+                    .init(
+                        label: "train", color: "#1f77b4",
+                        points: firstFoldCurve.enumerated().map {
+                            (Double($0.offset + 1), ExperimentOutput.log10($0.element.train))
+                        }),
+                    .init(
+                        label: "valid", color: "#bf00bf", dash: "6,4",
+                        points: firstFoldCurve.enumerated().map {
+                            (Double($0.offset + 1), ExperimentOutput.log10($0.element.valid))
+                        }),
+                ], xRange: 1...Double(Swift.max(epochs, 2)))
             let values = chart.series.flatMap(\.points).map(\.y).filter(\.isFinite)
             chart.yRange = ((values.min() ?? -1) - 0.05)...((values.max() ?? 0) + 0.05)
             try ExperimentOutput.writeSVG(chart, yLabel: "log10 log rmse (fold 1)", to: plot)
             print("plot: \(plot)")
         }
         if let json = options.json {
-            try ExperimentOutput.writeJSON(Results(data: source, trainRows: count, features: width, folds: folds, epochs: epochs,
-                                                   batchSize: batchSize, learningRate: lr, weightDecay: weightDecay, seed: options.seed,
-                                                   blas: BLAS.summary, foldResults: results, averageTrainLogRMSE: averageTrain,
-                                                   averageValidLogRMSE: averageValid, fullTrainLogRMSE: fullTrain,
-                                                   submission: submission), to: json)
+            try ExperimentOutput.writeJSON(
+                Results(
+                    data: source, trainRows: count, features: width, folds: folds, epochs: epochs,
+                    batchSize: batchSize, learningRate: lr, weightDecay: weightDecay, seed: options.seed,
+                    blas: BLAS.summary, foldResults: results, averageTrainLogRMSE: averageTrain,
+                    averageValidLogRMSE: averageValid, fullTrainLogRMSE: fullTrain,
+                    submission: submission), to: json)
         }
     }
 
@@ -148,27 +180,40 @@ struct KFoldExperiment: Experiment {
     /// table (`--synthetic`), `--data`, or Kaggle's directory (`KaggleHousePrices.resolveDirectory`).
     private func loadData(using generator: inout RandomGenerator) throws -> (TabularDataSet, String) {
         if synthetic {
-            let (train, test) = TabularDataSet.syntheticHousePrices(trainCount: 1460, testCount: 1459, using: &generator)
-            return (try TabularDataSet(train: train, test: test, labelColumn: "SalePrice", idColumn: "Id"),
-                    "SYNTHETIC house-price table (TabularDataSet.syntheticHousePrices, 1460 train + 1459 test rows, seed \(options.seed)), "
-                    + "NOT Kaggle's data: the book's numbers do not apply")
+            let (train, test) = TabularDataSet.syntheticHousePrices(
+                trainCount: 1460, testCount: 1459, using: &generator)
+            return (
+                try TabularDataSet(train: train, test: test, labelColumn: "SalePrice", idColumn: "Id"),
+                "SYNTHETIC house-price table (TabularDataSet.syntheticHousePrices, 1460 train + 1459 test rows, seed \(options.seed)), "
+                    + "NOT Kaggle's data: the book's numbers do not apply"
+            )
         }
         let path = KaggleHousePrices.resolveDirectory(options.data)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw DataSetError.missingFile(path: path, hint: options.data == nil
-                ? KaggleHousePrices.fetchHint(directory: path) + ", or pass --data DIR (or --synthetic)"
-                : "Pass a directory holding \(Self.trainFileName) (and \(Self.testFileName)), or a training CSV file")
+            throw DataSetError.missingFile(
+                path: path,
+                hint: options.data == nil
+                    ? KaggleHousePrices.fetchHint(directory: path) + ", or pass --data DIR (or --synthetic)"
+                    : "Pass a directory holding \(Self.trainFileName) (and \(Self.testFileName)), or a training CSV file"
+            )
         }
         if isDirectory.boolValue {
             let directory = URL(fileURLWithPath: path, isDirectory: true)
-            let trainURL = directory.appendingPathComponent(Self.trainFileName), testURL = directory.appendingPathComponent(Self.testFileName)
+            let trainURL = directory.appendingPathComponent(Self.trainFileName),
+                testURL = directory.appendingPathComponent(Self.testFileName)
             guard FileManager.default.fileExists(atPath: trainURL.path) else {
                 throw DataSetError.missingFile(path: trainURL.path, hint: KaggleHousePrices.fetchHint(directory: path))
             }
             let hasTest = FileManager.default.fileExists(atPath: testURL.path)
             let dataSet = try TabularDataSet.housePrices(trainFile: trainURL, testFile: hasTest ? testURL : nil)
-            return (dataSet, "\(trainURL.path)" + (hasTest ? " + \(testURL.path) (standardised together, as the book)" : " (no test table: standardised over the training rows)"))
+            return (
+                dataSet,
+                "\(trainURL.path)"
+                    + (hasTest
+                        ? " + \(testURL.path) (standardised together, as the book)"
+                        : " (no test table: standardised over the training rows)")
+            )
         }
         let dataSet = try TabularDataSet.housePrices(trainFile: URL(fileURLWithPath: path))
         return (dataSet, "\(path) (training table only: standardised over its own rows)")
@@ -178,7 +223,8 @@ struct KFoldExperiment: Experiment {
     /// then one row per test example, `ids[i]` and `predictions[i]` (`[N, 1]`, N = `ids.count`)
     /// in its shortest exact decimal form. Atomic: a temporary file renamed over `path`.
     static func writeSubmission(ids: [String], predictions: Tensor, to path: String) throws {
-        precondition(predictions.count == ids.count, "writeSubmission: \(predictions.shape) predictions for \(ids.count) ids")
+        precondition(
+            predictions.count == ids.count, "writeSubmission: \(predictions.shape) predictions for \(ids.count) ids")
         let rows = ids.enumerated().map { [$0.element, "\(predictions.buffer[$0.offset])"] }
         let table = CSVTable(name: path, header: ["Id", "SalePrice"], rows: rows)
         try ExperimentOutput.write(Data(table.csvText.utf8), to: path)
@@ -186,11 +232,14 @@ struct KFoldExperiment: Experiment {
 
     /// Trains a fresh `Linear(features, 1)` with Adam on `train`; returns the trained network and
     /// the train and valid log-rmse after every epoch (valid is 0 without a validation set).
-    private func fit(_ train: RegressionData, valid: RegressionData?, epochs: Int, batchSize: Int, lr: Float,
-                     using generator: inout RandomGenerator) throws -> (net: Sequential, curve: [(train: Float, valid: Float)]) {
+    private func fit(
+        _ train: RegressionData, valid: RegressionData?, epochs: Int, batchSize: Int, lr: Float,
+        using generator: inout RandomGenerator
+    ) throws -> (net: Sequential, curve: [(train: Float, valid: Float)]) {
         let net = Sequential(Linear(inputFeatures: train.features.shape[1], outputFeatures: 1, using: &generator))
         let optimizer = Adam([ParameterGroup(net, learningRate: lr, weightDecay: weightDecay)])
-        let loader = TensorDataLoader(features: train.features, targets: train.labels, batchSize: batchSize, shuffle: true, using: &generator)
+        let loader = TensorDataLoader(
+            features: train.features, targets: train.labels, batchSize: batchSize, shuffle: true, using: &generator)
         var curve: [(train: Float, valid: Float)] = []
         for epoch in 0..<epochs {
             for (x, y) in loader.batches(epoch: epoch) {
@@ -199,11 +248,14 @@ struct KFoldExperiment: Experiment {
                 optimizer.step()
             }
             let scores = withNoGrad {
-                (Self.logRMSE(predictions: net(train.features), labels: train.labels),
-                 valid.map { Self.logRMSE(predictions: net($0.features), labels: $0.labels) } ?? 0)
+                (
+                    Self.logRMSE(predictions: net(train.features), labels: train.labels),
+                    valid.map { Self.logRMSE(predictions: net($0.features), labels: $0.labels) } ?? 0
+                )
             }
             guard scores.0.isFinite && scores.1.isFinite else {
-                throw ExperimentFailure("kfold: training diverged at epoch \(epoch + 1) (log rmse \(scores.0)); try a smaller --lr")
+                throw ExperimentFailure(
+                    "kfold: training diverged at epoch \(epoch + 1) (log rmse \(scores.0)); try a smaller --lr")
             }
             curve.append(scores)
         }
@@ -213,11 +265,13 @@ struct KFoldExperiment: Experiment {
     /// The book's `log_rmse`: `√(mean((log max(ŷ, 1) − log y)²))` over `predictions` and
     /// `labels` (same count, labels > 0), computed in `Double`.
     static func logRMSE(predictions: Tensor, labels: Tensor) -> Float {
-        precondition(predictions.count == labels.count && labels.count > 0,
-                     "logRMSE: \(predictions.shape) predictions for \(labels.shape) labels")
+        precondition(
+            predictions.count == labels.count && labels.count > 0,
+            "logRMSE: \(predictions.shape) predictions for \(labels.shape) labels")
         var sum = 0.0
         for i in 0..<labels.count {
-            let difference = Foundation.log(Swift.max(Double(predictions.buffer[i]), 1)) - Foundation.log(Double(labels.buffer[i]))
+            let difference =
+                Foundation.log(Swift.max(Double(predictions.buffer[i]), 1)) - Foundation.log(Double(labels.buffer[i]))
             sum += difference * difference
         }
         return Float((sum / Double(labels.count)).squareRoot())

@@ -22,11 +22,15 @@ struct LinearRegressionExperiment: Experiment {
     func run() throws {
         options.configureThreads()
         let epochs = options.epochs ?? 3, batchSize = options.batchSize ?? 10, lr = options.lr ?? 0.03
-        print("d2l §3.2 linear regression: \(examples) examples, batch \(batchSize), lr \(lr), \(epochs) epochs (\(BLAS.summary))")
+        print(
+            "d2l §3.2 linear regression: \(examples) examples, batch \(batchSize), lr \(lr), \(epochs) epochs (\(BLAS.summary))"
+        )
         var generator = RandomGenerator(seed: options.seed)
         let trueWeights: [Float] = [2, -3.4], trueBias: Float = 4.2
-        let (features, labels) = SyntheticData.linear(weights: trueWeights, bias: trueBias, count: examples, using: &generator)
-        let loader = TensorDataLoader(features: features, targets: labels, batchSize: batchSize, shuffle: true, seed: options.seed)
+        let (features, labels) = SyntheticData.linear(
+            weights: trueWeights, bias: trueBias, count: examples, using: &generator)
+        let loader = TensorDataLoader(
+            features: features, targets: labels, batchSize: batchSize, shuffle: true, seed: options.seed)
 
         print("from scratch (squared loss ½(ŷ − y)², sgd: param −= lr · grad / batch_size):")
         let model = LinearRegression(inputs: 2, using: &generator)
@@ -68,7 +72,9 @@ struct LinearRegressionExperiment: Experiment {
             design[i, 1] = features[i, 1]
         }
         let solution = try LeastSquares.solve(design, labels)
-        print("least squares (LAPACKE_sgels): w = [\(format(solution[0, 0])), \(format(solution[1, 0]))], b = \(format(solution[2, 0]))")
+        print(
+            "least squares (LAPACKE_sgels): w = [\(format(solution[0, 0])), \(format(solution[1, 0]))], b = \(format(solution[2, 0]))"
+        )
         if let save = options.save { try net.saveStateDict(to: URL(fileURLWithPath: save)) }
     }
 

@@ -7,7 +7,8 @@ import Training
 
 /// `d2l summary <model>`: the book's shape walk and the parameter count.
 struct Summary: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print each layer's output shape for one example input, and the parameter count.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print each layer's output shape for one example input, and the parameter count.")
 
     @Argument(help: "The model: \(ModelZoo.names.joined(separator: ", ")).") var model: String
     @Flag(help: "Print JSON instead of text.") var json = false
@@ -15,13 +16,22 @@ struct Summary: ParsableCommand {
     func run() throws {
         let summary = try ModelZoo.summary(of: model)
         if json {
-            struct Row: Encodable { var layer: String; var output_shape: [Int] }
-            struct Document: Encodable { var model: String; var input_shape: [Int]; var layers: [Row]; var parameters: Int }
+            struct Row: Encodable {
+                var layer: String
+                var output_shape: [Int]
+            }
+            struct Document: Encodable {
+                var model: String
+                var input_shape: [Int]
+                var layers: [Row]
+                var parameters: Int
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let document = Document(model: model, input_shape: summary.inputShape,
-                                    layers: summary.rows.map { Row(layer: $0.layer, output_shape: $0.outputShape) },
-                                    parameters: summary.parameterCount)
+            let document = Document(
+                model: model, input_shape: summary.inputShape,
+                layers: summary.rows.map { Row(layer: $0.layer, output_shape: $0.outputShape) },
+                parameters: summary.parameterCount)
             print(String(decoding: try encoder.encode(document), as: UTF8.self))
             return
         }
@@ -33,10 +43,12 @@ struct Summary: ParsableCommand {
 
 /// `d2l evaluate <model> --weights FILE`: test accuracy of saved weights (ours or PyTorch's).
 struct Evaluate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Test accuracy of a model's saved weights (safetensors state dict, ours or PyTorch's).")
+    static let configuration = CommandConfiguration(
+        abstract: "Test accuracy of a model's saved weights (safetensors state dict, ours or PyTorch's).")
 
     @Argument(help: "The model: \(ModelZoo.names.joined(separator: ", ")).") var model: String
-    @Option(help: "The weights: a safetensors state dict with the model's PyTorch keys, or a d2l checkpoint.") var weights: String
+    @Option(help: "The weights: a safetensors state dict with the model's PyTorch keys, or a d2l checkpoint.")
+    var weights: String
     @Option(help: "Use only the first N test examples.") var testLimit: Int?
     @Option(help: "Batch size for evaluation.") var batchSize = 256
     @Option(help: "Resize images to N×N (default: the book's for the model).") var resize: Int?
@@ -58,15 +70,17 @@ struct Evaluate: ParsableCommand {
         try checkSize(of: network, experimentName: model, side: side ?? 28)
         let contents = try SafeTensors.read(from: URL(fileURLWithPath: weights))
         var state = contents.dictionary
-        if contents.metadata["format"] == Trainer.checkpointFormat {  // a training checkpoint: its model part
-            state = Dictionary(uniqueKeysWithValues: state.compactMap { key, tensor in
-                key.hasPrefix("model.") ? (String(key.dropFirst(6)), tensor) : nil
-            })
+        if contents.metadata["format"] == Trainer.checkpointFormat { // a training checkpoint: its model part
+            state = Dictionary(
+                uniqueKeysWithValues: state.compactMap { key, tensor in
+                    key.hasPrefix("model.") ? (String(key.dropFirst(6)), tensor) : nil
+                })
         }
         try network.loadStateDict(state)
         let data = try FashionMNIST(directory: data)
-        let loader = ImageBatchLoader(dataSet: data.test, batchSize: batchSize, shuffle: false, limit: testLimit,
-                                      resize: side.map { ImageSize($0, $0) })
+        let loader = ImageBatchLoader(
+            dataSet: data.test, batchSize: batchSize, shuffle: false, limit: testLimit,
+            resize: side.map { ImageSize($0, $0) })
         let accuracy = evaluateAccuracy(network, on: loader)
         print(String(format: "%@: test acc %.4f on %d examples (%@)", model, accuracy, loader.count, BLAS.summary))
     }

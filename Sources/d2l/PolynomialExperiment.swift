@@ -18,7 +18,9 @@ struct PolynomialExperiment: Experiment {
     static let configuration = CommandConfiguration(
         commandName: "polynomial",
         abstract: "Polynomial regression with 4, 2 and 20 features: fitting, underfitting, overfitting.",
-        discussion: "--epochs sets all three cases (default 400, 1500 for 20 features). --plot FILE writes one SVG with the six train/test MSE curves on a log10 axis.")
+        discussion:
+            "--epochs sets all three cases (default 400, 1500 for 20 features). --plot FILE writes one SVG with the six train/test MSE curves on a log10 axis."
+    )
 
     @OptionGroup var options: ExperimentOptions
 
@@ -66,7 +68,9 @@ struct PolynomialExperiment: Experiment {
         options.configureThreads()
         let batchSize = options.batchSize ?? 10, lr = options.lr ?? 0.01
         let epochText = options.epochs.map { "\($0) epochs" } ?? "400 epochs (1500 for 20 features)"
-        print("d2l §4.4 polynomial regression: 100 train / 100 test, batch \(batchSize), lr \(lr), \(epochText), seed \(options.seed) (\(BLAS.summary))")
+        print(
+            "d2l §4.4 polynomial regression: 100 train / 100 test, batch \(batchSize), lr \(lr), \(epochText), seed \(options.seed) (\(BLAS.summary))"
+        )
         var generator = RandomGenerator(seed: options.seed)
         let data = SyntheticData.polynomial(using: &generator)
 
@@ -75,12 +79,16 @@ struct PolynomialExperiment: Experiment {
             let epochs = options.epochs ?? item.bookEpochs
             let start = Date()
             let (train, test) = (data.train(degree: item.features), data.test(degree: item.features))
-            let net = Sequential(Linear(inputFeatures: item.features, outputFeatures: 1, bias: false, using: &generator))
+            let net = Sequential(
+                Linear(inputFeatures: item.features, outputFeatures: 1, bias: false, using: &generator))
             let optimizer = SGD(net, learningRate: lr)
-            let loader = TensorDataLoader(features: train.features, targets: train.labels, batchSize: Swift.min(batchSize, data.trainCount),
-                                          shuffle: true, using: &generator)
+            let loader = TensorDataLoader(
+                features: train.features, targets: train.labels, batchSize: Swift.min(batchSize, data.trainCount),
+                shuffle: true, using: &generator)
             func evaluate() -> (train: Float, test: Float) {
-                withNoGrad { (mseLoss(net(train.features), train.labels).item, mseLoss(net(test.features), test.labels).item) }
+                withNoGrad {
+                    (mseLoss(net(train.features), train.labels).item, mseLoss(net(test.features), test.labels).item)
+                }
             }
             var curve: [[Float]] = []
             let initial = evaluate()
@@ -102,11 +110,18 @@ struct PolynomialExperiment: Experiment {
             print("\(item.name), \(epochs) epochs:")
             print("  weight: \(ExperimentOutput.list(weights))")
             print("  true:   \(ExperimentOutput.list(Array(data.trueWeights.prefix(item.features))))")
-            print("  train MSE \(String(format: "%.6g", final.train)), test MSE \(String(format: "%.6g", final.test)) (\(String(format: "%.3f", seconds)) s)")
-            guard final.train.isFinite else { throw ExperimentFailure("\(item.name): training diverged (train MSE \(final.train)); try a smaller --lr") }
-            results.append(CaseResult(name: item.name, features: item.features, epochs: epochs, weights: weights,
-                                      trueWeights: Array(data.trueWeights.prefix(item.features)), trainMSE: final.train,
-                                      testMSE: final.test, curve: curve, seconds: seconds))
+            print(
+                "  train MSE \(String(format: "%.6g", final.train)), test MSE \(String(format: "%.6g", final.test)) (\(String(format: "%.3f", seconds)) s)"
+            )
+            guard final.train.isFinite else {
+                throw ExperimentFailure(
+                    "\(item.name): training diverged (train MSE \(final.train)); try a smaller --lr")
+            }
+            results.append(
+                CaseResult(
+                    name: item.name, features: item.features, epochs: epochs, weights: weights,
+                    trueWeights: Array(data.trueWeights.prefix(item.features)), trainMSE: final.train,
+                    testMSE: final.test, curve: curve, seconds: seconds))
         }
 
         if let plot = options.plot {
@@ -114,8 +129,10 @@ struct PolynomialExperiment: Experiment {
             print("plot: \(plot)")
         }
         if let json = options.json {
-            try ExperimentOutput.writeJSON(Results(batchSize: batchSize, learningRate: lr, seed: options.seed,
-                                                   blas: BLAS.summary, cases: results), to: json)
+            try ExperimentOutput.writeJSON(
+                Results(
+                    batchSize: batchSize, learningRate: lr, seed: options.seed,
+                    blas: BLAS.summary, cases: results), to: json)
         }
     }
 
@@ -125,13 +142,18 @@ struct PolynomialExperiment: Experiment {
         var series: [CurvePlot.Series] = []
         for (item, result) in zip(cases, results) {
             let label = "\(item.features) feat."
-            series.append(.init(label: "\(label) train", color: item.color,
-                                points: result.curve.map { (Double($0[0]), ExperimentOutput.log10($0[1])) }))
-            series.append(.init(label: "\(label) test", color: item.color, dash: "6,4",
-                                points: result.curve.map { (Double($0[0]), ExperimentOutput.log10($0[2])) }))
+            series.append(
+                .init(
+                    label: "\(label) train", color: item.color,
+                    points: result.curve.map { (Double($0[0]), ExperimentOutput.log10($0[1])) }))
+            series.append(
+                .init(
+                    label: "\(label) test", color: item.color, dash: "6,4",
+                    points: result.curve.map { (Double($0[0]), ExperimentOutput.log10($0[2])) }))
         }
         let values = series.flatMap(\.points).map(\.y).filter(\.isFinite)
-        let low = Swift.min(-3, (values.min() ?? -3).rounded(.down)), high = Swift.max(2, (values.max() ?? 2).rounded(.up))
+        let low = Swift.min(-3, (values.min() ?? -3).rounded(.down)),
+            high = Swift.max(2, (values.max() ?? 2).rounded(.up))
         let lastEpoch = results.map(\.epochs).max() ?? 1
         var plot = CurvePlot(series: series, xRange: 1...Double(Swift.max(lastEpoch, 2)), yRange: low...high)
         plot.width = 560

@@ -24,10 +24,14 @@ struct WeightDecayExperiment: Experiment {
     static let configuration = CommandConfiguration(
         commandName: "weight-decay",
         abstract: "Weight decay (L2 penalty) from scratch and through SGD parameter groups, beside ridge regression.",
-        discussion: "--plot FILE writes the from-scratch curves to FILE and the concise ones to FILE-without-extension + -concise.svg (train and test loss every 5 epochs, log10 axis).")
+        discussion:
+            "--plot FILE writes the from-scratch curves to FILE and the concise ones to FILE-without-extension + -concise.svg (train and test loss every 5 epochs, log10 axis)."
+    )
 
     @OptionGroup var options: ExperimentOptions
-    @Option(parsing: .upToNextOption, help: "The penalties λ (and weight decays) to run.") var lambdas: [Float] = [0, 3]
+    @Option(parsing: .upToNextOption, help: "The penalties λ (and weight decays) to run.") var lambdas: [Float] = [
+        0, 3,
+    ]
 
     func validate() throws {
         guard !lambdas.isEmpty, lambdas.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
@@ -68,10 +72,13 @@ struct WeightDecayExperiment: Experiment {
     func run() throws {
         options.configureThreads()
         let epochs = options.epochs ?? 100, batchSize = options.batchSize ?? 5, lr = options.lr ?? 0.003
-        print("d2l §4.5 weight decay: 20 train / 100 test, 200 inputs, batch \(batchSize), lr \(lr), \(epochs) epochs, λ ∈ \(ExperimentOutput.list(lambdas)), seed \(options.seed) (\(BLAS.summary))")
+        print(
+            "d2l §4.5 weight decay: 20 train / 100 test, 200 inputs, batch \(batchSize), lr \(lr), \(epochs) epochs, λ ∈ \(ExperimentOutput.list(lambdas)), seed \(options.seed) (\(BLAS.summary))"
+        )
         var generator = RandomGenerator(seed: options.seed)
         let (train, test) = SyntheticData.highDimensionalLinear(using: &generator)
-        let loader = TensorDataLoader(features: train.features, targets: train.labels, batchSize: batchSize, shuffle: true, using: &generator)
+        let loader = TensorDataLoader(
+            features: train.features, targets: train.labels, batchSize: batchSize, shuffle: true, using: &generator)
         let n = Float(train.features.shape[0])
         var runs: [RunResult] = []
 
@@ -82,8 +89,12 @@ struct WeightDecayExperiment: Experiment {
             b.requiresGrad = true
             func net(_ x: Tensor) -> Tensor { matmul(x, w) + b }
             func losses() -> (train: Float, test: Float) {
-                withNoGrad { (squaredLoss(net(train.features), train.labels).mean().item,
-                              squaredLoss(net(test.features), test.labels).mean().item) }
+                withNoGrad {
+                    (
+                        squaredLoss(net(train.features), train.labels).mean().item,
+                        squaredLoss(net(test.features), test.labels).mean().item
+                    )
+                }
             }
             var curve: [[Float]] = []
             for epoch in 0..<epochs {
@@ -96,11 +107,15 @@ struct WeightDecayExperiment: Experiment {
                         }
                     }
                 }
-                if (epoch + 1) % 5 == 0 { let l = losses(); curve.append([Float(epoch + 1), l.train, l.test]) }
+                if (epoch + 1) % 5 == 0 {
+                    let l = losses()
+                    curve.append([Float(epoch + 1), l.train, l.test])
+                }
             }
             // Full-batch objective (1/n) Σ ½ r² + λ/2 ‖w‖²  ⇔  ‖r‖² + nλ ‖w‖².
-            let result = try finish("scratch", lambda: lambda, weight: w, ridgeLambda: n * lambda, curve: curve,
-                                    losses: losses(), train: train)
+            let result = try finish(
+                "scratch", lambda: lambda, weight: w, ridgeLambda: n * lambda, curve: curve,
+                losses: losses(), train: train)
             runs.append(result)
         }
 
@@ -108,13 +123,16 @@ struct WeightDecayExperiment: Experiment {
         for lambda in lambdas {
             let linear = Linear(inputFeatures: 200, outputFeatures: 1, using: &generator)
             let net = Sequential(linear)
-            net.initializeWeights(.normal(mean: 0, standardDeviation: 1), bias: .normal(mean: 0, standardDeviation: 1), using: &generator)
+            net.initializeWeights(
+                .normal(mean: 0, standardDeviation: 1), bias: .normal(mean: 0, standardDeviation: 1), using: &generator)
             let optimizer = SGD([
                 ParameterGroup(net, where: { $0.hasSuffix("weight") }, learningRate: lr, weightDecay: lambda),
                 ParameterGroup(net, where: { !$0.hasSuffix("weight") }, learningRate: lr),
             ])
             func losses() -> (train: Float, test: Float) {
-                withNoGrad { (mseLoss(net(train.features), train.labels).item, mseLoss(net(test.features), test.labels).item) }
+                withNoGrad {
+                    (mseLoss(net(train.features), train.labels).item, mseLoss(net(test.features), test.labels).item)
+                }
             }
             var curve: [[Float]] = []
             for epoch in 0..<epochs {
@@ -123,48 +141,66 @@ struct WeightDecayExperiment: Experiment {
                     mseLoss(net(x), y).backward()
                     optimizer.step()
                 }
-                if (epoch + 1) % 5 == 0 { let l = losses(); curve.append([Float(epoch + 1), l.train, l.test]) }
+                if (epoch + 1) % 5 == 0 {
+                    let l = losses()
+                    curve.append([Float(epoch + 1), l.train, l.test])
+                }
             }
             // Full-batch objective (1/n) Σ r² + wd/2 ‖w‖²  ⇔  ‖r‖² + (n·wd/2) ‖w‖².
-            let result = try finish("concise", lambda: lambda, weight: linear.weight, ridgeLambda: n * lambda / 2, curve: curve,
-                                    losses: losses(), train: train)
+            let result = try finish(
+                "concise", lambda: lambda, weight: linear.weight, ridgeLambda: n * lambda / 2, curve: curve,
+                losses: losses(), train: train)
             runs.append(result)
         }
 
         if let plot = options.plot {
             let concisePlot = Self.concisePlotPath(plot)
-            try ExperimentOutput.writeSVG(Self.plot(runs.filter { $0.implementation == "scratch" }, epochs: epochs),
-                                          yLabel: "log10 ½-squared loss (from scratch)", to: plot)
-            try ExperimentOutput.writeSVG(Self.plot(runs.filter { $0.implementation == "concise" }, epochs: epochs),
-                                          yLabel: "log10 MSE (concise)", to: concisePlot)
+            try ExperimentOutput.writeSVG(
+                Self.plot(runs.filter { $0.implementation == "scratch" }, epochs: epochs),
+                yLabel: "log10 ½-squared loss (from scratch)", to: plot)
+            try ExperimentOutput.writeSVG(
+                Self.plot(runs.filter { $0.implementation == "concise" }, epochs: epochs),
+                yLabel: "log10 MSE (concise)", to: concisePlot)
             print("plots: \(plot) (from scratch), \(concisePlot) (concise)")
         }
         if let json = options.json {
-            try ExperimentOutput.writeJSON(Results(epochs: epochs, batchSize: batchSize, learningRate: lr, seed: options.seed,
-                                                   blas: BLAS.summary, runs: runs), to: json)
+            try ExperimentOutput.writeJSON(
+                Results(
+                    epochs: epochs, batchSize: batchSize, learningRate: lr, seed: options.seed,
+                    blas: BLAS.summary, runs: runs), to: json)
         }
     }
 
     /// Prints one run's norms and losses and returns its result.
-    private func finish(_ implementation: String, lambda: Float, weight: Tensor, ridgeLambda: Float, curve: [[Float]],
-                        losses: (train: Float, test: Float), train: RegressionData) throws -> RunResult {
+    private func finish(
+        _ implementation: String, lambda: Float, weight: Tensor, ridgeLambda: Float, curve: [[Float]],
+        losses: (train: Float, test: Float), train: RegressionData
+    ) throws -> RunResult {
         let norm = withNoGrad { weight.squared().sum().sqrt().item }
-        guard norm.isFinite else { throw ExperimentFailure("weight decay \(implementation) λ = \(lambda): training diverged; try a smaller --lr") }
+        guard norm.isFinite else {
+            throw ExperimentFailure(
+                "weight decay \(implementation) λ = \(lambda): training diverged; try a smaller --lr")
+        }
         let ridge = Self.ridgeWeightNorm(train, lambda: ridgeLambda)
         let ridgeText: String
         if let ridge, ridgeLambda > 0 {
-            ridgeText = String(format: "%.6g", ridge) + " (exact minimiser, LAPACK ridge with nλ = \(ridgeLambda), bias unpenalised)"
+            ridgeText =
+                String(format: "%.6g", ridge)
+                + " (exact minimiser, LAPACK ridge with nλ = \(ridgeLambda), bias unpenalised)"
         } else if let ridge {
-            ridgeText = String(format: "%.6g", ridge) + " (no unique minimiser: the minimum-norm one, LAPACK ridge with λ → 0)"
+            ridgeText =
+                String(format: "%.6g", ridge) + " (no unique minimiser: the minimum-norm one, LAPACK ridge with λ → 0)"
         } else {
             ridgeText = "n/a (LAPACK could not solve it)"
         }
         print("  λ = \(String(format: "%g", lambda)): L2 norm of w: \(norm)")
         print("         reference, closed-form ‖w‖₂: \(ridgeText)")
-        print("         train loss \(String(format: "%.4g", losses.train)), test loss \(String(format: "%.4g", losses.test))"
-              + (implementation == "scratch" ? " (½-squared loss, no penalty)" : " (MSE, no penalty)"))
-        return RunResult(implementation: implementation, lambda: lambda, weightNorm: norm, ridgeWeightNorm: ridge,
-                         trainLoss: losses.train, testLoss: losses.test, curve: curve)
+        print(
+            "         train loss \(String(format: "%.4g", losses.train)), test loss \(String(format: "%.4g", losses.test))"
+                + (implementation == "scratch" ? " (½-squared loss, no penalty)" : " (MSE, no penalty)"))
+        return RunResult(
+            implementation: implementation, lambda: lambda, weightNorm: norm, ridgeWeightNorm: ridge,
+            trainLoss: losses.train, testLoss: losses.test, curve: curve)
     }
 
     /// ‖w‖₂ of the minimiser of `‖X w + b − y‖² + λ‖w‖²` (b free): ridge regression on the
@@ -175,7 +211,9 @@ struct WeightDecayExperiment: Experiment {
         let (centredX, centredY) = withNoGrad {
             (x - x.mean(axis: 0, keepDims: true), (y - y.mean()).reshaped([x.shape[0], 1]))
         }
-        guard let solution = try? LeastSquares.solveRidge(centredX, centredY, lambda: lambda > 0 ? lambda : 1e-5) else { return nil }
+        guard let solution = try? LeastSquares.solveRidge(centredX, centredY, lambda: lambda > 0 ? lambda : 1e-5) else {
+            return nil
+        }
         return Float(solution.scalars.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot())
     }
 
@@ -190,12 +228,19 @@ struct WeightDecayExperiment: Experiment {
         var series: [CurvePlot.Series] = []
         for (index, run) in runs.enumerated() {
             let color = colors[index % colors.count], name = "λ=\(String(format: "%g", run.lambda))"
-            series.append(.init(label: "\(name) train", color: color, points: run.curve.map { (Double($0[0]), ExperimentOutput.log10($0[1])) }))
-            series.append(.init(label: "\(name) test", color: color, dash: "6,4", points: run.curve.map { (Double($0[0]), ExperimentOutput.log10($0[2])) }))
+            series.append(
+                .init(
+                    label: "\(name) train", color: color,
+                    points: run.curve.map { (Double($0[0]), ExperimentOutput.log10($0[1])) }))
+            series.append(
+                .init(
+                    label: "\(name) test", color: color, dash: "6,4",
+                    points: run.curve.map { (Double($0[0]), ExperimentOutput.log10($0[2])) }))
         }
         let values = series.flatMap(\.points).map(\.y).filter(\.isFinite)
-        var plot = CurvePlot(series: series, xRange: 5...Double(Swift.max(epochs, 10)),
-                             yRange: (values.min() ?? -3).rounded(.down)...Swift.max((values.max() ?? 2).rounded(.up), 1))
+        var plot = CurvePlot(
+            series: series, xRange: 5...Double(Swift.max(epochs, 10)),
+            yRange: (values.min() ?? -3).rounded(.down)...Swift.max((values.max() ?? 2).rounded(.up), 1))
         plot.width = 520
         plot.height = 340
         return plot

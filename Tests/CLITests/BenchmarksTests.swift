@@ -9,10 +9,13 @@ import Testing
 /// The `benchmarks` executable next to the test bundle, or in `.build/debug` / `.build/release`
 /// of this package; `nil` when none is built.
 let benchmarksBinary: URL? = {
-    var candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("benchmarks"),
-                      Bundle.main.bundleURL.appendingPathComponent("benchmarks"),
-                      Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("benchmarks")]
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    var candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("benchmarks"),
+        Bundle.main.bundleURL.appendingPathComponent("benchmarks"),
+        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("benchmarks"),
+    ]
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     candidates += ["debug", "release"].map { root.appendingPathComponent(".build/\($0)/benchmarks") }
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
 }()
@@ -23,7 +26,7 @@ struct BenchmarksTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let json = directory.appendingPathComponent("bench.json")
-        guard let binary = benchmarksBinary else { return }  // the suite is disabled then
+        guard let binary = benchmarksBinary else { return } // the suite is disabled then
         let process = Process()
         process.executableURL = binary
         process.arguments = ["--quick", "--json", json.path]
@@ -40,7 +43,9 @@ struct BenchmarksTests {
             #expect(report[key] != nil, "report has no \(key)")
         }
         let results = try #require(report["results"] as? [[String: Any]])
-        let documented = ["name", "group", "params", "flops", "median_ms", "min_ms", "max_ms", "repetitions", "gflops", "notes"]
+        let documented = [
+            "name", "group", "params", "flops", "median_ms", "min_ms", "max_ms", "repetitions", "gflops", "notes",
+        ]
         for result in results {
             for key in documented { #expect(result[key] != nil, "\(result["name"] ?? "?") has no \(key)") }
         }
@@ -52,12 +57,16 @@ struct BenchmarksTests {
         }
         for result in results where result["group"] as? String == "train" {
             #expect((result["peak_mb"] as? Double ?? 0) > 0, "\(result["name"] ?? "?") has no peak_mb")
-            #expect((result["examples_per_sec"] as? Double ?? 0) > 0, "\(result["name"] ?? "?") has no examples_per_sec")
+            #expect(
+                (result["examples_per_sec"] as? Double ?? 0) > 0, "\(result["name"] ?? "?") has no examples_per_sec")
         }
         // Every zoo network once, and those without dropout or from-scratch batch norm once more,
         // data-parallel (`dataParallelTrainNetworks` in Benchmarks/TrainBenchmarks.swift).
-        let dataParallel = ["softmax-regression", "mlp", "lenet", "batch-norm-lenet", "googlenet", "resnet", "densenet"]
-        #expect(Set(results.filter { $0["group"] as? String == "train" }.compactMap { $0["name"] as? String })
+        let dataParallel = [
+            "softmax-regression", "mlp", "lenet", "batch-norm-lenet", "googlenet", "resnet", "densenet",
+        ]
+        #expect(
+            Set(results.filter { $0["group"] as? String == "train" }.compactMap { $0["name"] as? String })
                 == Set(ModelZoo.names.map { "train \($0)" } + dataParallel.map { "train \($0) data-parallel" }))
 
         // The pair, counted independently: conv weights O·C·k·k plus O biases, forward FLOPs
@@ -70,11 +79,14 @@ struct BenchmarksTests {
             try #require(shape.count == 3, "cannot read N×C×H from \(name)")
             let (n, c, h) = (shape[0], shape[1], shape[2])
             func conv(_ k: Int) -> (params: Int, flops: Int) { (c * c * k * k + c, 2 * n * h * h * c * c * k * k) }
-            let expected = words[0] == "conv-3x3-stack"
+            let expected =
+                words[0] == "conv-3x3-stack"
                 ? (params: 2 * conv(3).params, flops: 2 * conv(3).flops) : conv(5)
             let multiplier = words[2] == "fwd+bwd" ? 3 : 1
             #expect(result["params"] as? Int == expected.params, "\(name): params \(result["params"] ?? "nil")")
-            #expect(result["flops"] as? Double == Double(multiplier * expected.flops), "\(name): flops \(result["flops"] ?? "nil")")
+            #expect(
+                result["flops"] as? Double == Double(multiplier * expected.flops),
+                "\(name): flops \(result["flops"] ?? "nil")")
             pairs += 1
         }
         #expect(pairs == 12)

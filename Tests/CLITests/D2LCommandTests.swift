@@ -9,10 +9,13 @@ import Testing
 /// The `d2l` executable next to the test bundle, or in `.build/debug` / `.build/release` of this
 /// package; `nil` when none is built.
 let d2lBinary: URL? = {
-    var candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("d2l"),
-                      Bundle.main.bundleURL.appendingPathComponent("d2l"),
-                      Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("d2l")]
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    var candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("d2l"),
+        Bundle.main.bundleURL.appendingPathComponent("d2l"),
+        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("d2l"),
+    ]
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     candidates += ["debug", "release"].map { root.appendingPathComponent(".build/\($0)/d2l") }
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
 }()
@@ -40,7 +43,9 @@ func d2l(_ arguments: [String], in directory: URL? = nil, environment: [String: 
 
 /// Runs `executable arguments…` in `directory` and waits for it, with this process's environment
 /// changed by `environment` as `d2l(_:in:environment:)` does.
-func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String?] = [:]) throws -> Run {
+func run(
+    _ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String?] = [:]
+) throws -> Run {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
@@ -59,8 +64,9 @@ func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil, env
     let outputData = output.fileHandleForReading.readDataToEndOfFile()
     let errorData = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return Run(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-               output: String(decoding: outputData, as: UTF8.self), errorOutput: String(decoding: errorData, as: UTF8.self))
+    return Run(
+        status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+        output: String(decoding: outputData, as: UTF8.self), errorOutput: String(decoding: errorData, as: UTF8.self))
 }
 
 /// A fresh temporary directory.
@@ -80,9 +86,13 @@ struct D2LCommandTests {
     @Test func listShowsEveryExperimentWithItsSection() throws {
         let run = try d2l(["list"])
         #expect(run.status == 0)
-        for (name, section) in [("polynomial", "§4.4"), ("weight-decay", "§4.5"), ("kfold", "§4.10"),
-                                ("initialization", "§4.8"), ("activations", "§4.1")] {
-            #expect(run.lines.contains { $0.hasPrefix(name + " ") && $0.contains(section) }, "no line for \(name) \(section) in:\n\(run.output)")
+        for (name, section) in [
+            ("polynomial", "§4.4"), ("weight-decay", "§4.5"), ("kfold", "§4.10"),
+            ("initialization", "§4.8"), ("activations", "§4.1"),
+        ] {
+            #expect(
+                run.lines.contains { $0.hasPrefix(name + " ") && $0.contains(section) },
+                "no line for \(name) \(section) in:\n\(run.output)")
         }
     }
 
@@ -144,12 +154,16 @@ struct D2LCommandTests {
         let run = try d2l(["activations", "--plot", directory.path])
         #expect(run.status == 0, "stderr: \(run.errorOutput)")
         for name in ["relu", "sigmoid", "tanh"] {
-            let text = try String(contentsOf: directory.appendingPathComponent("activation-\(name).svg"), encoding: .utf8)
+            let text = try String(
+                contentsOf: directory.appendingPathComponent("activation-\(name).svg"), encoding: .utf8)
             #expect(text.components(separatedBy: "<path ").count - 1 == 2, "\(name): function and gradient")
         }
         // At x = 0: relu 0 (gradient 0, as PyTorch), sigmoid 0.5 and 0.25, tanh 0 and 1.
         let zero = try #require(run.lines.first { $0.hasPrefix("0 ") })
-        #expect(zero.split(separator: " ").map(String.init) == ["0", "0.000000", "0.000000", "0.500000", "0.250000", "0.000000", "1.000000"])
+        #expect(
+            zero.split(separator: " ").map(String.init) == [
+                "0", "0.000000", "0.000000", "0.500000", "0.250000", "0.000000", "1.000000",
+            ])
     }
 
     /// Two SGD steps from a constant start leave the 256 hidden units equal up to float32
@@ -168,28 +182,35 @@ struct D2LCommandTests {
         #expect(constant.contains("distinct hidden units 1 of 256"), "\(constant)")
         let xavier = try #require(run.lines.first { $0.hasPrefix("xavier uniform") })
         #expect(xavier.contains("distinct hidden units 256 of 256"), "\(xavier)")
-        #expect(run.lines.last?.hasPrefix("Units count as distinct when they differ by more than 1e-05 of the largest weight.") == true,
-                "closing line: \(run.lines.last ?? "")")
+        #expect(
+            run.lines.last?.hasPrefix(
+                "Units count as distinct when they differ by more than 1e-05 of the largest weight.") == true,
+            "closing line: \(run.lines.last ?? "")")
 
         let runs = try #require(readJSON(json)["runs"] as? [[String: Any]])
         #expect(runs.count == 2)
         let symmetric = try #require(runs.first), random = try #require(runs.last)
         #expect(symmetric["initialHiddenSpread"] as? Double == 0)
         let relativeSpread = try #require(symmetric["finalRelativeHiddenSpread"] as? Double)
-        #expect(relativeSpread <= 1e-6, "the units of the constant start came apart by more than rounding: \(relativeSpread)")
+        #expect(
+            relativeSpread <= 1e-6,
+            "the units of the constant start came apart by more than rounding: \(relativeSpread)")
         let largest = try #require(symmetric["finalLargestHiddenWeight"] as? Double)
         #expect(abs(largest - 0.001) > 1e-5, "the weights did not move from their constant 0.001: \(largest)")
         #expect(symmetric["distinctHiddenUnits"] as? Int == 1)
         #expect(random["distinctHiddenUnits"] as? Int == 256)
         #expect(random["bitwiseDistinctHiddenUnits"] as? Int == 256)
         let randomSpread = try #require(random["finalRelativeHiddenSpread"] as? Double)
-        #expect(randomSpread > 0.1, "Xavier's units should differ by a sizeable fraction of the largest weight: \(randomSpread)")
+        #expect(
+            randomSpread > 0.1,
+            "Xavier's units should differ by a sizeable fraction of the largest weight: \(randomSpread)")
     }
 
     /// CI runs the suite a second time on a kernel it forces; `D2L_KEEP_BLAS_CORE` keeps that
     /// kernel and leaves stderr to the experiment (no generic-kernel warning, no restart notice).
     @Test func aKeptKernelIsUsedWithoutAWarning() throws {
-        let run = try d2l(["linear-regression"], environment: ["OPENBLAS_CORETYPE": "Prescott", "D2L_KEEP_BLAS_CORE": "1"])
+        let run = try d2l(
+            ["linear-regression"], environment: ["OPENBLAS_CORETYPE": "Prescott", "D2L_KEEP_BLAS_CORE": "1"])
         #expect(run.status == 0, "stderr: \(run.errorOutput)")
         #expect(run.errorOutput.isEmpty, "stderr: \(run.errorOutput)")
         let blas = try d2l(["blas"], environment: ["OPENBLAS_CORETYPE": "Prescott", "D2L_KEEP_BLAS_CORE": "1"])
@@ -197,16 +218,21 @@ struct D2LCommandTests {
         // Without D2L_KEEP_BLAS_CORE, a generic kernel the user forced on an AVX2 CPU is kept
         // (they set OPENBLAS_CORETYPE) but still named on stderr.
         let cpuInfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let flags = Set(cpuInfo.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? [])
+        let flags = Set(
+            cpuInfo.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? []
+        )
         if flags.contains("avx2") && flags.contains("fma") {
-            let warned = try d2l(["linear-regression"], environment: ["OPENBLAS_CORETYPE": "Prescott", "D2L_KEEP_BLAS_CORE": nil])
+            let warned = try d2l(
+                ["linear-regression"], environment: ["OPENBLAS_CORETYPE": "Prescott", "D2L_KEEP_BLAS_CORE": nil])
             #expect(warned.status == 0)
             #expect(warned.errorOutput.contains("generic 'Prescott' kernel"), "stderr: \(warned.errorOutput)")
         }
     }
 
-    @Test(arguments: [["polynomial", "--epochs=-1"], ["nosuch"], ["weight-decay", "--lambdas", "-1"],
-                      ["kfold", "--epochs", "1", "--data", "/nonexistent/kaggle"]])
+    @Test(arguments: [
+        ["polynomial", "--epochs=-1"], ["nosuch"], ["weight-decay", "--lambdas", "-1"],
+        ["kfold", "--epochs", "1", "--data", "/nonexistent/kaggle"],
+    ])
     func errorsAreOneLineOnStandardError(arguments: [String]) throws {
         let run = try d2l(arguments)
         #expect(run.status != 0)

@@ -15,8 +15,9 @@ let mpirunBinary: URL? = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/b
 func mpirunD2L(processes: Int, _ arguments: [String], in directory: URL) throws -> Run {
     let mpirun = try #require(mpirunBinary, "mpirun is not installed")
     let binary = try #require(d2lBinary, "d2l is not built")
-    return try run(mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", String(processes), binary.path] + arguments,
-                   in: directory, environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+    return try run(
+        mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", String(processes), binary.path] + arguments,
+        in: directory, environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
 }
 
 /// The tensors of a safetensors file by key.
@@ -38,9 +39,11 @@ func largestRelativeDifference(_ a: [String: Tensor], _ b: [String: Tensor]) thr
     return worst
 }
 
-@Suite(.enabled(if: d2lBinary != nil, "the d2l executable is not built (run `swift build` first)"),
-       .enabled(if: mpirunBinary != nil, "Open MPI's mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
-       .enabled(if: fashionMNISTInstalled, "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"))
+@Suite(
+    .enabled(if: d2lBinary != nil, "the d2l executable is not built (run `swift build` first)"),
+    .enabled(
+        if: mpirunBinary != nil, "Open MPI's mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)"),
+    .enabled(if: fashionMNISTInstalled, "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"))
 struct DataParallelTests {
     /// One epoch of `examples` training examples in global batches of `batch`.
     static func epoch(batch: Int, examples: Int) -> [String] {
@@ -63,39 +66,58 @@ struct DataParallelTests {
     /// did not combine the ranks (each rank alone on its 32-example shards) differs by 0.2–2.5.
     static let tolerance = 1e-5
 
-    @Test("2 processes with a global batch train the same weights as 1 process, and rank 0 prints the single-process lines",
-          arguments: [("lenet", 64, 1280), ("mlp", 64, 1280), ("lenet", 63, 20 * 63 + 11)])
+    @Test(
+        "2 processes with a global batch train the same weights as 1 process, and rank 0 prints the single-process lines",
+        arguments: [("lenet", 64, 1280), ("mlp", 64, 1280), ("lenet", 63, 20 * 63 + 11)])
     func twoProcessesEqualOne(model: String, batch: Int, examples: Int) throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let single = directory.appendingPathComponent("single"), parallel = directory.appendingPathComponent("parallel"),
+        let single = directory.appendingPathComponent("single"),
+            parallel = directory.appendingPathComponent("parallel"),
             alone = directory.appendingPathComponent("alone")
-        for url in [single, parallel, alone] { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) }
+        for url in [single, parallel, alone] {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        }
 
-        let one = try d2l([model] + Self.epoch(batch: batch, examples: examples) + ["--save", "weights.safetensors"], in: single)
+        let one = try d2l(
+            [model] + Self.epoch(batch: batch, examples: examples) + ["--save", "weights.safetensors"], in: single)
         #expect(one.status == 0, "stderr: \(one.errorOutput)")
-        let two = try mpirunD2L(processes: 2, [model] + Self.epoch(batch: batch, examples: examples) + ["--save", "weights.safetensors"],
-                                in: parallel)
+        let two = try mpirunD2L(
+            processes: 2, [model] + Self.epoch(batch: batch, examples: examples) + ["--save", "weights.safetensors"],
+            in: parallel)
         #expect(two.status == 0, "stderr: \(two.errorOutput)")
         // What a rank would train if the ranks were not combined: the same steps on its half-size shards.
-        let rankAlone = try d2l([model] + Self.epoch(batch: batch / 2, examples: examples / 2) + ["--save", "weights.safetensors"], in: alone)
+        let rankAlone = try d2l(
+            [model] + Self.epoch(batch: batch / 2, examples: examples / 2) + ["--save", "weights.safetensors"],
+            in: alone)
         #expect(rankAlone.status == 0, "stderr: \(rankAlone.errorOutput)")
 
         let reference = try tensors(in: single.appendingPathComponent("weights.safetensors"))
-        let difference = try largestRelativeDifference(reference, try tensors(in: parallel.appendingPathComponent("weights.safetensors")))
-        #expect(difference.value <= Self.tolerance, "\(model): \(difference.key) differs by \(difference.value) of its largest weight")
-        let control = try largestRelativeDifference(reference, try tensors(in: alone.appendingPathComponent("weights.safetensors")))
-        #expect(control.value > 100 * Self.tolerance, "\(model): the uncombined control differs by only \(control.value)")
+        let difference = try largestRelativeDifference(
+            reference, try tensors(in: parallel.appendingPathComponent("weights.safetensors")))
+        #expect(
+            difference.value <= Self.tolerance,
+            "\(model): \(difference.key) differs by \(difference.value) of its largest weight")
+        let control = try largestRelativeDifference(
+            reference, try tensors(in: alone.appendingPathComponent("weights.safetensors")))
+        #expect(
+            control.value > 100 * Self.tolerance, "\(model): the uncombined control differs by only \(control.value)")
 
         // Rank 0's lines are the single-process lines, line for line, up to the numbers and the
         // hardware in parentheses; no other rank printed.
         func shape(_ line: String) -> String {
-            line.replacingOccurrences(of: "(2 processes × OpenBLAS", with: "(OpenBLAS").replacingOccurrences(of: " threads)", with: " thread)")
-                .replacingOccurrences(of: "[0-9]+(\\.[0-9]+)?", with: "#", options: .regularExpression)
-                .replacingOccurrences(of: "/parallel/", with: "/single/")
+            // The hardware note: `2 processes × OpenBLAS Zen, 1 thread`, `OpenBLAS Zen, 2 threads`,
+            // or, where the network trains data-parallel inside the process, `OpenBLAS Zen, 2 shards × 1 thread`.
+            line.replacingOccurrences(
+                of: "\\((?:[0-9]+ processes × )?OpenBLAS [^)]*\\)", with: "(hardware)", options: .regularExpression
+            )
+            .replacingOccurrences(of: "[0-9]+(\\.[0-9]+)?", with: "#", options: .regularExpression)
+            .replacingOccurrences(of: "/parallel/", with: "/single/")
         }
         #expect(two.lines.map(shape) == one.lines.map(shape), "1 process:\n\(one.output)\n2 processes:\n\(two.output)")
-        #expect(two.lines.first?.contains(" parameters (2 processes × OpenBLAS ") == true, "header: \(two.lines.first ?? "")")
+        #expect(
+            two.lines.first?.contains(" parameters (2 processes × OpenBLAS ") == true,
+            "header: \(two.lines.first ?? "")")
 
         // Loss and accuracy are those of the global batches (summed over the ranks), not rank 0's shards.
         let logOne = try readJSON(single.appendingPathComponent("runs/\(model)/log.json"))
@@ -119,30 +141,40 @@ struct DataParallelTests {
         let settings = ["lenet", "--batch-size", "64", "--train-limit", "640", "--test-limit", "256"]
         let straight = try d2l(settings + ["--epochs", "2", "--resume", "straight.safetensors"], in: directory)
         #expect(straight.status == 0, "stderr: \(straight.errorOutput)")
-        let first = try mpirunD2L(processes: 2, settings + ["--epochs", "1", "--resume", "split.safetensors"], in: directory)
+        let first = try mpirunD2L(
+            processes: 2, settings + ["--epochs", "1", "--resume", "split.safetensors"], in: directory)
         #expect(first.status == 0, "stderr: \(first.errorOutput)")
         let second = try d2l(settings + ["--epochs", "2", "--resume", "split.safetensors"], in: directory)
         #expect(second.status == 0, "stderr: \(second.errorOutput)")
         #expect(second.lines.first?.hasSuffix("split.safetensors after epoch 1") == true, "\(second.output)")
 
         let model = { (tensors: [String: Tensor]) in tensors.filter { $0.key.hasPrefix("model.") } }
-        let difference = try largestRelativeDifference(model(try tensors(in: directory.appendingPathComponent("straight.safetensors"))),
-                                                       model(try tensors(in: directory.appendingPathComponent("split.safetensors"))))
-        #expect(difference.value <= Self.tolerance, "\(difference.key) differs by \(difference.value) of its largest weight")
+        let difference = try largestRelativeDifference(
+            model(try tensors(in: directory.appendingPathComponent("straight.safetensors"))),
+            model(try tensors(in: directory.appendingPathComponent("split.safetensors"))))
+        #expect(
+            difference.value <= Self.tolerance, "\(difference.key) differs by \(difference.value) of its largest weight"
+        )
     }
 
-    @Test("a diverging run stops every rank with one line naming the rank, and writes no checkpoint of the failed epoch")
+    @Test(
+        "a diverging run stops every rank with one line naming the rank, and writes no checkpoint of the failed epoch")
     func divergenceStopsTheJob() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         // lr 3e38 makes the MLP's loss NaN at the second batch (in one process too).
-        let diverged = try mpirunD2L(processes: 2, ["mlp", "--epochs", "1", "--train-limit", "2048", "--test-limit", "128",
-                                                    "--lr", "3e38", "--resume", "run.safetensors"], in: directory)
+        let diverged = try mpirunD2L(
+            processes: 2,
+            [
+                "mlp", "--epochs", "1", "--train-limit", "2048", "--test-limit", "128",
+                "--lr", "3e38", "--resume", "run.safetensors",
+            ], in: directory)
         #expect(diverged.status != 0)
         let ours = diverged.errorLines.filter { $0.hasPrefix("d2l: ") }
         #expect(ours.count == 1, "stderr: \(diverged.errorOutput)")
-        #expect(ours.first?.hasPrefix("d2l: rank 0: training diverged: the loss became nan at epoch 1, batch 2") == true,
-                "stderr: \(diverged.errorOutput)")
+        #expect(
+            ours.first?.hasPrefix("d2l: rank 0: training diverged: the loss became nan at epoch 1, batch 2") == true,
+            "stderr: \(diverged.errorOutput)")
         #expect(!diverged.lines.contains { $0.hasPrefix("epoch ") })
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("run.safetensors").path))
     }
@@ -154,15 +186,21 @@ struct DataParallelTests {
         let mpirun = try #require(mpirunBinary)
         let binary = try #require(d2lBinary).path
         let settings = ["lenet", "--epochs", "1", "--train-limit", "256", "--test-limit", "128"]
-        let refused = try run(mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", "1", binary] + settings + ["--seed", "1"]
-                                  + [":", "-np", "1", binary] + settings + ["--seed", "2"],
-                              in: directory, environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        let refused = try run(
+            mpirun,
+            ["--allow-run-as-root", "--oversubscribe", "-np", "1", binary] + settings + ["--seed", "1"]
+                + [":", "-np", "1", binary] + settings + ["--seed", "2"],
+            in: directory, environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
         #expect(refused.status != 0)
         let ours = refused.errorLines.filter { $0.hasPrefix("d2l: ") }
         #expect(ours.count == 1, "stderr: \(refused.errorOutput)")
-        #expect(ours.first?.contains("the 2 processes were started differently (seed, training data differ between ranks)") == true,
-                "stderr: \(refused.errorOutput)")
+        #expect(
+            ours.first?.contains("the 2 processes were started differently (seed, training data differ between ranks)")
+                == true,
+            "stderr: \(refused.errorOutput)")
         #expect(!refused.lines.contains { $0.hasPrefix("epoch ") })
-        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("runs/lenet/checkpoint.safetensors").path))
+        #expect(
+            !FileManager.default.fileExists(
+                atPath: directory.appendingPathComponent("runs/lenet/checkpoint.safetensors").path))
     }
 }

@@ -18,12 +18,18 @@ struct KFoldCommandTests {
     @Test func syntheticTableSaysSoAndWritesASubmission() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let json = directory.appendingPathComponent("kfold.json"), submission = directory.appendingPathComponent("out/submission.csv")
-        let run = try d2l(["kfold", "--synthetic", "--epochs", "3", "--json", json.path, "--submission", submission.path])
+        let json = directory.appendingPathComponent("kfold.json"),
+            submission = directory.appendingPathComponent("out/submission.csv")
+        let run = try d2l([
+            "kfold", "--synthetic", "--epochs", "3", "--json", json.path, "--submission", submission.path,
+        ])
         #expect(run.status == 0, "stderr: \(run.errorOutput)")
         #expect(run.lines.first?.hasPrefix("d2l §4.10 house prices, 5-fold:") == true)
         #expect(run.lines.contains { $0.hasPrefix("data: SYNTHETIC") && $0.contains("NOT Kaggle") })
-        for fold in 1...5 { #expect(run.lines.contains { $0.hasPrefix("fold \(fold), train log rmse ") && $0.contains("valid log rmse") }) }
+        for fold in 1...5 {
+            #expect(
+                run.lines.contains { $0.hasPrefix("fold \(fold), train log rmse ") && $0.contains("valid log rmse") })
+        }
         #expect(run.lines.contains { $0.hasPrefix("5-fold validation: avg train log rmse: ") })
         #expect(run.lines.contains { $0.hasPrefix("submission: \(submission.path) (1459 rows: Id,SalePrice)") })
 
@@ -41,7 +47,10 @@ struct KFoldCommandTests {
         #expect(table.rows.map { $0[0] } == (1461...2919).map(String.init))
         #expect(table.rows.allSatisfy { Double($0[1])?.isFinite == true }, "a SalePrice that is not a number")
         // Written atomically: nothing but the file itself is left in its directory.
-        #expect(try FileManager.default.contentsOfDirectory(atPath: submission.deletingLastPathComponent().path) == ["submission.csv"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: submission.deletingLastPathComponent().path) == [
+                "submission.csv"
+            ])
     }
 
     @Test func readsAKaggleStyleDirectory() throws {
@@ -49,18 +58,30 @@ struct KFoldCommandTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         // 10 rows, two numeric columns, one categorical with a missing value: 2 + (2 + 1) features.
         var train = "Id,LotArea,Street,YearBuilt,SalePrice\n"
-        for i in 1...10 { train += "\(i),\(8000 + 300 * i),\(i == 4 ? "NA" : (i % 2 == 0 ? "Pave" : "Grvl")),\(1950 + i),\(100_000 + 5000 * i)\n" }
-        try train.write(to: directory.appendingPathComponent("kaggle_house_pred_train.csv"), atomically: true, encoding: .utf8)
+        for i in 1...10 {
+            train +=
+                "\(i),\(8000 + 300 * i),\(i == 4 ? "NA" : (i % 2 == 0 ? "Pave" : "Grvl")),\(1950 + i),\(100_000 + 5000 * i)\n"
+        }
+        try train.write(
+            to: directory.appendingPathComponent("kaggle_house_pred_train.csv"), atomically: true, encoding: .utf8)
         let run = try d2l(["kfold", "--epochs", "2", "--batch-size", "4", "--data", directory.path])
         #expect(run.status == 0, "stderr: \(run.errorOutput)")
         #expect(run.lines.first?.contains("10 rows × 5 features") == true, "first line: \(run.lines.first ?? "")")
-        #expect(run.lines.contains { $0.hasPrefix("data: ") && $0.contains("kaggle_house_pred_train.csv") && !$0.contains("SYNTHETIC") })
+        #expect(
+            run.lines.contains {
+                $0.hasPrefix("data: ") && $0.contains("kaggle_house_pred_train.csv") && !$0.contains("SYNTHETIC")
+            })
         #expect(run.lines.filter { $0.hasPrefix("fold ") }.count == 5)
 
         // Without a test table there is nothing to submit: one line, before any training.
-        let noTest = try d2l(["kfold", "--epochs", "2", "--data", directory.path, "--submission", directory.appendingPathComponent("s.csv").path])
+        let noTest = try d2l([
+            "kfold", "--epochs", "2", "--data", directory.path, "--submission",
+            directory.appendingPathComponent("s.csv").path,
+        ])
         #expect(noTest.status != 0)
-        #expect(noTest.errorLines.count == 1 && noTest.errorOutput.contains("--submission needs the test table"), "stderr: \(noTest.errorOutput)")
+        #expect(
+            noTest.errorLines.count == 1 && noTest.errorOutput.contains("--submission needs the test table"),
+            "stderr: \(noTest.errorOutput)")
         #expect(!noTest.lines.contains { $0.hasPrefix("fold ") })
     }
 
@@ -69,20 +90,26 @@ struct KFoldCommandTests {
     @Test func withoutTheTablesItSaysHowToFetchThem() throws {
         let empty = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: empty) }
-        for (variable, value, expected) in [("D2L_KAGGLE_HOUSE_DIR", empty.path, empty.path),
-                                            ("XDG_CACHE_HOME", empty.path, empty.path + "/d2l/kaggle-house-prices")] {
+        for (variable, value, expected) in [
+            ("D2L_KAGGLE_HOUSE_DIR", empty.path, empty.path),
+            ("XDG_CACHE_HOME", empty.path, empty.path + "/d2l/kaggle-house-prices"),
+        ] {
             var environment: [String: String?] = ["D2L_KAGGLE_HOUSE_DIR": nil]
             environment[variable] = value
             let run = try d2l(["kfold", "--epochs", "1"], environment: environment)
             #expect(run.status != 0)
             #expect(run.errorLines.count == 1, "stderr: \(run.errorOutput)")
             let line = run.errorLines.first ?? ""
-            #expect(line.hasPrefix("d2l: ") && line.contains("Tools/fetch-kaggle-house-prices.sh \(expected)"), "stderr: \(line)")
+            #expect(
+                line.hasPrefix("d2l: ") && line.contains("Tools/fetch-kaggle-house-prices.sh \(expected)"),
+                "stderr: \(line)")
             #expect(run.output.isEmpty, "stdout: \(run.output)")
         }
         let both = try d2l(["kfold", "--synthetic", "--data", empty.path])
         #expect(both.status != 0)
-        #expect(both.errorLines.count == 1 && both.errorOutput.contains("--synthetic and --data"), "stderr: \(both.errorOutput)")
+        #expect(
+            both.errorLines.count == 1 && both.errorOutput.contains("--synthetic and --data"),
+            "stderr: \(both.errorOutput)")
     }
 
     /// The book's settings on Kaggle's real tables (fetched by `Tools/fetch-kaggle-house-prices.sh`;
@@ -103,21 +130,32 @@ struct KFoldCommandTests {
     /// The submission: every price finite and positive, and the mean log price of the 1459 test
     /// predictions within 0.05 of the training table's mean log SalePrice (12.024): the two tables
     /// are halves of one sample, and seed 0 predicts 12.009.
-    @Test(.enabled(if: kaggleHousePricesPresent,
-                   "Kaggle's house-price tables are not in \(kaggleHouseDirectory) (fetch them with Tools/fetch-kaggle-house-prices.sh)"))
+    @Test(
+        .enabled(
+            if: kaggleHousePricesPresent,
+            "Kaggle's house-price tables are not in \(kaggleHouseDirectory) (fetch them with Tools/fetch-kaggle-house-prices.sh)"
+        ))
     func kaggleHousePricesAreInsideTheBooksSpread() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let json = directory.appendingPathComponent("kfold.json"), submission = directory.appendingPathComponent("submission.csv")
+        let json = directory.appendingPathComponent("kfold.json"),
+            submission = directory.appendingPathComponent("submission.csv")
         let run = try d2l(["kfold", "--json", json.path, "--submission", submission.path])
         #expect(run.status == 0, "stderr: \(run.errorOutput)")
-        #expect(run.lines.first?.contains("1460 rows × 330 features, Linear(330, 1), Adam lr 5.0, weight decay 0.0, batch 64, 100 epochs") == true,
-                "first line: \(run.lines.first ?? "")")
-        #expect(run.lines.contains { $0.hasPrefix("data: ") && $0.contains(KaggleHousePrices.testFileName) && !$0.contains("SYNTHETIC") })
+        #expect(
+            run.lines.first?.contains(
+                "1460 rows × 330 features, Linear(330, 1), Adam lr 5.0, weight decay 0.0, batch 64, 100 epochs")
+                == true,
+            "first line: \(run.lines.first ?? "")")
+        #expect(
+            run.lines.contains {
+                $0.hasPrefix("data: ") && $0.contains(KaggleHousePrices.testFileName) && !$0.contains("SYNTHETIC")
+            })
 
         let results = try readJSON(json)
         #expect(results["trainRows"] as? Int == 1460 && results["features"] as? Int == 330)
-        let train = try #require(results["averageTrainLogRMSE"] as? Double), valid = try #require(results["averageValidLogRMSE"] as? Double)
+        let train = try #require(results["averageTrainLogRMSE"] as? Double),
+            valid = try #require(results["averageValidLogRMSE"] as? Double)
         let bookTrain = 0.165230...0.166053, bookValid = 0.170157...0.171174
         func widened(_ range: ClosedRange<Double>) -> ClosedRange<Double> {
             let half = (range.upperBound - range.lowerBound) / 2
@@ -132,11 +170,17 @@ struct KFoldCommandTests {
         #expect(table.header == ["Id", "SalePrice"])
         #expect(table.rows.map { $0[0] } == (1461...2919).map(String.init))
         let prices = table.rows.compactMap { Double($0[1]) }
-        #expect(prices.count == 1459 && prices.allSatisfy { $0.isFinite && $0 > 0 }, "prices not all finite and positive")
-        let trainTable = try CSVTable.read(contentsOf: URL(fileURLWithPath: kaggleHouseDirectory).appendingPathComponent(KaggleHousePrices.trainFileName))
+        #expect(
+            prices.count == 1459 && prices.allSatisfy { $0.isFinite && $0 > 0 }, "prices not all finite and positive")
+        let trainTable = try CSVTable.read(
+            contentsOf: URL(fileURLWithPath: kaggleHouseDirectory).appendingPathComponent(
+                KaggleHousePrices.trainFileName))
         let salePrice = try #require(trainTable.columnIndex("SalePrice"))
-        let trainLogMean = trainTable.rows.map { Foundation.log(Double($0[salePrice])!) }.reduce(0, +) / Double(trainTable.rows.count)
+        let trainLogMean =
+            trainTable.rows.map { Foundation.log(Double($0[salePrice])!) }.reduce(0, +) / Double(trainTable.rows.count)
         let predictedLogMean = prices.map { Foundation.log($0) }.reduce(0, +) / Double(max(prices.count, 1))
-        #expect(abs(predictedLogMean - trainLogMean) < 0.05, "mean log price: predicted \(predictedLogMean), training table \(trainLogMean)")
+        #expect(
+            abs(predictedLogMean - trainLogMean) < 0.05,
+            "mean log price: predicted \(predictedLogMean), training table \(trainLogMean)")
     }
 }

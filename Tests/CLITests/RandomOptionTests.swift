@@ -19,7 +19,9 @@ struct RandomOptionTests {
     /// the binary is missing.
     static func experiments() -> [[String]] {
         guard d2lBinary != nil, let list = try? d2l(["list"]) else { return [] }
-        return list.lines.compactMap { $0.split(separator: " ").first.map { [String($0)] } } + [["batch-norm", "--scratch"]]
+        return list.lines.compactMap { $0.split(separator: " ").first.map { [String($0)] } } + [
+            ["batch-norm", "--scratch"]
+        ]
     }
 
     /// Draws per experiment.
@@ -65,7 +67,9 @@ struct RandomOptionTests {
         for (index, choice) in included.enumerated() {
             arguments += [choice.name, draw.pick(index == invalid ? choice.invalid : choice.valid)]
         }
-        if draw.chance(20) { arguments += ["--resume", directory.appendingPathComponent("run/checkpoint.safetensors").path] }
+        if draw.chance(20) {
+            arguments += ["--resume", directory.appendingPathComponent("run/checkpoint.safetensors").path]
+        }
         if draw.chance(20) { arguments += ["--json", directory.appendingPathComponent("out/log.json").path] }
         if draw.chance(20) { arguments += ["--plot", directory.appendingPathComponent("out/curves.svg").path] }
         if draw.chance(10) { arguments += ["--save", directory.appendingPathComponent("weights.safetensors").path] }
@@ -77,16 +81,22 @@ struct RandomOptionTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         // Each experiment draws from its own stream, so a replay needs only the seed and the name.
-        var draw = Draw(state: Self.seed ^ UInt64(truncatingIfNeeded: experiment.joined(separator: " ").utf8.reduce(5381) { $0 &* 33 &+ Int($1) }))
+        var draw = Draw(
+            state: Self.seed
+                ^ UInt64(
+                    truncatingIfNeeded: experiment.joined(separator: " ").utf8.reduce(5381) { $0 &* 33 &+ Int($1) }))
         for _ in 0..<Self.drawsPerExperiment {
             let arguments = experiment + Self.options(&draw, directory: directory)
             let run = try d2l(arguments, in: directory)
             let command = "d2l " + arguments.joined(separator: " ") + "   (D2L_OPTION_SEED=\(Self.seed))"
             print("exit \(run.status)\(run.signaled ? " (signal)" : ""): \(command)")
-            #expect(!run.signaled, "killed by signal \(run.status): \(command)\nstderr: \(run.errorOutput.prefix(2000))")
+            #expect(
+                !run.signaled, "killed by signal \(run.status): \(command)\nstderr: \(run.errorOutput.prefix(2000))")
             if !run.signaled && run.status != 0 {
-                #expect(run.errorLines.count == 1 && run.errorLines.first?.hasPrefix("d2l: ") == true,
-                        "exit \(run.status) without exactly one d2l: line on stderr: \(command)\nstderr: \(run.errorOutput.prefix(2000))")
+                #expect(
+                    run.errorLines.count == 1 && run.errorLines.first?.hasPrefix("d2l: ") == true,
+                    "exit \(run.status) without exactly one d2l: line on stderr: \(command)\nstderr: \(run.errorOutput.prefix(2000))"
+                )
             }
         }
     }

@@ -22,7 +22,8 @@ struct FashionMNISTTests {
         let fromEnvironment = try FashionMNIST(environment: [FashionMNIST.directoryEnvironmentVariable: directory.path])
         #expect(fromEnvironment.test == data.test)
         #expect(FashionMNIST.resolveDirectory(nil, environment: [:]) == FashionMNIST.defaultDirectory)
-        #expect(FashionMNIST.resolveDirectory("/x", environment: [FashionMNIST.directoryEnvironmentVariable: "/y"]) == "/x")
+        #expect(
+            FashionMNIST.resolveDirectory("/x", environment: [FashionMNIST.directoryEnvironmentVariable: "/y"]) == "/x")
         #expect(FashionMNIST.textLabels(for: [9, 0, 3]) == ["ankle boot", "t-shirt", "dress"])
     }
 
@@ -31,19 +32,29 @@ struct FashionMNISTTests {
         let directory = try makeTemporaryDirectory("mnist-bad")
         defer { try? FileManager.default.removeItem(at: directory) }
         let nowhere = directory.appendingPathComponent("absent").path
-        let missingDirectory = #expect(throws: DataSetError.self) { try FashionMNIST(directory: nowhere, environment: [:]) }
+        let missingDirectory = #expect(throws: DataSetError.self) {
+            try FashionMNIST(directory: nowhere, environment: [:])
+        }
         #expect(missingDirectory?.description.contains(nowhere) == true)
         #expect(missingDirectory?.description.contains("apt-get install dataset-fashion-mnist") == true)
 
         try makeImageFiles(count: 4, height: 2, width: 2, in: directory, stem: "train")
-        let missingFile = #expect(throws: DataSetError.self) { try FashionMNIST(directory: directory.path, environment: [:]) }
-        #expect(missingFile == .missingFile(path: directory.appendingPathComponent("t10k-images-idx3-ubyte.gz").path,
-                                            hint: FashionMNIST.installHint))
+        let missingFile = #expect(throws: DataSetError.self) {
+            try FashionMNIST(directory: directory.path, environment: [:])
+        }
+        #expect(
+            missingFile
+                == .missingFile(
+                    path: directory.appendingPathComponent("t10k-images-idx3-ubyte.gz").path,
+                    hint: FashionMNIST.installHint))
 
         func expectCorrupt(labels: [UInt8], mentioning phrase: String) throws {
             try makeImageFiles(count: 4, height: 2, width: 2, in: directory, stem: "t10k", labels: labels)
             let error = #expect(throws: DataSetError.self) { try FashionMNIST.load(.test, directory: directory.path) }
-            guard case .corrupt(let path, let reason)? = error else { Issue.record("not .corrupt: \(String(describing: error))"); return }
+            guard case .corrupt(let path, let reason)? = error else {
+                Issue.record("not .corrupt: \(String(describing: error))")
+                return
+            }
             #expect(path.hasSuffix("t10k-labels-idx1-ubyte.gz"))
             #expect(reason.contains(phrase), "\(reason)")
         }
@@ -53,22 +64,28 @@ struct FashionMNISTTests {
         #expect(try FashionMNIST.load(.test, directory: directory.path).labels == [1, 2, 3, 4])
 
         // Images that are not [N, H, W]:
-        try writeFile(IDXArray(elementType: .uint8, shape: [16], bytes: Array(0..<16)).encoded,
-                      named: "t10k-images-idx3-ubyte.gz", in: directory, gzip: true)
+        try writeFile(
+            IDXArray(elementType: .uint8, shape: [16], bytes: Array(0..<16)).encoded,
+            named: "t10k-images-idx3-ubyte.gz", in: directory, gzip: true)
         let wrongShape = #expect(throws: DataSetError.self) { try FashionMNIST.load(.test, directory: directory.path) }
-        #expect(wrongShape?.description.contains("t10k-images-idx3-ubyte.gz: expected unsigned-byte images of shape [N, H, W]") == true)
+        #expect(
+            wrongShape?.description.contains(
+                "t10k-images-idx3-ubyte.gz: expected unsigned-byte images of shape [N, H, W]") == true)
     }
 
     // Needs Debian's dataset-fashion-mnist package; skipped (and reported as skipped) without it.
-    @Test("the real Fashion-MNIST files: 60000 + 10000 images of 28×28, labels in 0..<10",
-          .enabled(if: fashionMNISTInstalled, "dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"))
+    @Test(
+        "the real Fashion-MNIST files: 60000 + 10000 images of 28×28, labels in 0..<10",
+        .enabled(
+            if: fashionMNISTInstalled, "dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)")
+    )
     func realFiles() throws {
         let data = try FashionMNIST(directory: FashionMNIST.defaultDirectory)
         #expect(data.train.count == 60000 && data.test.count == 10000)
         #expect(data.train.height == 28 && data.train.width == 28 && data.test.height == 28 && data.test.width == 28)
         #expect(data.train.pixels.count == 60000 * 784)
         #expect(data.train.labels.allSatisfy { (0..<10).contains($0) })
-        #expect(data.train.labels[0] == 9)  // the first training image is an ankle boot
+        #expect(data.train.labels[0] == 9) // the first training image is an ankle boot
         #expect(FashionMNIST.textLabels(for: [data.train.labels[0]]) == ["ankle boot"])
         #expect(data.test.labels[0] == 9)
         // Pixel sums of the first images, computed independently with Python's gzip module.

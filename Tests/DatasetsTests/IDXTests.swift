@@ -18,14 +18,15 @@ struct IDXTests {
         #expect(throws: DataSetError.corrupt(path: "a.gz", reason: "gzip stream is truncated")) {
             try Gzip.decompress(Array(compressed.dropLast(20)), name: "a.gz")
         }
-        #expect(throws: DataSetError.corrupt(path: "a.gz", reason: "3 bytes of trailing garbage after the gzip stream")) {
+        #expect(throws: DataSetError.corrupt(path: "a.gz", reason: "3 bytes of trailing garbage after the gzip stream"))
+        {
             try Gzip.decompress(compressed + [9, 9, 9], name: "a.gz")
         }
         #expect(throws: DataSetError.tooLarge(path: "a.gz", limit: 4096)) {
             try Gzip.decompress(compressed, name: "a.gz", maximumSize: 4096)
         }
         var damaged = compressed
-        damaged[damaged.count - 6] ^= 0xFF  // the CRC-32 trailer
+        damaged[damaged.count - 6] ^= 0xFF // the CRC-32 trailer
         let error = #expect(throws: DataSetError.self) { try Gzip.decompress(damaged, name: "crc.gz") }
         #expect(error?.description.contains("crc.gz") == true)
     }
@@ -42,14 +43,16 @@ struct IDXTests {
             case .float32: bits = UInt64(Float(value / 8).bitPattern)
             case .float64: bits = (value / 8).bitPattern
             }
-            for shift in stride(from: 8 * (type.byteWidth - 1), through: 0, by: -8) { data.append(UInt8(bits >> UInt64(shift) & 0xFF)) }
+            for shift in stride(from: 8 * (type.byteWidth - 1), through: 0, by: -8) {
+                data.append(UInt8(bits >> UInt64(shift) & 0xFF))
+            }
         }
         let parsed = try IDX.parse(IDXArray(elementType: type, shape: [2, 3], bytes: data).encoded, name: "x.idx")
         #expect(parsed.elementType == type && parsed.shape == [2, 3] && parsed.count == 6)
         let expected = values.map { value -> Double in
             switch type {
             case .uint8, .int8: return value
-            case .int16, .int32: return value - 3  // includes a negative value
+            case .int16, .int32: return value - 3 // includes a negative value
             case .float32, .float64: return value / 8
             }
         }
@@ -70,7 +73,10 @@ struct IDXTests {
         func expectCorrupt(_ bytes: [UInt8], gzip: Bool, mentioning phrase: String) throws {
             let url = try writeFile(bytes, named: "bad\(gzip ? ".gz" : "")", in: directory, gzip: gzip)
             let error = #expect(throws: DataSetError.self) { try IDX.read(contentsOf: url) }
-            guard case .corrupt(let path, let reason)? = error else { Issue.record("not .corrupt: \(String(describing: error))"); return }
+            guard case .corrupt(let path, let reason)? = error else {
+                Issue.record("not .corrupt: \(String(describing: error))")
+                return
+            }
             #expect(path == url.path)
             #expect(reason.contains(phrase), "\(reason)")
             #expect(error!.description.contains(url.path))
@@ -85,12 +91,15 @@ struct IDXTests {
             try expectCorrupt([0, 0], gzip: gzip, mentioning: "shorter than the 4-byte")
         }
         // A huge declared shape must not overflow or allocate.
-        try expectCorrupt([0, 0, 0x0E, 3] + [UInt8](repeating: 0xFF, count: 12), gzip: false, mentioning: "truncated data")
+        try expectCorrupt(
+            [0, 0, 0x0E, 3] + [UInt8](repeating: 0xFF, count: 12), gzip: false, mentioning: "truncated data")
 
         let missing = directory.appendingPathComponent("nope.gz")
         #expect(throws: DataSetError.missingFile(path: missing.path, hint: "get it")) {
             try IDX.read(contentsOf: missing, missingHint: "get it")
         }
-        #expect(throws: DataSetError.tooLarge(path: raw.path, limit: 10)) { try IDX.read(contentsOf: raw, maximumSize: 10) }
+        #expect(throws: DataSetError.tooLarge(path: raw.path, limit: 10)) {
+            try IDX.read(contentsOf: raw, maximumSize: 10)
+        }
     }
 }

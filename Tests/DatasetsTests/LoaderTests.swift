@@ -6,8 +6,9 @@ import Testing
 @Suite("Batch samplers and loaders")
 struct LoaderTests {
     /// 10 images of 2×3 whose pixels are `10 i + j` (so every batch says which images it holds).
-    static let images = LabeledImageSet(pixels: (0..<60).map { UInt8($0 / 6 * 10 + $0 % 6) }, height: 2, width: 3,
-                                        labels: (0..<10).map { ($0 * 3) % 10 })
+    static let images = LabeledImageSet(
+        pixels: (0..<60).map { UInt8($0 / 6 * 10 + $0 % 6) }, height: 2, width: 3,
+        labels: (0..<10).map { ($0 * 3) % 10 })
 
     @Test("batch counts and sizes with and without drop-last")
     func batchCounts() {
@@ -25,7 +26,9 @@ struct LoaderTests {
     func shards() {
         let sampler = BatchSampler(count: 23, batchSize: 8, shuffle: true, seed: 7)
         for processes in 1...5 {
-            let parts = (0..<processes).map { sampler.batchIndices(epoch: 2, shard: BatchShard(index: $0, of: processes)) }
+            let parts = (0..<processes).map {
+                sampler.batchIndices(epoch: 2, shard: BatchShard(index: $0, of: processes))
+            }
             for (batch, whole) in sampler.batchIndices(epoch: 2).enumerated() {
                 #expect(parts.flatMap { $0[batch] } == whole, "\(processes) processes, batch \(batch)")
                 let sizes = parts.map { $0[batch].count }
@@ -36,7 +39,9 @@ struct LoaderTests {
         #expect(sampler.batchIndices(epoch: 0, shard: BatchShard(index: 0, of: 2)).map(\.count) == [4, 4, 3])
         #expect(sampler.batchIndices(epoch: 0, shard: BatchShard(index: 0, of: 8)).map(\.count) == [1, 1, 0])
         let loader = ImageBatchLoader(dataSet: LoaderTests.images, batchSize: 4, shuffle: true, seed: 1)
-        let halves = (0..<2).map { rank in Array(loader.batches(epoch: 0, shard: BatchShard(index: rank, of: 2))).map(\.labels) }
+        let halves = (0..<2).map { rank in
+            Array(loader.batches(epoch: 0, shard: BatchShard(index: rank, of: 2))).map(\.labels)
+        }
         let whole = Array(loader.batches(epoch: 0)).map(\.labels)
         #expect(zip(halves[0], halves[1]).map { $0 + $1 } == whole)
     }
@@ -60,7 +65,8 @@ struct LoaderTests {
         #expect(BatchSampler(count: 100, batchSize: 7, shuffle: true, seed: 43).epochOrder(epoch: 0) != epoch0)
         #expect(sampler.batchIndices(epoch: 1).flatMap { $0 } == epoch1)
         var generator = RandomGenerator(seed: 5), same = RandomGenerator(seed: 5)
-        #expect(BatchSampler(count: 20, batchSize: 4, shuffle: true, using: &generator)
+        #expect(
+            BatchSampler(count: 20, batchSize: 4, shuffle: true, using: &generator)
                 == BatchSampler(count: 20, batchSize: 4, shuffle: true, using: &same))
     }
 
@@ -80,8 +86,9 @@ struct LoaderTests {
         #expect(Array(test.batches(epoch: 5)).map(\.labels) == [[0, 3, 6], [9, 2, 5]])
         #expect(Self.images.prefix(3).labels == [0, 3, 6] && Self.images.prefix(3).pixels.count == 18)
 
-        let doubled = ImageBatchLoader(dataSet: Self.images, batchSize: 5, shuffle: false,
-                                       transform: { images in images * 2 })
+        let doubled = ImageBatchLoader(
+            dataSet: Self.images, batchSize: 5, shuffle: false,
+            transform: { images in images * 2 })
         let first = Array(doubled.batches(epoch: 0))[0]
         #expect(first.images[4, 0, 0, 1] == 2 * Float(41) / 255)
     }
@@ -89,13 +96,16 @@ struct LoaderTests {
     @Test("resizing per batch, and background prefetching gives the same batches")
     func resizeAndPrefetch() {
         let plain = ImageBatchLoader(dataSet: Self.images, batchSize: 4, shuffle: true, seed: 3)
-        let resized = ImageBatchLoader(dataSet: Self.images, batchSize: 4, shuffle: true, seed: 3, resize: ImageSize(5, 7))
+        let resized = ImageBatchLoader(
+            dataSet: Self.images, batchSize: 4, shuffle: true, seed: 3, resize: ImageSize(5, 7))
         #expect(resized.batchImageShape == [4, 1, 5, 7])
         let small = Array(plain.batches(epoch: 1)), large = Array(resized.batches(epoch: 1))
         #expect(large.map(\.images.shape) == [[4, 1, 5, 7], [4, 1, 5, 7], [2, 1, 5, 7]])
         for (a, b) in zip(small, large) {
             #expect(a.labels == b.labels)
-            expectClose(b.images, resizeBilinear(a.images, height: 5, width: 7), relativeTolerance: 0, absoluteTolerance: 0, "resized batch")
+            expectClose(
+                b.images, resizeBilinear(a.images, height: 5, width: 7), relativeTolerance: 0, absoluteTolerance: 0,
+                "resized batch")
         }
         for start in [0, 2, 3] {
             let prefetched = Array(resized.prefetchingBatches(epoch: 1, startBatch: start))

@@ -21,11 +21,14 @@ struct SyntheticDataTests {
         #expect(x.shape == [1000, 2] && y.shape == [1000, 1])
         let solution = try LeastSquares.solve(Self.withOnesColumn(x), y)
         // With σ = 0.01 and 1000 rows the estimation error is about 0.01 / √1000 ≈ 3e-4.
-        expectClose(solution, Tensor([2, -3.4, 4.2], shape: [3, 1]), relativeTolerance: 0, absoluteTolerance: 2e-3, "least squares")
+        expectClose(
+            solution, Tensor([2, -3.4, 4.2], shape: [3, 1]), relativeTolerance: 0, absoluteTolerance: 2e-3,
+            "least squares")
         let meanX = x.scalars.reduce(0, +) / 2000, meanSquare = x.scalars.map { $0 * $0 }.reduce(0, +) / 2000
         #expect(abs(meanX) < 0.1 && abs(meanSquare - 1) < 0.1)
         var again = RandomGenerator(seed: 7)
-        #expect(SyntheticData.linear(weights: [2, -3.4], bias: 4.2, count: 1000, using: &again).labels.scalars == y.scalars)
+        #expect(
+            SyntheticData.linear(weights: [2, -3.4], bias: 4.2, count: 1000, using: &again).labels.scalars == y.scalars)
     }
 
     @Test("polynomial set: x^i / i! features, splits by degree, cubic weights recoverable")
@@ -40,11 +43,14 @@ struct SyntheticDataTests {
             #expect(abs(Double(data.features[3, i]) - expected) <= 1e-6 * max(1, abs(expected)), "feature \(i)")
         }
         let (trainX, trainY) = data.train(degree: 4), (testX, testY) = data.test(degree: 2)
-        #expect(trainX.shape == [100, 4] && trainY.shape == [100, 1] && testX.shape == [100, 2] && testY.shape == [100, 1])
+        #expect(
+            trainX.shape == [100, 4] && trainY.shape == [100, 1] && testX.shape == [100, 2] && testY.shape == [100, 1])
         #expect(testX[0, 1] == data.features[100, 1] && testY[0, 0] == data.labels[100, 0])
         #expect(data.train(degree: 20).features.shape == [100, 20])
         let weights = try LeastSquares.solve(trainX, trainY)
-        expectClose(weights, Tensor([5, 1.2, -3.4, 5.6], shape: [4, 1]), relativeTolerance: 0, absoluteTolerance: 0.15, "cubic fit")
+        expectClose(
+            weights, Tensor([5, 1.2, -3.4, 5.6], shape: [4, 1]), relativeTolerance: 0, absoluteTolerance: 0.15,
+            "cubic fit")
     }
 
     @Test("weight-decay set: 20 × 200 training and 100 × 200 test rows of y = 0.01·Σx + 0.05 + ε")
@@ -56,7 +62,7 @@ struct SyntheticDataTests {
         for (x, y) in [train, test] {
             for i in 0..<x.shape[0] {
                 let clean = (0..<200).reduce(Float(0.05)) { $0 + 0.01 * x[i, $1] }
-                #expect(abs(y[i, 0] - clean) < 0.06)  // 6σ of the noise
+                #expect(abs(y[i, 0] - clean) < 0.06) // 6σ of the noise
             }
         }
         #expect(train.features.scalars != Array(test.features.scalars.prefix(4000)))
@@ -74,7 +80,7 @@ struct SyntheticDataTests {
         }
         #expect(validated == Array(0..<20))
 
-        let book = KFold(k: 3, count: 11)  // fold size 3, rows 9 and 10 in no fold
+        let book = KFold(k: 3, count: 11) // fold size 3, rows 9 and 10 in no fold
         #expect(book.split(fold: 2) == (train: [0, 1, 2, 3, 4, 5], validation: [6, 7, 8]))
         let kept = KFold(k: 3, count: 11, remainderInLastFold: true)
         #expect((0..<3).flatMap { kept.split(fold: $0).validation } == Array(0..<11))

@@ -12,7 +12,7 @@ struct AutodiffTests {
     @Test("a value used twice gets the sum of both gradients")
     func accumulatesAcrossUses() {
         let x = leaf([1, 2, 3])
-        (x * x + x).sum().backward()  // d/dx (x² + x) = 2x + 1
+        (x * x + x).sum().backward() // d/dx (x² + x) = 2x + 1
         #expect(x.grad?.scalars == [3, 5, 7])
     }
 
@@ -77,7 +77,7 @@ struct AutodiffTests {
         let y = (x * 2).detached()
         #expect(!y.requiresGrad)
         #expect(y.scalars == [2, 4])
-        (x * y).sum().backward()  // y is a constant here
+        (x * y).sum().backward() // y is a constant here
         #expect(x.grad?.scalars == [2, 4])
     }
 

@@ -50,17 +50,21 @@ struct BLASTests {
         let (m, n, k) = (37, 29, 53)
         let a = Tensor.randomNormal([m, k], using: &generator), b = Tensor.randomNormal([k, n], using: &generator)
         var expected = [Float](repeating: 0, count: m * n)
-        for i in 0..<m { for j in 0..<n {
-            var sum: Double = 0
-            for p in 0..<k { sum += Double(a[i, p]) * Double(b[p, j]) }
-            expected[i * n + j] = Float(sum)
-        } }
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum: Double = 0
+                for p in 0..<k { sum += Double(a[i, p]) * Double(b[p, j]) }
+                expected[i * n + j] = Float(sum)
+            }
+        }
         let reference = Tensor(expected, shape: [m, n])
         let at = a.transposed(), bt = b.transposed()
         for (transposeA, transposeB) in [(false, false), (true, false), (false, true), (true, true)] {
-            let product = matmul(transposeA ? at : a, transposeB ? bt : b, transposeA: transposeA, transposeB: transposeB)
-            #expect(product.isClose(to: reference, relativeTolerance: 1e-4, absoluteTolerance: 1e-4),
-                    "transposeA \(transposeA), transposeB \(transposeB)")
+            let product = matmul(
+                transposeA ? at : a, transposeB ? bt : b, transposeA: transposeA, transposeB: transposeB)
+            #expect(
+                product.isClose(to: reference, relativeTolerance: 1e-4, absoluteTolerance: 1e-4),
+                "transposeA \(transposeA), transposeB \(transposeB)")
         }
     }
 }

@@ -1,6 +1,7 @@
-@testable import Engine
 import TestSupport
 import Testing
+
+@testable import Engine
 
 /// The broadcasting kernels (`BroadcastWalk`: merged dimensions, row blocks over the cores,
 /// per-core partial sums) against the definition written out element by element. The forward
@@ -34,25 +35,30 @@ struct BroadcastingKernelTests {
         return all
     }
 
-    @Test("forward values equal the definition bit for bit; gradients equal sums in Double",
-          arguments: shapePairs)
+    @Test(
+        "forward values equal the definition bit for bit; gradients equal sums in Double",
+        arguments: shapePairs)
     func againstDefinition(_ pair: ([Int], [Int])) {
         let (aShape, bShape) = pair
         var generator = RandomGenerator(seed: 53)
-        let a = Tensor.randomNormal(aShape, using: &generator), b = Tensor.randomUniform(bShape, using: &generator) + 0.5
+        let a = Tensor.randomNormal(aShape, using: &generator),
+            b = Tensor.randomUniform(bShape, using: &generator) + 0.5
         a.requiresGrad = true
         b.requiresGrad = true
         let outputShape = broadcastShape(aShape, bShape, operation: "test")
         let all = Self.indices(outputShape)
         let ops: [(String, (Tensor, Tensor) -> Tensor, (Float, Float) -> Float)] =
-            [("+", { $0 + $1 }, { $0 + $1 }), ("-", { $0 - $1 }, { $0 - $1 }),
-             ("*", { $0 * $1 }, { $0 * $1 }), ("/", { $0 / $1 }, { $0 / $1 })]
+            [
+                ("+", { $0 + $1 }, { $0 + $1 }), ("-", { $0 - $1 }, { $0 - $1 }),
+                ("*", { $0 * $1 }, { $0 * $1 }), ("/", { $0 / $1 }, { $0 / $1 }),
+            ]
         for (name, op, scalarOp) in ops {
             let y = op(a, b)
             #expect(y.shape == outputShape, "\(aShape) \(name) \(bShape)")
             var mismatches = 0
             for (k, index) in all.enumerated() {
-                let expected = scalarOp(a.pointer[Self.offset(of: index, in: aShape)], b.pointer[Self.offset(of: index, in: bShape)])
+                let expected = scalarOp(
+                    a.pointer[Self.offset(of: index, in: aShape)], b.pointer[Self.offset(of: index, in: bShape)])
                 if y.pointer[k].bitPattern != expected.bitPattern { mismatches += 1 }
             }
             #expect(mismatches == 0, "\(aShape) \(name) \(bShape): \(mismatches) values differ")
@@ -64,9 +70,12 @@ struct BroadcastingKernelTests {
         var magnitudeA = expectedA, magnitudeB = expectedB
         for (k, index) in all.enumerated() {
             let ia = Self.offset(of: index, in: aShape), ib = Self.offset(of: index, in: bShape)
-            let termA = Double(upstream.pointer[k]) * Double(b.pointer[ib]), termB = Double(upstream.pointer[k]) * Double(a.pointer[ia])
-            expectedA[ia] += termA; magnitudeA[ia] += abs(termA)
-            expectedB[ib] += termB; magnitudeB[ib] += abs(termB)
+            let termA = Double(upstream.pointer[k]) * Double(b.pointer[ib]),
+                termB = Double(upstream.pointer[k]) * Double(a.pointer[ia])
+            expectedA[ia] += termA
+            magnitudeA[ia] += abs(termA)
+            expectedB[ib] += termB
+            magnitudeB[ib] += abs(termB)
         }
         for (name, tensor, expected, magnitude) in [("a", a, expectedA, magnitudeA), ("b", b, expectedB, magnitudeB)] {
             let grad = tensor.grad!
@@ -95,7 +104,11 @@ struct BroadcastingKernelTests {
             for o in 0..<outer {
                 for i in 0..<inner {
                     var sum = 0.0, magnitude = 0.0
-                    for k in 0..<n { let v = Double(x.pointer[(o * n + k) * inner + i]); sum += v; magnitude += abs(v) }
+                    for k in 0..<n {
+                        let v = Double(x.pointer[(o * n + k) * inner + i])
+                        sum += v
+                        magnitude += abs(v)
+                    }
                     let gamma = Double(n) * 0x1p-24 / (1 - Double(n) * 0x1p-24)
                     let bound = gamma * magnitude + 0x1p-126
                     worst = Swift.max(worst, abs(Double(y.pointer[o * inner + i]) - sum) / bound)

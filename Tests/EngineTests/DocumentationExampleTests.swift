@@ -11,7 +11,7 @@ struct DocumentationExampleTests {
         let x = Tensor([[1, 2, 3], [4, 5, 6]])
         let y = (x * 2 + 1).sum(axis: 1)
         #expect(y.shape == [2])
-        #expect(y.scalars == [15, 33])   // sums of small odd integers: exact in any order
+        #expect(y.scalars == [15, 33]) // sums of small odd integers: exact in any order
         var generator = RandomGenerator(seed: 0)
         #expect(Tensor.randomNormal([2, 3], standardDeviation: 0.1, using: &generator).shape == [2, 3])
 

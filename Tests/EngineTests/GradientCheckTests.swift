@@ -8,8 +8,9 @@ import Testing
 struct GradientCheckTests {
     @Test("analytic gradients match central differences", arguments: opCases)
     func centralDifferences(_ testCase: OpCase) {
-        let problems = GradientCheck.mismatches(testCase.name, inputs: testCase.inputs.map(\.tensor),
-                                                upstream: testCase.upstream.tensor, testCase.apply)
+        let problems = GradientCheck.mismatches(
+            testCase.name, inputs: testCase.inputs.map(\.tensor),
+            upstream: testCase.upstream.tensor, testCase.apply)
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
     }
 }

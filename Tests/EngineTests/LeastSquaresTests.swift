@@ -29,7 +29,8 @@ struct LeastSquaresTests {
         let x = try LeastSquares.solveRidge(Tensor([[1, 0], [0, 1]]), Tensor([2, 4]), lambda: 1)
         #expect(x.isClose(to: Tensor([1, 2]), relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
         // λ = 0 is ordinary least squares.
-        let ols = try LeastSquares.solveRidge(Tensor([[1, 0], [1, 1], [1, 2], [1, 3]]), Tensor([1, 2, 2, 4]), lambda: 0)
+        let ols = try LeastSquares.solveRidge(
+            Tensor([[1, 0], [1, 1], [1, 2], [1, 3]]), Tensor([1, 2, 2, 4]), lambda: 0)
         #expect(ols.isClose(to: Tensor([0.9, 0.9]), relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
     }
 
@@ -47,9 +48,13 @@ struct LeastSquaresTests {
         let noise = Tensor.randomNormal([1000, 1], standardDeviation: 0.01, using: &generator)
         let y = matmul(x, Tensor([2, -3.4], shape: [2, 1])) + 4.2 + noise
         let design = Tensor.ones([1000, 3])
-        for i in 0..<1000 { design[i, 0] = x[i, 0]; design[i, 1] = x[i, 1] }
+        for i in 0..<1000 {
+            design[i, 0] = x[i, 0]
+            design[i, 1] = x[i, 1]
+        }
         let solution = try LeastSquares.solve(design, y)
         // Standard error of each coefficient ≈ 0.01/√1000 ≈ 3e-4.
-        #expect(solution.isClose(to: Tensor([2, -3.4, 4.2], shape: [3, 1]), relativeTolerance: 0, absoluteTolerance: 2e-3))
+        #expect(
+            solution.isClose(to: Tensor([2, -3.4, 4.2], shape: [3, 1]), relativeTolerance: 0, absoluteTolerance: 2e-3))
     }
 }

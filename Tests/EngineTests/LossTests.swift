@@ -11,9 +11,9 @@ struct LossTests {
 
         // The naive way: softmax by exp/sum, then log. exp(1000) overflows to +inf.
         let exps = logits.scalars.map { Foundation.exp($0) }
-        let naiveProbability = exps[0] / (exps[0] + exps[1] + exps[2])  // inf / inf
+        let naiveProbability = exps[0] / (exps[0] + exps[1] + exps[2]) // inf / inf
         #expect(naiveProbability.isNaN)
-        let naiveLoss = -Foundation.log(exps[2] / (exps[0] + exps[1] + exps[2]))  // -log(0)
+        let naiveLoss = -Foundation.log(exps[2] / (exps[0] + exps[1] + exps[2])) // -log(0)
         #expect(!naiveLoss.isFinite)
 
         let loss = crossEntropy(logits: logits, labels: [0, 2], reduction: .none)
@@ -92,7 +92,8 @@ struct LossTests {
         let loss = crossEntropy(logits: logits, labels: labels).item
         // Two losses of the tolerance above, averaged, and the mean's own rounding.
         let lossTolerance = pickedReference.map(tolerance).max()! + Double(Float(referenceLoss).ulp) / 2
-        #expect(abs(Double(loss) - referenceLoss) <= lossTolerance, "crossEntropy: ours \(loss), float64 \(referenceLoss)")
+        #expect(
+            abs(Double(loss) - referenceLoss) <= lossTolerance, "crossEntropy: ours \(loss), float64 \(referenceLoss)")
         #expect(abs(Double(crossEntropyCase.output.data[0]) - referenceLoss) <= lossTolerance)
     }
 
@@ -122,7 +123,9 @@ struct LossTests {
         let perExample = crossEntropy(logits: logits, labels: labels, reduction: .none).scalars
         let meanOfOurs = perExample.reduce(0.0) { $0 + Double($1) } / Double(batch)
         let mean = crossEntropy(logits: logits, labels: labels).item
-        #expect(abs(Double(mean) - meanOfOurs) <= Double(Float(meanOfOurs).ulp), "mean \(mean), float64 mean of the same losses \(meanOfOurs)")
+        #expect(
+            abs(Double(mean) - meanOfOurs) <= Double(Float(meanOfOurs).ulp),
+            "mean \(mean), float64 mean of the same losses \(meanOfOurs)")
         let sum = crossEntropy(logits: logits, labels: labels, reduction: .sum).item
         #expect(abs(Double(sum) - meanOfOurs * Double(batch)) <= Double(Float(meanOfOurs * Double(batch)).ulp))
 
@@ -138,7 +141,9 @@ struct LossTests {
         }
         let reference = referenceSum / Double(batch)
         let tolerance = toleranceSum / Double(batch) + Double(Float(reference).ulp) / 2
-        #expect(abs(Double(mean) - reference) <= tolerance, "crossEntropy mean \(mean), float64 \(reference), allowed \(tolerance)")
+        #expect(
+            abs(Double(mean) - reference) <= tolerance,
+            "crossEntropy mean \(mean), float64 \(reference), allowed \(tolerance)")
 
         // (1) and (2) for the mean squared error.
         let prediction = Tensor.randomNormal([batch, 1], standardDeviation: 2, using: &generator)
@@ -146,7 +151,9 @@ struct LossTests {
         let squaredErrors = mseLoss(prediction, target, reduction: .none).scalars
         let mse = mseLoss(prediction, target).item
         let mseOfOurs = squaredErrors.reduce(0.0) { $0 + Double($1) } / Double(batch)
-        #expect(abs(Double(mse) - mseOfOurs) <= Double(Float(mseOfOurs).ulp), "mse \(mse), float64 mean of the same squares \(mseOfOurs)")
+        #expect(
+            abs(Double(mse) - mseOfOurs) <= Double(Float(mseOfOurs).ulp),
+            "mse \(mse), float64 mean of the same squares \(mseOfOurs)")
         var mseReference = 0.0
         for (p, t) in zip(prediction.scalars, target.scalars) {
             let difference = Double(p) - Double(t)

@@ -1,5 +1,6 @@
-@testable import Engine
 import Testing
+
+@testable import Engine
 
 /// When the values of tensors are freed: the graph holds nodes, not results, so an intermediate
 /// result lives only while the user or a rule that saved it holds it; backward frees each rule's
@@ -20,7 +21,7 @@ struct MemoryReleaseTests {
         weak var product: TensorStorage?
         let loss: Tensor
         do {
-            let z = matmul(x, w)  // relu saves its output, not z; add saves nothing
+            let z = matmul(x, w) // relu saves its output, not z; add saves nothing
             product = z.storage
             loss = (z.relu() + Tensor(scalar: 1)).sum()
         }
@@ -35,7 +36,7 @@ struct MemoryReleaseTests {
         weak var activation: TensorStorage?
         let loss: Tensor
         do {
-            let hidden = matmul(Tensor.ones([2, 3]), w).relu()  // saved by relu and by the next matmul
+            let hidden = matmul(Tensor.ones([2, 3]), w).relu() // saved by relu and by the next matmul
             activation = hidden.storage
             loss = matmul(hidden, w).sum()
         }
@@ -52,16 +53,18 @@ struct MemoryReleaseTests {
         weak var input: TensorStorage?
         let loss: Tensor
         do {
-            let doubled = w * Tensor(scalar: 2)   // a recorded result
+            let doubled = w * Tensor(scalar: 2) // a recorded result
             input = doubled.storage
-            loss = (doubled * Tensor(scalar: 3)).sum()  // ∂/∂doubled reads only the constant 3
+            loss = (doubled * Tensor(scalar: 3)).sum() // ∂/∂doubled reads only the constant 3
         }
         #expect(input == nil)
         loss.backward()
         #expect(w.grad?.scalars == [Float](repeating: 6, count: 5))
     }
 
-    @Test("a freed large buffer is reused for a request of its size or up to half of it; a miss unmaps cached buffers only beyond the bound")
+    @Test(
+        "a freed large buffer is reused for a request of its size or up to half of it; a miss unmaps cached buffers only beyond the bound"
+    )
     func largeBufferCacheReusesAndBoundsMapping() {
         // No minimum slack: mapped bytes stay within peak in use · 9/8.
         let cache = LargeBufferCache(minimumSlackBytes: 0)
@@ -82,7 +85,7 @@ struct MemoryReleaseTests {
         let small = cache.allocate(byteCount: mebibyte)
         #expect(small == third)
         #expect(cache.cachedBytes == size)
-        small.storeBytes(of: 1, as: Float.self)  // mapped and writable
+        small.storeBytes(of: 1, as: Float.self) // mapped and writable
         // A request of 3 MiB misses (2 MiB is too small): 2 MiB (small) + 3 MiB in use is a new
         // peak of 5 MiB, bound 5.625 MiB, so the cached 2 MiB buffer is unmapped first.
         let larger = cache.allocate(byteCount: 3 * mebibyte)
@@ -102,7 +105,7 @@ struct MemoryReleaseTests {
 
     @Test("tensors of a large size come from the cache and keep their values")
     func largeTensorsRoundTrip() {
-        let count = LargeBufferCache.threshold  // 4 MiB of floats
+        let count = LargeBufferCache.threshold // 4 MiB of floats
         let tensor = Tensor(shape: [count], repeating: 1.5)
         #expect(Int(bitPattern: tensor.pointer) % TensorStorage.alignment == 0)
         #expect(tensor.scalars.allSatisfy { $0 == 1.5 })

@@ -6,11 +6,15 @@ import Testing
 /// and both shapes. Each case runs in a child process (exit test) and its stderr is checked.
 @Suite("Shape errors")
 struct ShapeErrorTests {
-    private func expectMessage(_ result: ExitTest.Result?, contains parts: [String],
-                               sourceLocation: SourceLocation = #_sourceLocation) {
+    private func expectMessage(
+        _ result: ExitTest.Result?, contains parts: [String],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         for part in parts {
-            #expect(stderr.contains(part), "stderr lacks \"\(part)\": \(stderr.prefix(400))", sourceLocation: sourceLocation)
+            #expect(
+                stderr.contains(part), "stderr lacks \"\(part)\": \(stderr.prefix(400))", sourceLocation: sourceLocation
+            )
         }
     }
 

@@ -94,7 +94,9 @@ struct TensorTests {
         x.requiresGrad = true
         #expect(x.description.hasSuffix("requiresGrad: true)"))
         #expect((x * x).description.contains("gradientFunction: mul"))
-        #expect(Tensor.arange(10).description == "tensor([0.0000, 1.0000, 2.0000, ..., 7.0000, 8.0000, 9.0000], shape: [10])")
+        #expect(
+            Tensor.arange(10).description
+                == "tensor([0.0000, 1.0000, 2.0000, ..., 7.0000, 8.0000, 9.0000], shape: [10])")
     }
 
     @Test("the in-place rule: leaves change through every mutating path, recorded results refuse all of them")
@@ -108,21 +110,24 @@ struct TensorTests {
         let doubled = w * Tensor(scalar: 2)
         #expect(!doubled.allowsInPlaceChanges)
         #expect(withNoGrad { w * Tensor(scalar: 2) }.allowsInPlaceChanges)
-        #expect(doubled.detached().allowsInPlaceChanges)   // cut from the tape: the user's to change
+        #expect(doubled.detached().allowsInPlaceChanges) // cut from the tape: the user's to change
         #expect(doubled.withUnsafeBufferPointer { Array($0) } == [2, 10, 14])
         // Each path stops on a recorded result (a precondition, so in a child process).
         await #expect(processExitsWith: .failure) {
-            let w = Tensor([1, 2]); w.requiresGrad = true
+            let w = Tensor([1, 2])
+            w.requiresGrad = true
             let y = w * Tensor(scalar: 2)
             y[0] = 1
         }
         await #expect(processExitsWith: .failure) {
-            let w = Tensor([1, 2]); w.requiresGrad = true
+            let w = Tensor([1, 2])
+            w.requiresGrad = true
             let y = w * Tensor(scalar: 2)
             y.withUnsafeMutableBufferPointer { $0[0] = 1 }
         }
         await #expect(processExitsWith: .failure) {
-            let w = Tensor([1, 2]); w.requiresGrad = true
+            let w = Tensor([1, 2])
+            w.requiresGrad = true
             (w * Tensor(scalar: 2)).fill(0)
         }
     }
@@ -163,11 +168,11 @@ struct RandomGeneratorTests {
         let n = Tensor.randomNormal([20000], mean: 2, standardDeviation: 3, using: &generator)
         let mean = n.mean().item
         let std = ((n - mean).squared().mean().item).squareRoot()
-        #expect(abs(mean - 2) < 0.1)   // standard error 3/√20000 ≈ 0.02
+        #expect(abs(mean - 2) < 0.1) // standard error 3/√20000 ≈ 0.02
         #expect(abs(std - 3) < 0.1)
         let u = Tensor.randomUniform([20000], low: -1, high: 1, using: &generator)
         #expect(u.scalars.allSatisfy { $0 >= -1 && $0 < 1 })
-        #expect(abs(u.mean().item) < 0.03)  // standard error 0.577/√20000 ≈ 0.004
+        #expect(abs(u.mean().item) < 0.03) // standard error 0.577/√20000 ≈ 0.004
     }
 
     @Test("permutation is a permutation, and bounded integers stay in range")

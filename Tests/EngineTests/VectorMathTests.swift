@@ -1,6 +1,7 @@
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 /// `vectorExp` and `sigmoidKernel` (`Kernels/VectorMath.swift`) against `exp` in `Double`.
 @Suite("Vector math")
@@ -81,14 +82,20 @@ struct VectorMathTests {
                 }
             }
             let mismatches = (0..<count).filter { dx[$0] != g[$0] * y[$0] * (1 - y[$0]) }
-            #expect(mismatches.isEmpty, "count \(count): \(mismatches.count) mismatches, first at \(mismatches.first ?? -1)")
+            #expect(
+                mismatches.isEmpty, "count \(count): \(mismatches.count) mismatches, first at \(mismatches.first ?? -1)"
+            )
         }
     }
 
-    @Test("reluKernel equals max(x, 0) bit for bit, and its sign bits give the gradient where x > 0, over block edges and tails")
+    @Test(
+        "reluKernel equals max(x, 0) bit for bit, and its sign bits give the gradient where x > 0, over block edges and tails"
+    )
     func reluForwardAndBackward() {
-        let specials: [Float] = [0, -0.0, 1, -1, .infinity, -.infinity, .nan, -Float.nan,
-                                 Float.leastNonzeroMagnitude, -Float.leastNonzeroMagnitude, .greatestFiniteMagnitude]
+        let specials: [Float] = [
+            0, -0.0, 1, -1, .infinity, -.infinity, .nan, -Float.nan,
+            Float.leastNonzeroMagnitude, -Float.leastNonzeroMagnitude, .greatestFiniteMagnitude,
+        ]
         for count in [1, 7, 8, 9, 16384, 16384 + 13, 2 * 16384 + 8] {
             var generator = RandomGenerator(seed: UInt64(count))
             let input = (0..<count).map { i in i < specials.count ? specials[i] : generator.nextFloat() * 2 - 1 }
@@ -100,9 +107,11 @@ struct VectorMathTests {
             for i in 0..<count {
                 let expected = Swift.max(input[i], 0)
                 // Exact by construction: a copy or a zero, no arithmetic.
-                #expect(output[i].bitPattern == expected.bitPattern || (output[i].isNaN && expected.isNaN),
-                        "relu(\(input[i])) at \(i) of \(count): \(output[i])")
-                #expect(dx[i] == (input[i] > 0 ? gradient[i] : 0), "relu gradient at \(i) of \(count) (x = \(input[i]))")
+                #expect(
+                    output[i].bitPattern == expected.bitPattern || (output[i].isNaN && expected.isNaN),
+                    "relu(\(input[i])) at \(i) of \(count): \(output[i])")
+                #expect(
+                    dx[i] == (input[i] > 0 ? gradient[i] : 0), "relu gradient at \(i) of \(count) (x = \(input[i]))")
             }
         }
     }

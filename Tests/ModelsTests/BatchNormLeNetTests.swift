@@ -8,7 +8,8 @@ import Testing
 /// torch 2.15.0), and against the library's `BatchNorm2D`.
 @Suite("Scratch batch normalization")
 struct ScratchBatchNormTests {
-    @Test("a training step and the prediction after it equal PyTorch's", arguments: modelFixtures?.scratchBatchNorm ?? [])
+    @Test(
+        "a training step and the prediction after it equal PyTorch's", arguments: modelFixtures?.scratchBatchNorm ?? [])
     func matchesPyTorch(_ reference: ModelFixtureFile.ScratchBatchNormCase) throws {
         let layer = BatchNorm(featureCount: reference.featureCount, dimensionCount: reference.dimensionCount)
         layer.gamma.assign(reference.gamma.tensor)
@@ -32,8 +33,10 @@ struct ScratchBatchNormTests {
         layer.eval()
         let prediction = withNoGrad { layer(input.detached()) }
         expectClose(prediction, reference.prediction.tensor, "prediction with the moving statistics")
-        #expect(layer.movingMean.isClose(to: reference.movingMeanAfter.tensor, relativeTolerance: 1e-4, absoluteTolerance: 1e-5),
-                "prediction must not move the statistics")
+        #expect(
+            layer.movingMean.isClose(
+                to: reference.movingMeanAfter.tensor, relativeTolerance: 1e-4, absoluteTolerance: 1e-5),
+            "prediction must not move the statistics")
     }
 
     @Test("normalizes like the library layer; its moving variance is the biased one")
@@ -49,10 +52,14 @@ struct ScratchBatchNormTests {
         let n: Float = 16
         let libraryBatchVariance = (library.runningVariance - 0.9) / 0.1
         let scratchBatchVariance = (scratch.movingVariance.reshaped([3]) - 0.9) / 0.1
-        expectClose(scratchBatchVariance * (n / (n - 1)), libraryBatchVariance, relativeTolerance: 1e-3, "variance: biased vs unbiased")
+        expectClose(
+            scratchBatchVariance * (n / (n - 1)), libraryBatchVariance, relativeTolerance: 1e-3,
+            "variance: biased vs unbiased")
     }
 
-    @Test("both flavours of BatchNorm-LeNet train and evaluate on a batch", arguments: BatchNormLeNet.Normalization.allCases)
+    @Test(
+        "both flavours of BatchNorm-LeNet train and evaluate on a batch",
+        arguments: BatchNormLeNet.Normalization.allCases)
     func bothFlavoursRun(_ normalization: BatchNormLeNet.Normalization) throws {
         var generator = RandomGenerator(seed: 9)
         let network = BatchNormLeNet.make(normalization, using: &generator)

@@ -32,7 +32,7 @@ struct DataParallelTests {
         let parallel = DataParallel(model: parallelModel, replicas: replicas)
         let serialOptimizer = SGD(serial, learningRate: 0.9), parallelOptimizer = SGD(parallelModel, learningRate: 0.9)
         for step in 0..<3 {
-            let batch = 64 + step   // 64, 65, 66: shards of unequal sizes too
+            let batch = 64 + step // 64, 65, 66: shards of unequal sizes too
             let images = Tensor.randomUniform([batch, 1, 28, 28], using: &generator)
             let labels = (0..<batch).map { _ in generator.nextInt(below: 10) }
 
@@ -45,12 +45,17 @@ struct DataParallelTests {
             let (parallelLoss, parallelLogits) = parallel.forwardBackward(images, labels: labels) {
                 crossEntropy(logits: $0, labels: $1)
             }
-            #expect(abs(parallelLoss - loss.item) <= 2e-4 * abs(loss.item), "step \(step): loss \(parallelLoss) vs \(loss.item)")
+            #expect(
+                abs(parallelLoss - loss.item) <= 2e-4 * abs(loss.item),
+                "step \(step): loss \(parallelLoss) vs \(loss.item)")
             let (logitDifference, logitScale) = Self.largestDifference(parallelLogits, logits.detached())
-            #expect(parallelLogits.shape == logits.shape && logitDifference <= 2e-4 * logitScale, "step \(step): logits")
+            #expect(
+                parallelLogits.shape == logits.shape && logitDifference <= 2e-4 * logitScale, "step \(step): logits")
             for (s, p) in zip(serial.namedParameters(), parallelModel.namedParameters()) {
                 let (difference, scale) = Self.largestDifference(p.tensor.grad!, s.tensor.grad!)
-                #expect(scale > 0 && difference <= 2e-4 * scale, "step \(step) \(s.key): gradient off by \(difference) of \(scale)")
+                #expect(
+                    scale > 0 && difference <= 2e-4 * scale,
+                    "step \(step) \(s.key): gradient off by \(difference) of \(scale)")
             }
             serialOptimizer.step()
             parallelOptimizer.step()
@@ -94,20 +99,28 @@ struct DataParallelBatchNormTests {
             let loss = crossEntropy(logits: serial(images), labels: labels)
             loss.backward()
             parallelOptimizer.zeroGrad()
-            let (parallelLoss, _) = parallel.forwardBackward(images, labels: labels) { crossEntropy(logits: $0, labels: $1) }
-            #expect(abs(parallelLoss - loss.item) <= 2e-4 * abs(loss.item), "step \(step): loss \(parallelLoss) vs \(loss.item)")
+            let (parallelLoss, _) = parallel.forwardBackward(images, labels: labels) {
+                crossEntropy(logits: $0, labels: $1)
+            }
+            #expect(
+                abs(parallelLoss - loss.item) <= 2e-4 * abs(loss.item),
+                "step \(step): loss \(parallelLoss) vs \(loss.item)")
             // The biases of the layers before batch norm have an exact gradient of 0 (the
             // normalization removes any constant): both sides hold only rounding noise there
             // (about 10⁻⁶ of the network's largest gradient), so those are checked to be noise on
             // both sides, the others to agree within 2·10⁻⁴ of their largest entry.
-            let networkScale = serial.parameters().map { DataParallelTests.largestDifference($0.grad!, $0.grad!).scale }.max()!
+            let networkScale = serial.parameters().map { DataParallelTests.largestDifference($0.grad!, $0.grad!).scale }
+                .max()!
             for (s, p) in zip(serial.namedParameters(), parallelModel.namedParameters()) {
                 let (difference, scale) = DataParallelTests.largestDifference(p.tensor.grad!, s.tensor.grad!)
                 if scale < 1e-4 * networkScale {
                     let parallelScale = DataParallelTests.largestDifference(p.tensor.grad!, p.tensor.grad!).scale
-                    #expect(parallelScale < 1e-4 * networkScale, "step \(step) \(s.key): gradient \(parallelScale), serial \(scale)")
+                    #expect(
+                        parallelScale < 1e-4 * networkScale,
+                        "step \(step) \(s.key): gradient \(parallelScale), serial \(scale)")
                 } else {
-                    #expect(difference <= 2e-4 * scale, "step \(step) \(s.key): gradient off by \(difference) of \(scale)")
+                    #expect(
+                        difference <= 2e-4 * scale, "step \(step) \(s.key): gradient off by \(difference) of \(scale)")
                 }
             }
             serialOptimizer.step()

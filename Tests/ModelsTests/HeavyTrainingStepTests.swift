@@ -38,7 +38,8 @@ struct HeavyTrainingStepsFixture: Decodable, Sendable {
 }
 
 let heavyTrainingStepsFixture: HeavyTrainingStepsFixture? = try? JSONDecoder().decode(
-    HeavyTrainingStepsFixture.self, from: Data(contentsOf: modelFixturesDirectory.appendingPathComponent("heavy_training_steps.json")))
+    HeavyTrainingStepsFixture.self,
+    from: Data(contentsOf: modelFixturesDirectory.appendingPathComponent("heavy_training_steps.json")))
 
 /// The portable initialization the generator writes in Python, bit for bit: parameter `j`
 /// (in `namedParameters()` order, PyTorch's), element `i`, takes u = the top 24 bits of
@@ -53,8 +54,10 @@ func portableInitialize(_ network: Sequential, seed: UInt64) {
         guard let weight = byKey[prefix + "weight"], weight.rank >= 2 else { continue }
         let receptive = weight.shape.dropFirst(2).reduce(1, *)
         let fanIn = weight.shape[1] * receptive, fanOut = weight.shape[0] * receptive
-        let bound = key.hasSuffix("weight") ? Float((6 / Double(fanIn + fanOut)).squareRoot())
-                                            : Float(1 / Double(fanIn).squareRoot())
+        let bound =
+            key.hasSuffix("weight")
+            ? Float((6 / Double(fanIn + fanOut)).squareRoot())
+            : Float(1 / Double(fanIn).squareRoot())
         for i in 0..<parameter.count {
             var z = ((UInt64(j) << 40) &+ UInt64(i)) &* 0x9E37_79B9_7F4A_7C15 &+ seed
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -88,17 +91,25 @@ func portableInitialize(_ network: Sequential, seed: UInt64) {
 struct HeavyTrainingStepTests {
     /// Networks whose fixture is recorded but which do not pass yet, and why (issue #14, part 2).
     static let pending: [String: String] = [
-        "googlenet": "steps 1-3 agree; from step 4 our loss leaves PyTorch's by 1e-5, 4x the allowance (PyTorch's own float32 drift is 2.5e-7 there): rounding amplified faster on our side, not yet explained",
-        "resnet": "passes on OpenBLAS Zen, but with Prescott forced one step's update differs by up to 600x the digest allowance (sum of the first convolution's weight: -2.835 against -3.070; BN biases 100x): the single step amplifies the GEMMs' rounding far beyond PyTorch's own float32-vs-float64 drift, so it needs the per-tensor gradient check from the same state",
-        "nin": "20 free-running steps pass on OpenBLAS Zen; with Prescott forced the loss leaves PyTorch's at steps 19-20 (1.2e-3 and 3.3e-3 against an allowance of 3.1e-4): the late trajectory is not stable across kernels, so it needs the per-step check from the same state",
-        "densenet": "the step-1 loss agrees exactly; one step's update differs by up to 10.5x the digest allowance on OpenBLAS Zen (first convolution's weight and the biases before batch norm, whose exact gradient is 0) but passes with Prescott forced (worst digest 0.10 of the allowance): ResNet-18 shows the mirror image, so the spread is the GEMMs' rounding amplified through batch norm; needs a per-tensor gradient comparison with an allowance from several float32 orders to tell rounding from an error",
+        "googlenet":
+            "steps 1-3 agree; from step 4 our loss leaves PyTorch's by 1e-5, 4x the allowance (PyTorch's own float32 drift is 2.5e-7 there): rounding amplified faster on our side, not yet explained",
+        "resnet":
+            "passes on OpenBLAS Zen, but with Prescott forced one step's update differs by up to 600x the digest allowance (sum of the first convolution's weight: -2.835 against -3.070; BN biases 100x): the single step amplifies the GEMMs' rounding far beyond PyTorch's own float32-vs-float64 drift, so it needs the per-tensor gradient check from the same state",
+        "nin":
+            "20 free-running steps pass on OpenBLAS Zen; with Prescott forced the loss leaves PyTorch's at steps 19-20 (1.2e-3 and 3.3e-3 against an allowance of 3.1e-4): the late trajectory is not stable across kernels, so it needs the per-step check from the same state",
+        "densenet":
+            "the step-1 loss agrees exactly; one step's update differs by up to 10.5x the digest allowance on OpenBLAS Zen (first convolution's weight and the biases before batch norm, whose exact gradient is 0) but passes with Prescott forced (worst digest 0.10 of the allowance): ResNet-18 shows the mirror image, so the spread is the GEMMs' rounding amplified through batch norm; needs a per-tensor gradient comparison with an allowance from several float32 orders to tell rounding from an error",
     ]
 
-    @Test("the book's SGD at the book's input size on batches of 8: losses and final-state digests equal PyTorch's",
-          .enabled(if: fashionMNISTInstalled, "dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"),
-          arguments: (heavyTrainingStepsFixture?.networks ?? []).filter { HeavyTrainingStepTests.pending[$0.name] == nil })
+    @Test(
+        "the book's SGD at the book's input size on batches of 8: losses and final-state digests equal PyTorch's",
+        .enabled(
+            if: fashionMNISTInstalled, "dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"),
+        arguments: (heavyTrainingStepsFixture?.networks ?? []).filter { HeavyTrainingStepTests.pending[$0.name] == nil }
+    )
     func trainsLikePyTorch(_ reference: HeavyTrainingStepsFixture.Network) throws {
-        let fixture = try #require(heavyTrainingStepsFixture, "Fixtures/heavy_training_steps.json is missing or malformed")
+        let fixture = try #require(
+            heavyTrainingStepsFixture, "Fixtures/heavy_training_steps.json is missing or malformed")
         #expect(fixture.torch.hasPrefix("2.15.0"))
         let model = try ModelZoo.model(named: reference.name)
         var generator = RandomGenerator(seed: 0)
@@ -108,9 +119,11 @@ struct HeavyTrainingStepTests {
         for (_, module) in network.namedModules() where module is Dropout { module.isTraining = false }
 
         let batchSize = fixture.batchSize
-        let data = try FashionMNIST.load(.train, directory: FashionMNIST.defaultDirectory).prefix(batchSize * reference.steps)
-        let loader = ImageBatchLoader(dataSet: data, batchSize: batchSize, shuffle: false,
-                                      resize: ImageSize(reference.side, reference.side))
+        let data = try FashionMNIST.load(.train, directory: FashionMNIST.defaultDirectory).prefix(
+            batchSize * reference.steps)
+        let loader = ImageBatchLoader(
+            dataSet: data, batchSize: batchSize, shuffle: false,
+            resize: ImageSize(reference.side, reference.side))
         let optimizer = SGD(network, learningRate: reference.learningRate)
         var drift: Double = 0, worstLoss = (step: 0, difference: Float(0), ratio: Float(0))
         for step in 0..<reference.steps {
@@ -123,9 +136,13 @@ struct HeavyTrainingStepTests {
             drift = max(drift, abs(Double(expected) - reference.float64Losses[step]))
             let allowed = 10 * Float(drift) + 4 * expected.ulp
             let difference = abs(loss.item - expected)
-            if difference / allowed > worstLoss.ratio || !difference.isFinite { worstLoss = (step + 1, difference, difference / allowed) }
-            #expect(difference <= allowed,
-                    "\(reference.name), step \(step + 1): loss \(loss.item), PyTorch \(expected) (|diff| \(difference), allowed \(allowed))")
+            if difference / allowed > worstLoss.ratio || !difference.isFinite {
+                worstLoss = (step + 1, difference, difference / allowed)
+            }
+            #expect(
+                difference <= allowed,
+                "\(reference.name), step \(step + 1): loss \(loss.item), PyTorch \(expected) (|diff| \(difference), allowed \(allowed))"
+            )
         }
 
         let state = network.stateDict()
@@ -145,17 +162,22 @@ struct HeavyTrainingStepTests {
             let ulps = 4 * Double(Float.ulpOfOne)
             let allowedSum = e + ulps * sumOfMagnitudes
             let allowedSquares = 2 * sumOfSquares.squareRoot() * e + e * e + ulps * sumOfSquares
-            for (what, actual, expected, allowed) in [("Σx", sum, digest.sum, allowedSum),
-                                                      ("Σx²", sumOfSquares, digest.sumOfSquares, allowedSquares)] {
+            for (what, actual, expected, allowed) in [
+                ("Σx", sum, digest.sum, allowedSum),
+                ("Σx²", sumOfSquares, digest.sumOfSquares, allowedSquares),
+            ] {
                 let difference = abs(actual - expected)
                 let ratio = allowed > 0 ? difference / allowed : (difference == 0 ? 0 : .infinity)
                 if ratio > worstState.ratio { worstState = ("\(what) of \(digest.key)", ratio) }
-                #expect(difference <= allowed,
-                        "\(reference.name) after \(reference.steps) steps, \(what) of \(digest.key): \(actual), PyTorch \(expected) (|diff| \(difference), allowed \(allowed))")
+                #expect(
+                    difference <= allowed,
+                    "\(reference.name) after \(reference.steps) steps, \(what) of \(digest.key): \(actual), PyTorch \(expected) (|diff| \(difference), allowed \(allowed))"
+                )
             }
         }
-        print("\(reference.name): \(reference.steps) steps, loss \(reference.losses[0]) → \(reference.losses[reference.steps - 1]); "
-              + "largest loss difference \(worstLoss.difference) at step \(worstLoss.step) (\(String(format: "%.2f", worstLoss.ratio)) of allowed); "
-              + "worst state digest \(worstState.key) (\(String(format: "%.2f", worstState.ratio)) of allowed)")
+        print(
+            "\(reference.name): \(reference.steps) steps, loss \(reference.losses[0]) → \(reference.losses[reference.steps - 1]); "
+                + "largest loss difference \(worstLoss.difference) at step \(worstLoss.step) (\(String(format: "%.2f", worstLoss.ratio)) of allowed); "
+                + "worst state digest \(worstState.key) (\(String(format: "%.2f", worstState.ratio)) of allowed)")
     }
 }

@@ -9,8 +9,11 @@ import Testing
 /// short training run on real Fashion-MNIST lowers the loss.
 @Suite("LeNet")
 struct LeNetTests {
-    @Test("PyTorch's trained weights give PyTorch's predictions on the first 500 test images",
-          .enabled(if: fashionMNISTInstalled, "dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"))
+    @Test(
+        "PyTorch's trained weights give PyTorch's predictions on the first 500 test images",
+        .enabled(
+            if: fashionMNISTInstalled, "dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)")
+    )
     func pyTorchWeightsGivePyTorchPredictions() throws {
         // lenet.safetensors and the expected logits and labels come from
         // Tools/Reference/generate_model_fixtures.py (torch 2.15.0, 3 seeded epochs of Adam).
@@ -31,10 +34,14 @@ struct LeNetTests {
         // condition is checked here, on whatever kernel runs, rather than assumed.
         let expected = reference.logits.tensor
         var largestDifference: Float = 0
-        for i in 0..<logits.count { largestDifference = max(largestDifference, abs(logits.pointer[i] - expected.pointer[i])) }
+        for i in 0..<logits.count {
+            largestDifference = max(largestDifference, abs(logits.pointer[i] - expected.pointer[i]))
+        }
         print("LeNet on PyTorch's weights (OpenBLAS \(BLAS.coreName)): largest logit difference \(largestDifference)")
-        #expect(largestDifference < reference.smallestMargin / 2,
-                "logits moved by \(largestDifference), half the smallest margin is \(reference.smallestMargin / 2): an argmax may flip")
+        #expect(
+            largestDifference < reference.smallestMargin / 2,
+            "logits moved by \(largestDifference), half the smallest margin is \(reference.smallestMargin / 2): an argmax may flip"
+        )
         #expect(logits.argmax(axis: 1) == reference.predictions)
         #expect(correctPredictionCount(logits: logits, labels: test.labels) == reference.correct)
         #expect(reference.correct > 300, "the fixture's network should be well above chance")
@@ -48,7 +55,8 @@ struct LeNetTests {
         let x = Tensor.randomUniform([3, 1, 28, 28], using: &generator)
         #expect(!original(x).isClose(to: copy(x)), "two draws should differ before loading")
 
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("d2l-lenet-\(UUID().uuidString).safetensors")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "d2l-lenet-\(UUID().uuidString).safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         try original.saveStateDict(to: url)
         try copy.loadStateDict(from: url)
@@ -57,8 +65,11 @@ struct LeNetTests {
         #expect(original(x).isClose(to: copy(x), relativeTolerance: 0, absoluteTolerance: 0))
     }
 
-    @Test("a short run of Adam on 256 Fashion-MNIST images lowers the loss",
-          .enabled(if: fashionMNISTInstalled, "dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"))
+    @Test(
+        "a short run of Adam on 256 Fashion-MNIST images lowers the loss",
+        .enabled(
+            if: fashionMNISTInstalled, "dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)")
+    )
     func trainingLowersTheLoss() throws {
         let train = try FashionMNIST.load(.train, directory: FashionMNIST.defaultDirectory).prefix(256)
         let images = train.images(at: Array(0..<train.count))
@@ -72,7 +83,8 @@ struct LeNetTests {
         for epoch in 0..<6 {
             for indices in sampler.batchIndices(epoch: epoch) {
                 optimizer.zeroGrad()
-                crossEntropy(logits: network(train.images(at: indices)), labels: indices.map { train.labels[$0] }).backward()
+                crossEntropy(logits: network(train.images(at: indices)), labels: indices.map { train.labels[$0] })
+                    .backward()
                 optimizer.step()
             }
         }

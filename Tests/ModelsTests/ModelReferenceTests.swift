@@ -16,14 +16,17 @@ struct ModelReferenceTests {
         #expect(fixtures.models.map(\.name) == ModelZoo.names)
     }
 
-    @Test("keys, shapes, parameter count and shape walk equal PyTorch's; a training step on 2 examples gives every parameter a finite gradient",
-          arguments: modelFixtures?.models ?? [])
+    @Test(
+        "keys, shapes, parameter count and shape walk equal PyTorch's; a training step on 2 examples gives every parameter a finite gradient",
+        arguments: modelFixtures?.models ?? [])
     func matchesPyTorch(_ reference: ModelFixtureFile.Model) throws {
         let summary = try ModelZoo.summary(of: reference.name, seed: 1)
         let network = summary.network
 
         // Parameters: the same keys, in the same order, with the same shapes.
-        let parameters = network.namedParameters().map { ModelFixtureFile.KeyShape(key: $0.key, shape: $0.tensor.shape) }
+        let parameters = network.namedParameters().map {
+            ModelFixtureFile.KeyShape(key: $0.key, shape: $0.tensor.shape)
+        }
         #expect(parameters == reference.parameters.map { ModelFixtureFile.KeyShape(key: $0.key, shape: $0.shape) })
         #expect(network.parameterCount == reference.parameterCount)
 

@@ -10,7 +10,8 @@ struct ModelZooTests {
     /// batch size, learning rate, epochs, resize.
     static let bookSettings: [(String, Int, Float, Int, Int?)] = [
         ("softmax-regression", 256, 0.1, 10, nil), ("mlp", 256, 0.1, 10, nil), ("mlp-dropout", 256, 0.5, 10, nil),
-        ("lenet", 256, 0.9, 10, nil), ("batch-norm-lenet", 256, 1.0, 10, nil), ("batch-norm-lenet-scratch", 256, 1.0, 10, nil),
+        ("lenet", 256, 0.9, 10, nil), ("batch-norm-lenet", 256, 1.0, 10, nil),
+        ("batch-norm-lenet-scratch", 256, 1.0, 10, nil),
         ("alexnet", 128, 0.01, 10, 224), ("vgg", 128, 0.05, 10, 224), ("nin", 128, 0.1, 10, 224),
         ("googlenet", 128, 0.1, 10, 96), ("resnet", 256, 0.05, 10, 96), ("densenet", 256, 0.1, 10, 96),
     ]
@@ -20,8 +21,11 @@ struct ModelZooTests {
         #expect(ModelZoo.names == Self.bookSettings.map(\.0))
         for (name, batchSize, learningRate, epochs, resize) in Self.bookSettings {
             let model = try ModelZoo.model(named: name)
-            #expect(model.hyperparameters == TrainingHyperparameters(batchSize: batchSize, learningRate: learningRate,
-                                                                     epochs: epochs, resize: resize), "\(name)")
+            #expect(
+                model.hyperparameters
+                    == TrainingHyperparameters(
+                        batchSize: batchSize, learningRate: learningRate,
+                        epochs: epochs, resize: resize), "\(name)")
             #expect(model.hyperparameters.exampleShape == [1, resize ?? 28, resize ?? 28], "\(name)")
             for spread in [model.bookResult.trainAccuracy, model.bookResult.testAccuracy] {
                 #expect(spread.range.lowerBound > 0.09 && spread.range.upperBound < 1, "\(name): accuracy \(spread)")
@@ -41,15 +45,20 @@ struct ModelZooTests {
         #expect(throws: ModelZooError.unknownModel(name: "lenet5", known: ModelZoo.names)) {
             try ModelZoo.model(named: "lenet5")
         }
-        #expect(ModelZooError.unknownModel(name: "x", known: ["a", "b"]).description == "unknown model 'x'; known models: a, b")
+        #expect(
+            ModelZooError.unknownModel(name: "x", known: ["a", "b"]).description
+                == "unknown model 'x'; known models: a, b")
     }
 
     @Test("the shape walk prints the book's lines and leaves the network in training mode")
     func shapeWalkRows() throws {
         let summary = try ModelZoo.summary(of: "lenet")
         #expect(summary.rows.first?.description == "Conv2D output shape:\t[1, 6, 28, 28]")
-        #expect(summary.rows.map(\.layer) == ["Conv2D", "Sigmoid", "AvgPool2D", "Conv2D", "Sigmoid", "AvgPool2D", "Flatten",
-                                             "Linear", "Sigmoid", "Linear", "Sigmoid", "Linear"])
+        #expect(
+            summary.rows.map(\.layer) == [
+                "Conv2D", "Sigmoid", "AvgPool2D", "Conv2D", "Sigmoid", "AvgPool2D", "Flatten",
+                "Linear", "Sigmoid", "Linear", "Sigmoid", "Linear",
+            ])
         #expect(summary.parameterCount == 61_706)
         let lines = summary.description.split(separator: "\n")
         #expect(lines.first == "lenet: LeNet (sigmoid, average pooling), d2l §6.6, input [1, 1, 28, 28]")
@@ -57,15 +66,20 @@ struct ModelZooTests {
         #expect(summary.network.namedModules().allSatisfy { $0.module.isTraining })
         // The same seed gives the same network.
         let again = try ModelZoo.summary(of: "lenet")
-        #expect(summary.network.parameters()[0].isClose(to: again.network.parameters()[0], relativeTolerance: 0, absoluteTolerance: 0))
+        #expect(
+            summary.network.parameters()[0].isClose(
+                to: again.network.parameters()[0], relativeTolerance: 0, absoluteTolerance: 0))
     }
 
     @Test("ResNet walked at its training size, 96×96 (D2L_REFERENCE.md §14a: 24, 24, 12, 6, 3)")
     func resNetAtTrainingSize() throws {
         let summary = try ModelZoo.summary(of: "resnet", inputShape: [1, 1, 96, 96])
         #expect(summary.inputShape == [1, 1, 96, 96])
-        #expect(summary.rows.map(\.outputShape) == [[1, 64, 24, 24], [1, 64, 24, 24], [1, 128, 12, 12], [1, 256, 6, 6],
-                                                    [1, 512, 3, 3], [1, 512, 1, 1], [1, 512], [1, 10]])
+        #expect(
+            summary.rows.map(\.outputShape) == [
+                [1, 64, 24, 24], [1, 64, 24, 24], [1, 128, 12, 12], [1, 256, 6, 6],
+                [1, 512, 3, 3], [1, 512, 1, 1], [1, 512], [1, 10],
+            ])
     }
 
     @Test("the book's initialization: Xavier-uniform for CNNs, N(0, 0.01²) for linear models; biases keep the default")
@@ -76,7 +90,9 @@ struct ModelZooTests {
             let plain = model.make(using: &first)
             let initialized = model.makeInitialized(using: &second)
             for (layer, plainLayer) in zip(initialized.layers, plain.layers) {
-                guard let layer = layer as? any WeightedLayer, let plainLayer = plainLayer as? any WeightedLayer else { continue }
+                guard let layer = layer as? any WeightedLayer, let plainLayer = plainLayer as? any WeightedLayer else {
+                    continue
+                }
                 // Same draw of the network, so the biases (not re-initialized) agree exactly.
                 #expect(layer.bias!.isClose(to: plainLayer.bias!, relativeTolerance: 0, absoluteTolerance: 0))
                 #expect(!layer.weight.isClose(to: plainLayer.weight))
@@ -85,10 +101,13 @@ struct ModelZooTests {
                 if name == "lenet" {
                     let bound = (6 / Float(fanIn + fanOut)).squareRoot()
                     let largest = values.map(abs).max()!
-                    #expect(largest <= bound && largest > 0.9 * bound, "\(name): Xavier bound \(bound), largest |w| \(largest)")
+                    #expect(
+                        largest <= bound && largest > 0.9 * bound,
+                        "\(name): Xavier bound \(bound), largest |w| \(largest)")
                 } else if values.count > 10_000 {
                     let mean = values.reduce(0, +) / Float(values.count)
-                    let deviation = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(values.count)).squareRoot()
+                    let deviation = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(values.count))
+                        .squareRoot()
                     #expect(abs(deviation - 0.01) < 0.0005, "\(name): standard deviation \(deviation), expected 0.01")
                 }
             }

@@ -36,8 +36,10 @@ struct ShapeInferenceTests {
             _ = try alexNet.outputShape(for: [2, 1, 10, 10])
         } catch let error as ShapeError {
             #expect(error.path == "2" && error.layer == "MaxPool2D", "\(error)")
-            #expect(error.description.hasPrefix("layer 2 (MaxPool2D): maxPool2D: kernel 3×3 is larger than the padded input 1×1"),
-                    "\(error)")
+            #expect(
+                error.description.hasPrefix(
+                    "layer 2 (MaxPool2D): maxPool2D: kernel 3×3 is larger than the padded input 1×1"),
+                "\(error)")
         }
         #expect(alexNet.acceptedSquareSides(in: 1...512) == [193...224])
         let expected: [String: [ClosedRange<Int>]] = [
@@ -51,7 +53,9 @@ struct ShapeInferenceTests {
         // Networks ending in global pooling take every size from their first refusal up; GoogLeNet
         // and ResNet pad every window, so even 1×1 passes; DenseNet's unpadded 2×2 average pools
         // and NiN's unpadded 11×11 stem do not. A refusal deep inside a block names the whole path.
-        for (name, sides) in [("googlenet", [1...512]), ("resnet", [1...512]), ("densenet", [29...512]), ("nin", [67...512])] {
+        for (name, sides) in [
+            ("googlenet", [1...512]), ("resnet", [1...512]), ("densenet", [29...512]), ("nin", [67...512]),
+        ] {
             let network = try ModelZoo.model(named: name).make(using: &generator)
             #expect(network.acceptedSquareSides(in: 1...512) == sides, "\(name)")
         }
@@ -70,7 +74,8 @@ struct ShapeInferenceTests {
     func smallestAcceptedSizeRuns(name: String) throws {
         var generator = RandomGenerator(seed: 1)
         let network = try ModelZoo.model(named: name).make(using: &generator)
-        let side = try #require(network.acceptedSquareSides(in: 1...512, batch: 2).first?.lowerBound, "\(name) takes no size")
+        let side = try #require(
+            network.acceptedSquareSides(in: 1...512, batch: 2).first?.lowerBound, "\(name) takes no size")
         let input = Tensor.randomUniform([2, 1, side, side], using: &generator)
         let output = network(input)
         #expect(output.shape == (try network.outputShape(for: input.shape)), "\(name) at \(side)")
@@ -80,22 +85,34 @@ struct ShapeInferenceTests {
 
     @Test("the book comparison: verdicts at the book's settings, the spread alone otherwise")
     func comparisonLines() throws {
-        let book = try ModelZoo.model(named: "lenet").bookResult  // loss 0.468 [0.451, 0.497]
+        let book = try ModelZoo.model(named: "lenet").bookResult // loss 0.468 [0.451, 0.497]
         let full = book.comparisonLines(loss: 0.4704, trainAccuracy: 0.70, testAccuracy: 0.8, atBookSettings: true)
-        #expect(full == ["compared with the book (same settings):",
-                         "  loss 0.470 (the book's runs: 0.468 [0.451, 0.497]: inside)",
-                         "  train acc 0.700 (the book's runs: 0.824 [0.811, 0.834]: OUTSIDE)",
-                         "  test acc 0.800 (the book's runs: 0.808 [0.779, 0.824]: inside)"])
-        let shortened = book.comparisonLines(loss: 0.4704, trainAccuracy: 0.70, testAccuracy: 0.8, atBookSettings: false)
-        #expect(shortened == ["compared with the book (NOT the book's settings; for orientation only):",
-                              "  loss 0.470 (the book's runs: 0.468 [0.451, 0.497])",
-                              "  train acc 0.700 (the book's runs: 0.824 [0.811, 0.834])",
-                              "  test acc 0.800 (the book's runs: 0.808 [0.779, 0.824])"])
+        #expect(
+            full == [
+                "compared with the book (same settings):",
+                "  loss 0.470 (the book's runs: 0.468 [0.451, 0.497]: inside)",
+                "  train acc 0.700 (the book's runs: 0.824 [0.811, 0.834]: OUTSIDE)",
+                "  test acc 0.800 (the book's runs: 0.808 [0.779, 0.824]: inside)",
+            ])
+        let shortened = book.comparisonLines(
+            loss: 0.4704, trainAccuracy: 0.70, testAccuracy: 0.8, atBookSettings: false)
+        #expect(
+            shortened == [
+                "compared with the book (NOT the book's settings; for orientation only):",
+                "  loss 0.470 (the book's runs: 0.468 [0.451, 0.497])",
+                "  train acc 0.700 (the book's runs: 0.824 [0.811, 0.834])",
+                "  test acc 0.800 (the book's runs: 0.808 [0.779, 0.824])",
+            ])
         // The value is rounded to the book's decimals before the verdict: 0.4974 is 0.497, inside.
-        #expect(book.comparisonLines(loss: 0.4974, trainAccuracy: 0.82, testAccuracy: 0.8, atBookSettings: true)[1].hasSuffix(": inside)"))
-        #expect(book.comparisonLines(loss: 0.4976, trainAccuracy: 0.82, testAccuracy: 0.8, atBookSettings: true)[1].hasSuffix(": OUTSIDE)"))
-        let noted = try ModelZoo.model(named: "nin").bookResult.comparisonLines(loss: 1, trainAccuracy: 0.5, testAccuracy: 0.5,
-                                                                               atBookSettings: false)
+        #expect(
+            book.comparisonLines(loss: 0.4974, trainAccuracy: 0.82, testAccuracy: 0.8, atBookSettings: true)[1]
+                .hasSuffix(": inside)"))
+        #expect(
+            book.comparisonLines(loss: 0.4976, trainAccuracy: 0.82, testAccuracy: 0.8, atBookSettings: true)[1]
+                .hasSuffix(": OUTSIDE)"))
+        let noted = try ModelZoo.model(named: "nin").bookResult.comparisonLines(
+            loss: 1, trainAccuracy: 0.5, testAccuracy: 0.5,
+            atBookSettings: false)
         #expect(noted.last?.hasPrefix("  note: 18 converged runs of 21") == true)
     }
 }

@@ -18,14 +18,17 @@ import Testing
 struct ShortTrainingTests {
     static let imageCount = 32, steps = 5
 
-    @Test("five full-batch steps of the book's SGD on 32 Fashion-MNIST images lower the loss",
-          .enabled(if: fashionMNISTInstalled, "dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"),
-          arguments: ModelZoo.names)
+    @Test(
+        "five full-batch steps of the book's SGD on 32 Fashion-MNIST images lower the loss",
+        .enabled(
+            if: fashionMNISTInstalled, "dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"),
+        arguments: ModelZoo.names)
     func bookOptimizerLowersTheLoss(_ name: String) throws {
         let model = try ModelZoo.model(named: name)
         let images = try FashionMNIST.load(.train, directory: FashionMNIST.defaultDirectory).prefix(Self.imageCount)
-        let loader = ImageBatchLoader(dataSet: images, batchSize: Self.imageCount, shuffle: false,
-                                      resize: model.hyperparameters.resize.map { ImageSize($0, $0) })
+        let loader = ImageBatchLoader(
+            dataSet: images, batchSize: Self.imageCount, shuffle: false,
+            resize: model.hyperparameters.resize.map { ImageSize($0, $0) })
         let batch = loader.batch(Array(0..<Self.imageCount))
         var generator = RandomGenerator(seed: 3)
         let network = model.makeInitialized(using: &generator)
@@ -46,7 +49,9 @@ struct ShortTrainingTests {
         let before = losses[0], after = losses[Self.steps]
         print("\(name): loss per step \(losses.map { String(format: "%.3f", $0) })")
         #expect(losses.allSatisfy { $0.isFinite }, "\(name): losses \(losses)")
-        #expect(before > 1.5 && before < 4, "\(name): an untrained 10-class network starts near ln 10 ≈ 2.30, got \(before)")
+        #expect(
+            before > 1.5 && before < 4, "\(name): an untrained 10-class network starts near ln 10 ≈ 2.30, got \(before)"
+        )
         #expect(after < before - 1e-3, "\(name): losses \(losses)")
     }
 }

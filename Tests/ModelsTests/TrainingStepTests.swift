@@ -42,7 +42,8 @@ struct TrainingStepsFixture: Decodable, Sendable {
 }
 
 let trainingStepsFixture: TrainingStepsFixture? = try? JSONDecoder().decode(
-    TrainingStepsFixture.self, from: Data(contentsOf: modelFixturesDirectory.appendingPathComponent("training_steps.json")))
+    TrainingStepsFixture.self,
+    from: Data(contentsOf: modelFixturesDirectory.appendingPathComponent("training_steps.json")))
 
 /// Issue #14, part 2: the book's 28×28 networks (softmax regression, MLP, MLP with dropout, LeNet,
 /// BN-LeNet concise and from scratch) train as PyTorch trains them, step for step.
@@ -68,9 +69,11 @@ let trainingStepsFixture: TrainingStepsFixture? = try? JSONDecoder().decode(
 /// PyTorch"); with `Linear`'s bias gradient dropped, every network fails from step 2 on.
 @Suite("Training step for step against PyTorch")
 struct TrainingStepTests {
-    @Test("25 SGD steps on real Fashion-MNIST batches: every step's loss and the final state equal PyTorch's",
-          .enabled(if: fashionMNISTInstalled, "dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"),
-          arguments: trainingStepsFixture?.networks ?? [])
+    @Test(
+        "25 SGD steps on real Fashion-MNIST batches: every step's loss and the final state equal PyTorch's",
+        .enabled(
+            if: fashionMNISTInstalled, "dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"),
+        arguments: trainingStepsFixture?.networks ?? [])
     func trainsLikePyTorch(_ reference: TrainingStepsFixture.Network) throws {
         let fixture = try #require(trainingStepsFixture, "Fixtures/training_steps.json is missing or malformed")
         #expect(fixture.torch.hasPrefix("2.15.0"))
@@ -80,7 +83,8 @@ struct TrainingStepTests {
         let network = try ModelZoo.model(named: reference.name).make(using: &generator)
         try network.loadStateDict(from: modelFixturesDirectory.appendingPathComponent(reference.initialState))
         for layer in reference.dropout {
-            let dropout = try #require(network.layers[layer.layer] as? Dropout, "layer \(layer.layer) of \(reference.name) is not a Dropout")
+            let dropout = try #require(
+                network.layers[layer.layer] as? Dropout, "layer \(layer.layer) of \(reference.name) is not a Dropout")
             #expect(dropout.probability == layer.probability)
             dropout.reseed(layer.seed)
         }
@@ -91,7 +95,8 @@ struct TrainingStepTests {
         let optimizer = SGD(network, learningRate: reference.learningRate)
         var drift: Double = 0, worstLoss = (step: 0, difference: Float(0), ratio: Float(0))
         for step in 0..<fixture.steps {
-            let indices = Array((fixture.firstImage + fixture.batchSize * step)..<(fixture.firstImage + fixture.batchSize * (step + 1)))
+            let indices = Array(
+                (fixture.firstImage + fixture.batchSize * step)..<(fixture.firstImage + fixture.batchSize * (step + 1)))
             optimizer.zeroGrad()
             let loss = crossEntropy(logits: network(data.images(at: indices)), labels: indices.map { data.labels[$0] })
             loss.backward()
@@ -101,12 +106,17 @@ struct TrainingStepTests {
             drift = max(drift, abs(Double(expected) - reference.float64Losses[step]))
             let allowed = 10 * Float(drift) + 4 * expected.ulp
             let difference = abs(loss.item - expected)
-            if difference / allowed > worstLoss.ratio || !difference.isFinite { worstLoss = (step + 1, difference, difference / allowed) }
-            #expect(difference <= allowed,
-                    "\(reference.name), step \(step + 1): loss \(loss.item), PyTorch \(expected) (|diff| \(difference), allowed \(allowed))")
+            if difference / allowed > worstLoss.ratio || !difference.isFinite {
+                worstLoss = (step + 1, difference, difference / allowed)
+            }
+            #expect(
+                difference <= allowed,
+                "\(reference.name), step \(step + 1): loss \(loss.item), PyTorch \(expected) (|diff| \(difference), allowed \(allowed))"
+            )
         }
 
-        let final = try SafeTensors.read(from: modelFixturesDirectory.appendingPathComponent(reference.finalState)).dictionary
+        let final = try SafeTensors.read(from: modelFixturesDirectory.appendingPathComponent(reference.finalState))
+            .dictionary
         let state = network.stateDict()
         #expect(Set(state.keys) == Set(final.keys), "state dict keys")
         var worstState = (key: "", difference: Float(0), ratio: Float(0))
@@ -127,11 +137,15 @@ struct TrainingStepTests {
             }
             let ratio = allowed > 0 ? worst.difference / allowed : (worst.difference == 0 ? 0 : .infinity)
             if ratio > worstState.ratio { worstState = (key, worst.difference, ratio) }
-            #expect(worst.difference <= allowed,
-                    "\(reference.name) after \(fixture.steps) steps, \(key)[\(worst.index)]: \(actual.pointer[worst.index]), PyTorch \(expected.pointer[worst.index]) (|diff| \(worst.difference), allowed \(allowed))")
+            #expect(
+                worst.difference <= allowed,
+                "\(reference.name) after \(fixture.steps) steps, \(key)[\(worst.index)]: \(actual.pointer[worst.index]), PyTorch \(expected.pointer[worst.index]) (|diff| \(worst.difference), allowed \(allowed))"
+            )
         }
-        print("\(reference.name): \(fixture.steps) steps, loss \(reference.losses[0]) → \(reference.losses[fixture.steps - 1]); "
-              + "largest loss difference \(worstLoss.difference) at step \(worstLoss.step) (\(String(format: "%.2f", worstLoss.ratio)) of allowed); "
-              + "largest state difference \(worstState.difference) in \(worstState.key) (\(String(format: "%.2f", worstState.ratio)) of allowed)")
+        print(
+            "\(reference.name): \(fixture.steps) steps, loss \(reference.losses[0]) → \(reference.losses[fixture.steps - 1]); "
+                + "largest loss difference \(worstLoss.difference) at step \(worstLoss.step) (\(String(format: "%.2f", worstLoss.ratio)) of allowed); "
+                + "largest state difference \(worstState.difference) in \(worstState.key) (\(String(format: "%.2f", worstState.ratio)) of allowed)"
+        )
     }
 }

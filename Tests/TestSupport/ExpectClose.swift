@@ -6,9 +6,11 @@ import Testing
 /// Expects `actual` to match `expected` in shape and in every element within
 /// `|actual − expected| ≤ absoluteTolerance + relativeTolerance · |expected|`; on failure reports
 /// the largest violation, its flat index and both values.
-public func expectClose(_ actual: Tensor, _ expected: Tensor, relativeTolerance: Float = 1e-4,
-                        absoluteTolerance: Float = 1e-5, _ context: String,
-                        sourceLocation: SourceLocation = #_sourceLocation) {
+public func expectClose(
+    _ actual: Tensor, _ expected: Tensor, relativeTolerance: Float = 1e-4,
+    absoluteTolerance: Float = 1e-5, _ context: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     guard actual.shape == expected.shape else {
         Issue.record("\(context): shape \(actual.shape), expected \(expected.shape)", sourceLocation: sourceLocation)
         return
@@ -22,7 +24,8 @@ public func expectClose(_ actual: Tensor, _ expected: Tensor, relativeTolerance:
     }
     if let worst {
         let a = actual.pointer[worst.index], e = expected.pointer[worst.index]
-        Issue.record("\(context): largest difference at flat index \(worst.index): \(a) vs expected \(e) (|diff| = \(abs(a - e)), allowed \(absoluteTolerance + relativeTolerance * abs(e)))",
-                     sourceLocation: sourceLocation)
+        Issue.record(
+            "\(context): largest difference at flat index \(worst.index): \(a) vs expected \(e) (|diff| = \(abs(a - e)), allowed \(absoluteTolerance + relativeTolerance * abs(e)))",
+            sourceLocation: sourceLocation)
     }
 }

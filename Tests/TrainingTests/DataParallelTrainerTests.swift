@@ -1,7 +1,9 @@
-@testable import Engine
-@testable import Training
+import Datasets
 import Foundation
 import Testing
+
+@testable import Engine
+@testable import Training
 
 /// `Trainer` with a `ProcessGroup`, without MPI: K ranks as K threads of this process, whose
 /// collective operations go through shared memory (`ThreadRank`). The same semantics as over
@@ -43,7 +45,7 @@ private final class ThreadHub: @unchecked Sendable {
         condition.lock()
         let all = slots.map { $0 as! [Element] }
         condition.unlock()
-        barrier()  // nobody overwrites its slot before everyone has read
+        barrier() // nobody overwrites its slot before everyone has read
         return all
     }
 }
@@ -76,7 +78,9 @@ private final class ThreadRank: ProcessGroup {
 
     func allReduceExtreme(_ buffer: UnsafeMutableBufferPointer<UInt64>, maximum: Bool) {
         let all = hub.exchange(rank: rank, buffer)
-        for index in buffer.indices { buffer[index] = maximum ? all.map { $0[index] }.max()! : all.map { $0[index] }.min()! }
+        for index in buffer.indices {
+            buffer[index] = maximum ? all.map { $0[index] }.max()! : all.map { $0[index] }.min()!
+        }
     }
 }
 
@@ -93,22 +97,28 @@ private func makeImages(seed: UInt64) -> LabeledImageSet {
     var pixels: [UInt8] = [], labels: [Int] = []
     for index in 0..<96 {
         labels.append(index % 3)
-        for position in 0..<36 { pixels.append(UInt8(min(255, (position / 12 == index % 3 ? 120 : 0) + generator.nextInt(below: 120)))) }
+        for position in 0..<36 {
+            pixels.append(UInt8(min(255, (position / 12 == index % 3 ? 120 : 0) + generator.nextInt(below: 120))))
+        }
     }
     return LabeledImageSet(pixels: pixels, height: 6, width: 6, labels: labels)
 }
 
 /// Trains Flatten → Linear(36, 16) → ReLU → Linear(16, 3) (no dropout, no batch norm) with SGD and
 /// momentum, global batch `batch`, for `epochs` epochs; `group` makes it one rank of a run.
-private func train(group: (any ProcessGroup)?, batch: Int, epochs: Int, learningRate: Float = 0.1,
-                   trainSeed: UInt64 = 5, initializationSeed: UInt64 = 99) -> RankResult {
+private func train(
+    group: (any ProcessGroup)?, batch: Int, epochs: Int, learningRate: Float = 0.1,
+    trainSeed: UInt64 = 5, initializationSeed: UInt64 = 99
+) -> RankResult {
     let result = RankResult()
     var generator = RandomGenerator(seed: initializationSeed)
-    let model = Sequential(Flatten(), Linear(inputFeatures: 36, outputFeatures: 16, using: &generator), ReLU(),
-                           Linear(inputFeatures: 16, outputFeatures: 3, using: &generator))
-    let trainer = Trainer(model: model, optimizer: SGD(model, learningRate: learningRate, momentum: 0.9),
-                          train: ImageBatchLoader(dataSet: makeImages(seed: 1), batchSize: batch, shuffle: true, seed: trainSeed),
-                          test: ImageBatchLoader(dataSet: makeImages(seed: 2), batchSize: 32, shuffle: false))
+    let model = Sequential(
+        Flatten(), Linear(inputFeatures: 36, outputFeatures: 16, using: &generator), ReLU(),
+        Linear(inputFeatures: 16, outputFeatures: 3, using: &generator))
+    let trainer = Trainer(
+        model: model, optimizer: SGD(model, learningRate: learningRate, momentum: 0.9),
+        train: ImageBatchLoader(dataSet: makeImages(seed: 1), batchSize: batch, shuffle: true, seed: trainSeed),
+        test: ImageBatchLoader(dataSet: makeImages(seed: 2), batchSize: 32, shuffle: false))
     trainer.write = { _ in }
     trainer.progress = .quiet
     trainer.processGroup = group
@@ -147,7 +157,7 @@ struct DataParallelTrainerTests {
     func ranksEqualOneProcess() throws {
         let single = train(group: nil, batch: 16, epochs: 3)
         let reference = try #require(single.record)
-        for size in [2, 3] {  // 16 = 8 + 8 and 5 + 5 + 6: equal and unequal shards
+        for size in [2, 3] { // 16 = 8 + 8 and 5 + 5 + 6: equal and unequal shards
             let hub = ThreadHub(size: size)
             let ranks = onThreads(size) { rank in train(group: ThreadRank(rank: rank, hub: hub), batch: 16, epochs: 3) }
             for (rank, result) in ranks.enumerated() {
@@ -162,12 +172,17 @@ struct DataParallelTrainerTests {
                 let actual = try #require(ranks[0].weights[key])
                 let scale = expected.map { abs($0) }.max()!
                 let difference = zip(actual, expected).map { abs($0 - $1) }.max()!
-                #expect(difference <= 1e-5 * scale, "\(size) ranks, \(key): differs by \(difference) (largest weight \(scale))")
+                #expect(
+                    difference <= 1e-5 * scale,
+                    "\(size) ranks, \(key): differs by \(difference) (largest weight \(scale))")
             }
             let record = try #require(ranks[0].record)
             for (ours, theirs) in zip(record.epochs, reference.epochs) {
-                #expect(abs(ours.loss - theirs.loss) <= 1e-5 * theirs.loss, "\(size) ranks, epoch \(ours.epoch): loss \(ours.loss) vs \(theirs.loss)")
-                #expect(abs(ours.trainAccuracy - theirs.trainAccuracy) <= 1.0 / 96, "\(size) ranks, epoch \(ours.epoch)")
+                #expect(
+                    abs(ours.loss - theirs.loss) <= 1e-5 * theirs.loss,
+                    "\(size) ranks, epoch \(ours.epoch): loss \(ours.loss) vs \(theirs.loss)")
+                #expect(
+                    abs(ours.trainAccuracy - theirs.trainAccuracy) <= 1.0 / 96, "\(size) ranks, epoch \(ours.epoch)")
                 #expect(abs(ours.testAccuracy - theirs.testAccuracy) <= 1.0 / 96, "\(size) ranks, epoch \(ours.epoch)")
             }
             #expect(record.blas["processes"] == String(size))
@@ -177,7 +192,9 @@ struct DataParallelTrainerTests {
     @Test("ranks with another data order or other initial weights: the order is refused, the weights are rank 0's")
     func mismatchAndBroadcast() throws {
         let hub = ThreadHub(size: 2)
-        let refused = onThreads(2) { rank in train(group: ThreadRank(rank: rank, hub: hub), batch: 16, epochs: 1, trainSeed: 5 + UInt64(rank)) }
+        let refused = onThreads(2) { rank in
+            train(group: ThreadRank(rank: rank, hub: hub), batch: 16, epochs: 1, trainSeed: 5 + UInt64(rank))
+        }
         for result in refused {
             guard case .mismatch(let processes, let differences)? = result.error as? DataParallelError else {
                 Issue.record("expected a mismatch, got \(String(describing: result.error))")
@@ -189,7 +206,9 @@ struct DataParallelTrainerTests {
         let single = train(group: nil, batch: 16, epochs: 1)
         let broadcastHub = ThreadHub(size: 2)
         let ranks = onThreads(2) { rank in
-            train(group: ThreadRank(rank: rank, hub: broadcastHub), batch: 16, epochs: 1, initializationSeed: 99 + UInt64(rank))
+            train(
+                group: ThreadRank(rank: rank, hub: broadcastHub), batch: 16, epochs: 1,
+                initializationSeed: 99 + UInt64(rank))
         }
         #expect(ranks[0].error == nil && ranks[1].error == nil)
         #expect(ranks[1].weights == ranks[0].weights)
@@ -202,9 +221,13 @@ struct DataParallelTrainerTests {
     @Test("a non-finite loss stops every rank before the update, naming the rank")
     func divergence() {
         let hub = ThreadHub(size: 2)
-        let ranks = onThreads(2) { rank in train(group: ThreadRank(rank: rank, hub: hub), batch: 16, epochs: 1, learningRate: 3e38) }
+        let ranks = onThreads(2) { rank in
+            train(group: ThreadRank(rank: rank, hub: hub), batch: 16, epochs: 1, learningRate: 3e38)
+        }
         for result in ranks {
-            guard case .diverged(let rank, .diverged(let epoch, _, let loss, _, _))? = result.error as? DataParallelError else {
+            guard
+                case .diverged(let rank, .diverged(let epoch, _, let loss, _, _))? = result.error as? DataParallelError
+            else {
                 Issue.record("expected divergence, got \(String(describing: result.error))")
                 continue
             }

@@ -1,11 +1,13 @@
 import Datasets
-@testable import Engine
 import Foundation
+import Testing
+
+@testable import Engine
 @testable import Training
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import Testing
 
 /// A small classification problem the tests make themselves: 96 random 6×6 "images" in 3
 /// classes, where the class shifts the mean brightness of a different third of the image.
@@ -26,15 +28,17 @@ private func makeImages(seed: UInt64) -> LabeledImageSet {
 /// Flatten → Linear(36, 16) → ReLU → Dropout(0.3) → Linear(16, 3), from a fixed seed.
 private func makeModel() -> Sequential {
     var generator = RandomGenerator(seed: 99)
-    return Sequential(Flatten(), Linear(inputFeatures: 36, outputFeatures: 16, using: &generator), ReLU(),
-                      Dropout(probability: 0.3, using: &generator), Linear(inputFeatures: 16, outputFeatures: 3, using: &generator))
+    return Sequential(
+        Flatten(), Linear(inputFeatures: 36, outputFeatures: 16, using: &generator), ReLU(),
+        Dropout(probability: 0.3, using: &generator), Linear(inputFeatures: 16, outputFeatures: 3, using: &generator))
 }
 
 private func makeTrainer(_ model: Sequential, learningRate: Float = 0.1) -> Trainer {
     let images = makeImages(seed: 1)
     let train = ImageBatchLoader(dataSet: images, batchSize: 16, shuffle: true, seed: 5)
     let test = ImageBatchLoader(dataSet: makeImages(seed: 2), batchSize: 32, shuffle: false)
-    let trainer = Trainer(model: model, optimizer: SGD(model, learningRate: learningRate, momentum: 0.9), train: train, test: test)
+    let trainer = Trainer(
+        model: model, optimizer: SGD(model, learningRate: learningRate, momentum: 0.9), train: train, test: test)
     trainer.write = { _ in }
     trainer.progress = .quiet
     return trainer
@@ -138,8 +142,9 @@ struct TrainerTests {
         var generator = RandomGenerator(seed: 0)
         let other = Sequential(Flatten(), Linear(inputFeatures: 36, outputFeatures: 3, using: &generator))
         let before = other.parameters().map(\.scalars)
-        let otherTrainer = Trainer(model: other, optimizer: SGD(other, learningRate: 0.1),
-                                   train: trainer.trainLoader, test: trainer.testLoader)
+        let otherTrainer = Trainer(
+            model: other, optimizer: SGD(other, learningRate: 0.1),
+            train: trainer.trainLoader, test: trainer.testLoader)
         #expect(throws: TrainingError.self) { try otherTrainer.resume(from: checkpoint) }
         #expect(other.parameters().map(\.scalars) == before)
         #expect(otherTrainer.completedEpochs == 0)
@@ -156,8 +161,9 @@ struct TrainerTests {
         let checkpoint = directory.appendingPathComponent("run.safetensors")
         func trainer(_ configuration: [String: String]) -> Trainer {
             let model = makeModel(), template = makeTrainer(model)
-            let trainer = Trainer(model: model, optimizer: template.optimizer, train: template.trainLoader, test: template.testLoader,
-                                  configuration: configuration)
+            let trainer = Trainer(
+                model: model, optimizer: template.optimizer, train: template.trainLoader, test: template.testLoader,
+                configuration: configuration)
             trainer.write = { _ in }
             trainer.progress = .quiet
             return trainer
@@ -188,7 +194,9 @@ struct TrainerTests {
     @Test("the plot of a diverging loss labels its huge ticks (no integer conversion)")
     func plotOfAHugeLoss() {
         var record = TrainingRecord(configuration: [:])
-        record.curve = [CurvePoint(x: 0.5, loss: 2.3, trainAccuracy: 0.1), CurvePoint(x: 1, loss: 3.7e23, trainAccuracy: 0.2)]
+        record.curve = [
+            CurvePoint(x: 0.5, loss: 2.3, trainAccuracy: 0.1), CurvePoint(x: 1, loss: 3.7e23, trainAccuracy: 0.2),
+        ]
         let svg = CurvePlot(record: record, epochs: 2).svg()
         #expect(svg.contains(">2e+23<") || svg.contains(">1e+23<"), "\(svg)")
         #expect(CurvePlot.label(3) == "3")
@@ -216,8 +224,11 @@ struct TrainerTests {
             #expect(!loss.isFinite)
             #expect(learningRate == 1e30)
             #expect(keptCheckpoint == checkpoint.path)
-            #expect(TrainingError.diverged(epoch: epoch, batch: batch, loss: loss, learningRate: learningRate,
-                                           checkpoint: keptCheckpoint).description.contains("epoch 2, batch \(batch)"))
+            #expect(
+                TrainingError.diverged(
+                    epoch: epoch, batch: batch, loss: loss, learningRate: learningRate,
+                    checkpoint: keptCheckpoint
+                ).description.contains("epoch 2, batch \(batch)"))
         }
         #expect(try Data(contentsOf: checkpoint) == saved)
         #expect(trainer.completedEpochs == 1)
@@ -228,15 +239,21 @@ struct TrainerTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let trainer = makeTrainer(makeModel())
-        trainer.outputs = TrainingOutputs(json: directory.appendingPathComponent("run.json"),
-                                          csv: directory.appendingPathComponent("run.csv"),
-                                          plot: directory.appendingPathComponent("run.svg"))
+        trainer.outputs = TrainingOutputs(
+            json: directory.appendingPathComponent("run.json"),
+            csv: directory.appendingPathComponent("run.csv"),
+            plot: directory.appendingPathComponent("run.svg"))
         try trainer.fit(epochs: 2)
 
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("run.json"))) as? [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("run.json")))
+            as? [String: Any]
         let epochs = json?["epochs"] as? [[String: Any]]
         #expect(epochs?.count == 2)
-        #expect(Set(epochs?.first?.keys.map { $0 } ?? []) == ["epoch", "loss", "train_acc", "test_acc", "examples_per_sec", "seconds"])
+        #expect(
+            Set(epochs?.first?.keys.map { $0 } ?? []) == [
+                "epoch", "loss", "train_acc", "test_acc", "examples_per_sec", "seconds",
+            ])
         #expect((json?["blas"] as? [String: String])?["core"] == BLAS.coreName)
 
         let csv = try String(contentsOf: directory.appendingPathComponent("run.csv"), encoding: .utf8)
@@ -257,8 +274,10 @@ struct TrainerTests {
 private final class ElementCounter: NSObject, XMLParserDelegate {
     var counts: [String: Int] = [:]
     var texts: [String] = []
-    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-                qualifiedName: String?, attributes: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+        qualifiedName: String?, attributes: [String: String] = [:]
+    ) {
         counts[elementName, default: 0] += 1
     }
     func parser(_ parser: XMLParser, foundCharacters string: String) { texts.append(string) }

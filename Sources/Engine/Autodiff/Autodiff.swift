@@ -104,8 +104,10 @@ extension Tensor {
     /// Every differentiable op ends with this call, so an op cannot be recorded without its rule.
     /// The rule must not capture `result` itself (that would be a reference cycle): capture
     /// `result.detached()` where it needs the output's values.
-    static func record(_ result: Tensor, operation: String, inputs: [Tensor],
-                       rule: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+    static func record(
+        _ result: Tensor, operation: String, inputs: [Tensor],
+        rule: @escaping (Tensor) -> [Tensor?]
+    ) -> Tensor {
         guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return result }
         result.requiresGrad = true
         result.gradientNode = GradientNode(operation: operation, inputs: inputs, rule: rule)
@@ -122,9 +124,16 @@ extension Tensor {
     /// Vector–Jacobian product: adds `∂⟨seed, self⟩/∂leaf` into the `grad` of every leaf that
     /// requires grad. `seed` has this tensor's shape (PyTorch's `backward(gradient=)`).
     public func backward(seed: Tensor, retainGraph: Bool = false) {
-        precondition(requiresGrad, "backward(): this tensor does not require grad (no input of its computation had requiresGrad = true, or it was computed under withNoGrad)")
-        precondition(seed.shape == shape, "backward(seed:): seed shape \(seed.shape) differs from tensor shape \(shape)")
-        guard let root = gradientNode else { accumulateGrad(seed); return }
+        precondition(
+            requiresGrad,
+            "backward(): this tensor does not require grad (no input of its computation had requiresGrad = true, or it was computed under withNoGrad)"
+        )
+        precondition(
+            seed.shape == shape, "backward(seed:): seed shape \(seed.shape) differs from tensor shape \(shape)")
+        guard let root = gradientNode else {
+            accumulateGrad(seed)
+            return
+        }
         // Rules compute with ordinary ops; nothing they do is recorded (no higher-order graph).
         GradMode.enterNoGrad()
         defer { GradMode.exitNoGrad() }
@@ -136,11 +145,15 @@ extension Tensor {
         for node in GradientNode.topologicallySorted(from: root) {
             guard let outputGradient = pending.removeValue(forKey: ObjectIdentifier(node)) else { continue }
             guard let rule = node.rule else {
-                preconditionFailure("backward(): the graph through '\(node.operation)' was already released by an earlier backward(); pass retainGraph: true to the first call")
+                preconditionFailure(
+                    "backward(): the graph through '\(node.operation)' was already released by an earlier backward(); pass retainGraph: true to the first call"
+                )
             }
             let inputGradients = rule(outputGradient)
-            precondition(inputGradients.count == node.edges.count,
-                         "backward(): '\(node.operation)' returned \(inputGradients.count) gradients for \(node.edges.count) inputs")
+            precondition(
+                inputGradients.count == node.edges.count,
+                "backward(): '\(node.operation)' returned \(inputGradients.count) gradients for \(node.edges.count) inputs"
+            )
             for (edge, gradient) in zip(node.edges, inputGradients) {
                 let inputShape: [Int]
                 switch edge {
@@ -149,10 +162,13 @@ extension Tensor {
                 case .node(_, let shape): inputShape = shape
                 }
                 guard let gradient else {
-                    preconditionFailure("backward(): '\(node.operation)' has no gradient rule for an input that requires grad")
+                    preconditionFailure(
+                        "backward(): '\(node.operation)' has no gradient rule for an input that requires grad")
                 }
-                precondition(gradient.shape == inputShape,
-                             "backward(): '\(node.operation)' gave a gradient of shape \(gradient.shape) for an input of shape \(inputShape)")
+                precondition(
+                    gradient.shape == inputShape,
+                    "backward(): '\(node.operation)' gave a gradient of shape \(gradient.shape) for an input of shape \(inputShape)"
+                )
                 switch edge {
                 case .none: break
                 case .leaf(let leaf): leaf.accumulateGrad(gradient)

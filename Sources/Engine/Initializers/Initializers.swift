@@ -88,12 +88,14 @@ public enum Initializer: Sendable {
             fillUniform(tensor, low: -bound, high: bound, using: &generator)
         case .xavierNormal(let gain):
             let (fanIn, fanOut) = fans(of: tensor.shape)
-            fillNormal(tensor, mean: 0, standardDeviation: gain * (2 / Float(fanIn + fanOut)).squareRoot(), using: &generator)
+            fillNormal(
+                tensor, mean: 0, standardDeviation: gain * (2 / Float(fanIn + fanOut)).squareRoot(), using: &generator)
         case .kaimingUniform(let mode, let nonlinearity):
             let bound = nonlinearity.gain * (3 / fan(mode)).squareRoot()
             fillUniform(tensor, low: -bound, high: bound, using: &generator)
         case .kaimingNormal(let mode, let nonlinearity):
-            fillNormal(tensor, mean: 0, standardDeviation: nonlinearity.gain / fan(mode).squareRoot(), using: &generator)
+            fillNormal(
+                tensor, mean: 0, standardDeviation: nonlinearity.gain / fan(mode).squareRoot(), using: &generator)
         }
     }
 
@@ -111,8 +113,10 @@ private func fillUniform(_ tensor: Tensor, low: Float, high: Float, using genera
     tensor.assign(Tensor.randomUniform(tensor.shape, low: low, high: high, using: &generator))
 }
 
-private func fillNormal(_ tensor: Tensor, mean: Float, standardDeviation: Float, using generator: inout RandomGenerator) {
-    tensor.assign(Tensor.randomNormal(tensor.shape, mean: mean, standardDeviation: standardDeviation, using: &generator))
+private func fillNormal(_ tensor: Tensor, mean: Float, standardDeviation: Float, using generator: inout RandomGenerator)
+{
+    tensor.assign(
+        Tensor.randomNormal(tensor.shape, mean: mean, standardDeviation: standardDeviation, using: &generator))
 }
 
 extension Module {
@@ -125,8 +129,10 @@ extension Module {
     ///
     /// Layers are visited in `apply` order (children before parents, in order), so the same
     /// seed gives the same weights.
-    public func initializeWeights(_ initializer: Initializer, bias: Initializer? = nil,
-                                  using generator: inout RandomGenerator) {
+    public func initializeWeights(
+        _ initializer: Initializer, bias: Initializer? = nil,
+        using generator: inout RandomGenerator
+    ) {
         apply { module in
             guard let layer = module as? any WeightedLayer else { return }
             initializer.initialize(layer.weight, using: &generator)

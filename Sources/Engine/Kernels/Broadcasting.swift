@@ -12,8 +12,9 @@ func broadcastShape(_ a: [Int], _ b: [Int], operation: String) -> [Int] {
     for i in 0..<rank {
         let x = i < rank - a.count ? 1 : a[i - (rank - a.count)]
         let y = i < rank - b.count ? 1 : b[i - (rank - b.count)]
-        precondition(x == y || x == 1 || y == 1,
-                     "\(operation): shapes \(a) and \(b) cannot be broadcast together (axis \(i): \(x) vs \(y))")
+        precondition(
+            x == y || x == 1 || y == 1,
+            "\(operation): shapes \(a) and \(b) cannot be broadcast together (axis \(i): \(x) vs \(y))")
         result[i] = x == 1 ? y : x
     }
     return result
@@ -167,8 +168,9 @@ func broadcastBinaryKernel<Operation: BinaryFloatOperation>(
     _ b: UnsafePointer<Float>, bShape: [Int],
     _ op: Operation
 ) {
-    let walk = BroadcastWalk(shape: outputShape, aStrides: broadcastStrides(aShape, to: outputShape),
-                             bStrides: broadcastStrides(bShape, to: outputShape))
+    let walk = BroadcastWalk(
+        shape: outputShape, aStrides: broadcastStrides(aShape, to: outputShape),
+        bStrides: broadcastStrides(bShape, to: outputShape))
     forEachBroadcastRowBlock(walk) { rows in
         forEachBroadcastRow(walk, rows: rows) { o, ia, ib, length, sa, sb in
             let out = output + o, x = a + ia, y = b + ib
@@ -199,7 +201,10 @@ private func rowSum(_ row: UnsafePointer<Float>, _ length: Int) -> Float {
         j += 8
     }
     var sum = lanes.sum()
-    while j < length { sum += row[j]; j += 1 }
+    while j < length {
+        sum += row[j]
+        j += 1
+    }
     return sum
 }
 
@@ -208,11 +213,14 @@ private func rowSum(_ row: UnsafePointer<Float>, _ length: Int) -> Float {
 /// that reduce to one element (`x[N, C, H, W]` → `[1, C, 1, 1]`: rows of `H·W`) are summed in 8
 /// SIMD lanes. When the output is small next to the input, blocks of rows over the cores sum
 /// into their own partial outputs, which are then added in block order.
-func sumToShapeKernel(_ output: UnsafeMutablePointer<Float>, outputShape: [Int],
-                      _ input: UnsafePointer<Float>, inputShape: [Int]) {
+func sumToShapeKernel(
+    _ output: UnsafeMutablePointer<Float>, outputShape: [Int],
+    _ input: UnsafePointer<Float>, inputShape: [Int]
+) {
     let outputCount = outputShape.reduce(1, *), inputCount = inputShape.reduce(1, *)
-    let walk = BroadcastWalk(shape: inputShape, aStrides: broadcastStrides(outputShape, to: inputShape),
-                             bStrides: [Int](repeating: 0, count: inputShape.count))
+    let walk = BroadcastWalk(
+        shape: inputShape, aStrides: broadcastStrides(outputShape, to: inputShape),
+        bStrides: [Int](repeating: 0, count: inputShape.count))
     func accumulate(_ target: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         forEachBroadcastRow(walk, rows: rows) { i, io, _, length, so, _ in
             let row = input + i

@@ -71,7 +71,8 @@ extension Convolution2DGeometry {
     func outputRowsPerBlock(budgetBytes: Int, cacheBytes: Int = 2 << 20, minimumColumns: Int = 768) -> Int {
         let bytesPerRow = Swift.max(1, patchSize * outputWidth * MemoryLayout<Float>.stride)
         let byCache = Swift.min(budgetBytes, cacheBytes) / bytesPerRow
-        let byWidth = Swift.min(budgetBytes / bytesPerRow, (minimumColumns + outputWidth - 1) / Swift.max(outputWidth, 1))
+        let byWidth = Swift.min(
+            budgetBytes / bytesPerRow, (minimumColumns + outputWidth - 1) / Swift.max(outputWidth, 1))
         return Swift.max(1, Swift.min(outputHeight, Swift.max(byCache, byWidth)))
     }
 }
@@ -100,17 +101,22 @@ private func validOutputColumns(_ g: Convolution2DGeometry, kernelColumn kj: Int
 ///
 /// `col2imRow` has exactly this loop nest, with `+=` in the other direction.
 @inline(__always)
-func im2colRow(_ columns: UnsafeMutablePointer<Float>, rowStride: Int,   // [K, rowStride]
-               _ image: UnsafePointer<Float>,                           // [C, H, W]
-               channel c: Int, kernelRow ki: Int, kernelColumn kj: Int, outputRows: Range<Int>,
-               _ g: Convolution2DGeometry) {
+func im2colRow(
+    _ columns: UnsafeMutablePointer<Float>, rowStride: Int, // [K, rowStride]
+    _ image: UnsafePointer<Float>, // [C, H, W]
+    channel c: Int, kernelRow ki: Int, kernelColumn kj: Int, outputRows: Range<Int>,
+    _ g: Convolution2DGeometry
+) {
     let outputWidth = g.outputWidth
     let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
     let valid = validOutputColumns(g, kernelColumn: kj)
     for oy in outputRows {
         let out = row + (oy - outputRows.lowerBound) * outputWidth
         let iy = oy * g.strideHeight - g.paddingHeight + ki
-        if iy < 0 || iy >= g.inputHeight { out.update(repeating: 0, count: outputWidth); continue }
+        if iy < 0 || iy >= g.inputHeight {
+            out.update(repeating: 0, count: outputWidth)
+            continue
+        }
         let base = (c * g.inputHeight + iy) * g.inputWidth + kj - g.paddingWidth
         for ox in 0..<valid.lowerBound { out[ox] = 0 }
         if g.strideWidth == 1 {
@@ -126,10 +132,12 @@ func im2colRow(_ columns: UnsafeMutablePointer<Float>, rowStride: Int,   // [K, 
 /// input position it was copied from, `image[c, oy·sh − ph + ki, ox·sw − pw + kj] +=
 /// columns[(c·kh + ki)·kw + kj, (oy − oy₀)·OW + ox]`, skipping the padding. Same loop nest as im2col.
 @inline(__always)
-func col2imRow(_ image: UnsafeMutablePointer<Float>,                    // [C, H, W], accumulated
-               _ columns: UnsafePointer<Float>, rowStride: Int,        // [K, rowStride]
-               channel c: Int, kernelRow ki: Int, kernelColumn kj: Int, outputRows: Range<Int>,
-               _ g: Convolution2DGeometry) {
+func col2imRow(
+    _ image: UnsafeMutablePointer<Float>, // [C, H, W], accumulated
+    _ columns: UnsafePointer<Float>, rowStride: Int, // [K, rowStride]
+    channel c: Int, kernelRow ki: Int, kernelColumn kj: Int, outputRows: Range<Int>,
+    _ g: Convolution2DGeometry
+) {
     let outputWidth = g.outputWidth
     let row = columns + ((c * g.kernelHeight + ki) * g.kernelWidth + kj) * rowStride
     let valid = validOutputColumns(g, kernelColumn: kj)
@@ -152,11 +160,15 @@ func col2imRow(_ image: UnsafeMutablePointer<Float>,                    // [C, H
 private func copySpan(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, _ span: Range<Int>) {
     var i = span.lowerBound
     while i + 8 <= span.upperBound {
-        UnsafeMutableRawPointer(target + i).storeBytes(of: UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self),
-                                                       as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(target + i).storeBytes(
+            of: UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self),
+            as: SIMD8<Float>.self)
         i += 8
     }
-    while i < span.upperBound { target[i] = source[i]; i += 1 }
+    while i < span.upperBound {
+        target[i] = source[i]
+        i += 1
+    }
 }
 
 /// `target[i] += source[i]` for `i` in `span`, in SIMD8 vectors (col2im's rows; see `copySpan`).
@@ -165,19 +177,25 @@ private func copySpan(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePoi
 private func addSpan(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, _ span: Range<Int>) {
     var i = span.lowerBound
     while i + 8 <= span.upperBound {
-        let sum = UnsafeRawPointer(target + i).loadUnaligned(as: SIMD8<Float>.self)
+        let sum =
+            UnsafeRawPointer(target + i).loadUnaligned(as: SIMD8<Float>.self)
             + UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self)
         UnsafeMutableRawPointer(target + i).storeBytes(of: sum, as: SIMD8<Float>.self)
         i += 8
     }
-    while i < span.upperBound { target[i] += source[i]; i += 1 }
+    while i < span.upperBound {
+        target[i] += source[i]
+        i += 1
+    }
 }
 
 /// im2col of `imageCount` consecutive images into one column matrix `[K, imageCount·R·OW]`,
 /// for the `R` output rows `outputRows` of each image (default: all, R·OW = P).
-func im2col(_ columns: UnsafeMutablePointer<Float>,       // [K, B·R·OW]
-            _ images: UnsafePointer<Float>,               // [B, C, H, W]
-            imageCount: Int, outputRows: Range<Int>? = nil, _ g: Convolution2DGeometry) {
+func im2col(
+    _ columns: UnsafeMutablePointer<Float>, // [K, B·R·OW]
+    _ images: UnsafePointer<Float>, // [B, C, H, W]
+    imageCount: Int, outputRows: Range<Int>? = nil, _ g: Convolution2DGeometry
+) {
     let rows = outputRows ?? 0..<g.outputHeight
     let imageWidth = rows.count * g.outputWidth, rowStride = imageCount * imageWidth
     let imageSize = g.inputChannels * g.inputPlane
@@ -186,17 +204,20 @@ func im2col(_ columns: UnsafeMutablePointer<Float>,       // [K, B·R·OW]
         let (b, row) = index.quotientAndRemainder(dividingBy: g.patchSize)
         let (c, kernelIndex) = row.quotientAndRemainder(dividingBy: g.kernelHeight * g.kernelWidth)
         let (ki, kj) = kernelIndex.quotientAndRemainder(dividingBy: g.kernelWidth)
-        im2colRow(columns + b * imageWidth, rowStride: rowStride, images + b * imageSize,
-                  channel: c, kernelRow: ki, kernelColumn: kj, outputRows: rows, g)
+        im2colRow(
+            columns + b * imageWidth, rowStride: rowStride, images + b * imageSize,
+            channel: c, kernelRow: ki, kernelColumn: kj, outputRows: rows, g)
     }
 }
 
 /// col2im of a column matrix `[K, imageCount·R·OW]` into `imageCount` consecutive images
 /// (accumulating: `images += col2im(columns)`). The exact adjoint of `im2col` with the same
 /// `outputRows`.
-func col2im(_ images: UnsafeMutablePointer<Float>,        // [B, C, H, W], accumulated
-            _ columns: UnsafePointer<Float>,              // [K, B·R·OW]
-            imageCount: Int, outputRows: Range<Int>? = nil, _ g: Convolution2DGeometry) {
+func col2im(
+    _ images: UnsafeMutablePointer<Float>, // [B, C, H, W], accumulated
+    _ columns: UnsafePointer<Float>, // [K, B·R·OW]
+    imageCount: Int, outputRows: Range<Int>? = nil, _ g: Convolution2DGeometry
+) {
     let rows = outputRows ?? 0..<g.outputHeight
     let imageWidth = rows.count * g.outputWidth, rowStride = imageCount * imageWidth
     let imageSize = g.inputChannels * g.inputPlane
@@ -205,8 +226,9 @@ func col2im(_ images: UnsafeMutablePointer<Float>,        // [B, C, H, W], accum
         let (b, c) = index.quotientAndRemainder(dividingBy: g.inputChannels)
         for ki in 0..<g.kernelHeight {
             for kj in 0..<g.kernelWidth {
-                col2imRow(images + b * imageSize, columns + b * imageWidth, rowStride: rowStride,
-                          channel: c, kernelRow: ki, kernelColumn: kj, outputRows: rows, g)
+                col2imRow(
+                    images + b * imageSize, columns + b * imageWidth, rowStride: rowStride,
+                    channel: c, kernelRow: ki, kernelColumn: kj, outputRows: rows, g)
             }
         }
     }
@@ -226,7 +248,10 @@ func imageParts(batch: Int, chunk: Int) -> Int {
 /// GEMMs' second thread gained). Parts must write disjoint memory.
 func forEachImagePart(batch: Int, chunk: Int, _ body: (Int, Range<Int>) -> Void) {
     let parts = imageParts(batch: batch, chunk: chunk)
-    if parts == 1 { body(0, 0..<batch); return }
+    if parts == 1 {
+        body(0, 0..<batch)
+        return
+    }
     SingleThreadedBLASSections.shared.enter()
     defer { SingleThreadedBLASSections.shared.leave() }
     withoutActuallyEscaping(body) { body in
@@ -242,8 +267,10 @@ func forEachImagePart(batch: Int, chunk: Int, _ body: (Int, Range<Int>) -> Void)
 /// itself and each later part into a zeroed buffer of its own, added into `weightGradient` in part
 /// order at the end (so the result depends on the number of parts, never on thread timing).
 /// `partWeightGradient` is `nil` when `weightGradient` is.
-func forEachImagePartWithWeightGradient(_ weightGradient: UnsafeMutablePointer<Float>?, count: Int, batch: Int, chunk: Int,
-                                        _ body: (UnsafeMutablePointer<Float>?, Range<Int>) -> Void) {
+func forEachImagePartWithWeightGradient(
+    _ weightGradient: UnsafeMutablePointer<Float>?, count: Int, batch: Int, chunk: Int,
+    _ body: (UnsafeMutablePointer<Float>?, Range<Int>) -> Void
+) {
     let parts = imageParts(batch: batch, chunk: chunk)
     let extra = weightGradient == nil || parts == 1 ? nil : TensorStorage(count: (parts - 1) * count, repeating: 0)
     forEachImagePart(batch: batch, chunk: chunk) { part, images in
@@ -275,10 +302,10 @@ let convolutionStagingThreshold = 2048
 /// input channels go to the direct kernels instead (`DirectConvolutionKernels.swift`) unless
 /// `directKernels` is false (tests compare both paths).
 func convolution2DForward(
-    _ output: UnsafeMutablePointer<Float>,   // [N, O, OH, OW]
-    _ input: UnsafePointer<Float>,           // [N, C, H, W]
-    _ weight: UnsafePointer<Float>,          // [O, C, kh, kw] = [O, K]
-    _ bias: UnsafePointer<Float>?,           // [O]
+    _ output: UnsafeMutablePointer<Float>, // [N, O, OH, OW]
+    _ input: UnsafePointer<Float>, // [N, C, H, W]
+    _ weight: UnsafePointer<Float>, // [O, C, kh, kw] = [O, K]
+    _ bias: UnsafePointer<Float>?, // [O]
     _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
     directKernels: Bool = ConvolutionAlgorithm.current == .automatic
 ) {
@@ -298,8 +325,9 @@ func convolution2DForward(
         forEachImagePart(batch: g.batch, chunk: 1) { _, images in
             for n in images {
                 fillBias(output + n * outputSize, width: p, stride: p)
-                BLAS.sgemm(m: o, n: p, k: k, a: weight, lda: k, b: input + n * imageSize, ldb: p,
-                           beta: beta, c: output + n * outputSize, ldc: p)
+                BLAS.sgemm(
+                    m: o, n: p, k: k, a: weight, lda: k, b: input + n * imageSize, ldb: p,
+                    beta: beta, c: output + n * outputSize, ldc: p)
             }
         }
         return
@@ -309,13 +337,17 @@ func convolution2DForward(
         forEachImagePart(batch: g.batch, chunk: chunk) { _, images in
             let columns = WorkspacePool.shared.take(count: k * chunk * p)
             let staging = WorkspacePool.shared.take(count: o * chunk * p)
-            defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
+            defer {
+                WorkspacePool.shared.give(columns)
+                WorkspacePool.shared.give(staging)
+            }
             for first in stride(from: images.lowerBound, to: images.upperBound, by: chunk) {
                 let count = Swift.min(chunk, images.upperBound - first), width = count * p
                 im2col(columns.base, input + first * imageSize, imageCount: count, g)
                 fillBias(staging.base, width: width, stride: width)
-                BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
-                           beta: beta, c: staging.base, ldc: width)
+                BLAS.sgemm(
+                    m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
+                    beta: beta, c: staging.base, ldc: width)
                 // [O, B·P] → [B, O, P]
                 for b in 0..<count {
                     for channel in 0..<o {
@@ -337,8 +369,9 @@ func convolution2DForward(
                     let y = output + n * outputSize + firstRow * g.outputWidth
                     im2col(columns.base, input + n * imageSize, imageCount: 1, outputRows: rows, g)
                     fillBias(y, width: width, stride: p)
-                    BLAS.sgemm(m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
-                               beta: beta, c: y, ldc: p)
+                    BLAS.sgemm(
+                        m: o, n: width, k: k, a: weight, lda: k, b: columns.base, ldb: width,
+                        beta: beta, c: y, ldc: p)
                 }
             }
         }
@@ -357,22 +390,24 @@ func convolution2DForward(
 /// direct kernels (and `directKernels` true) dW and db come from
 /// `directConvolution2DWeightGradient` and only dx takes the im2col path.
 func convolution2DBackward(
-    inputGradient: UnsafeMutablePointer<Float>?,    // [N, C, H, W], overwritten
-    weightGradient: UnsafeMutablePointer<Float>?,   // [O, K], accumulated
-    biasGradient: UnsafeMutablePointer<Float>?,     // [O], accumulated
-    outputGradient: UnsafePointer<Float>,           // [N, O, OH, OW]
-    input: UnsafePointer<Float>,                    // [N, C, H, W]
-    weight: UnsafePointer<Float>,                   // [O, K]
+    inputGradient: UnsafeMutablePointer<Float>?, // [N, C, H, W], overwritten
+    weightGradient: UnsafeMutablePointer<Float>?, // [O, K], accumulated
+    biasGradient: UnsafeMutablePointer<Float>?, // [O], accumulated
+    outputGradient: UnsafePointer<Float>, // [N, O, OH, OW]
+    input: UnsafePointer<Float>, // [N, C, H, W]
+    weight: UnsafePointer<Float>, // [O, K]
     _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
     directKernels: Bool = ConvolutionAlgorithm.current == .automatic
 ) {
     if directKernels && g.usesDirectKernels {
-        directConvolution2DWeightGradient(weightGradient: weightGradient, biasGradient: biasGradient,
-                                          outputGradient: outputGradient, input: input, g)
+        directConvolution2DWeightGradient(
+            weightGradient: weightGradient, biasGradient: biasGradient,
+            outputGradient: outputGradient, input: input, g)
         if let inputGradient {
-            convolution2DBackward(inputGradient: inputGradient, weightGradient: nil, biasGradient: nil,
-                                  outputGradient: outputGradient, input: input, weight: weight, g,
-                                  workspaceBudgetBytes: workspaceBudgetBytes, directKernels: false)
+            convolution2DBackward(
+                inputGradient: inputGradient, weightGradient: nil, biasGradient: nil,
+                outputGradient: outputGradient, input: input, weight: weight, g,
+                workspaceBudgetBytes: workspaceBudgetBytes, directKernels: false)
         }
         return
     }
@@ -386,16 +421,19 @@ func convolution2DBackward(
         }
     }
     if g.isPointwise {
-        forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) { partWeightGradient, images in
+        forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) {
+            partWeightGradient, images in
             for n in images {
                 let dy = outputGradient + n * outputSize
                 if let partWeightGradient {
-                    BLAS.sgemm(transposeB: true, m: o, n: k, k: p, a: dy, lda: p, b: input + n * imageSize, ldb: p,
-                               beta: 1, c: partWeightGradient, ldc: k)
+                    BLAS.sgemm(
+                        transposeB: true, m: o, n: k, k: p, a: dy, lda: p, b: input + n * imageSize, ldb: p,
+                        beta: 1, c: partWeightGradient, ldc: k)
                 }
                 if let inputGradient {
-                    BLAS.sgemm(transposeA: true, m: k, n: p, k: o, a: weight, lda: k, b: dy, ldb: p,
-                               c: inputGradient + n * imageSize, ldc: p)
+                    BLAS.sgemm(
+                        transposeA: true, m: k, n: p, k: o, a: weight, lda: k, b: dy, ldb: p,
+                        c: inputGradient + n * imageSize, ldc: p)
                 }
             }
         }
@@ -405,10 +443,14 @@ func convolution2DBackward(
     if let inputGradient { inputGradient.update(repeating: 0, count: g.batch * imageSize) }
     let chunk = g.imagesPerChunk(budgetBytes: workspaceBudgetBytes, targetColumns: g.cacheResidentColumns)
     if chunk > 1 && p < convolutionStagingThreshold {
-        forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: chunk) { partWeightGradient, images in
+        forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: chunk) {
+            partWeightGradient, images in
             let columns = WorkspacePool.shared.take(count: k * chunk * p)
             let staging = WorkspacePool.shared.take(count: o * chunk * p)
-            defer { WorkspacePool.shared.give(columns); WorkspacePool.shared.give(staging) }
+            defer {
+                WorkspacePool.shared.give(columns)
+                WorkspacePool.shared.give(staging)
+            }
             for first in stride(from: images.lowerBound, to: images.upperBound, by: chunk) {
                 let count = Swift.min(chunk, images.upperBound - first), width = count * p
                 // dy of the chunk as one [O, B·P] matrix: one GEMM per direction.
@@ -420,12 +462,14 @@ func convolution2DBackward(
                 }
                 if let partWeightGradient {
                     im2col(columns.base, input + first * imageSize, imageCount: count, g)
-                    BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: staging.base, lda: width, b: columns.base,
-                               ldb: width, beta: 1, c: partWeightGradient, ldc: k)
+                    BLAS.sgemm(
+                        transposeB: true, m: o, n: k, k: width, a: staging.base, lda: width, b: columns.base,
+                        ldb: width, beta: 1, c: partWeightGradient, ldc: k)
                 }
                 if let inputGradient {
-                    BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: staging.base, ldb: width,
-                               c: columns.base, ldc: width)
+                    BLAS.sgemm(
+                        transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: staging.base, ldb: width,
+                        c: columns.base, ldc: width)
                     col2im(inputGradient + first * imageSize, columns.base, imageCount: count, g)
                 }
             }
@@ -433,7 +477,8 @@ func convolution2DBackward(
     } else {
         // dy of an image is [O, P] with rows of stride P; a block of output rows is a column block.
         let rowsPerBlock = g.outputRowsPerBlock(budgetBytes: workspaceBudgetBytes)
-        forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) { partWeightGradient, images in
+        forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) {
+            partWeightGradient, images in
             let columns = WorkspacePool.shared.take(count: k * rowsPerBlock * g.outputWidth)
             defer { WorkspacePool.shared.give(columns) }
             for n in images {
@@ -443,12 +488,14 @@ func convolution2DBackward(
                     let dy = outputGradient + n * outputSize + firstRow * g.outputWidth
                     if let partWeightGradient {
                         im2col(columns.base, input + n * imageSize, imageCount: 1, outputRows: rows, g)
-                        BLAS.sgemm(transposeB: true, m: o, n: k, k: width, a: dy, lda: p, b: columns.base, ldb: width,
-                                   beta: 1, c: partWeightGradient, ldc: k)
+                        BLAS.sgemm(
+                            transposeB: true, m: o, n: k, k: width, a: dy, lda: p, b: columns.base, ldb: width,
+                            beta: 1, c: partWeightGradient, ldc: k)
                     }
                     if let inputGradient {
-                        BLAS.sgemm(transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: dy, ldb: p,
-                                   c: columns.base, ldc: width)
+                        BLAS.sgemm(
+                            transposeA: true, m: k, n: width, k: o, a: weight, lda: k, b: dy, ldb: p,
+                            c: columns.base, ldc: width)
                         col2im(inputGradient + n * imageSize, columns.base, imageCount: 1, outputRows: rows, g)
                     }
                 }

@@ -1,4 +1,5 @@
 import CKernels
+
 /// Direct (no im2col) convolution kernels for stride-1 convolutions with very few input
 /// channels, such as LeNet's first layer (1 → 6 channels, 5×5, padding 2). Their im2col GEMMs are
 /// skinny (`K = C·kh·kw` = 25, `O` = 6) and run far below BLAS peak, and the column matrix is 25×
@@ -39,7 +40,8 @@ extension Convolution2DGeometry {
 
 /// Copies image `[C, H, W]` into `padded` `[C, paddedHeight, paddedWidth]` with zeros around it.
 @inline(__always)
-private func padImage(_ padded: UnsafeMutablePointer<Float>, _ image: UnsafePointer<Float>, _ g: Convolution2DGeometry) {
+private func padImage(_ padded: UnsafeMutablePointer<Float>, _ image: UnsafePointer<Float>, _ g: Convolution2DGeometry)
+{
     let width = g.paddedWidth, height = g.paddedHeight
     padded.update(repeating: 0, count: g.inputChannels * height * width)
     for c in 0..<g.inputChannels {
@@ -52,14 +54,17 @@ private func padImage(_ padded: UnsafeMutablePointer<Float>, _ image: UnsafePoin
 
 /// The weights `[O, K]` as one broadcast SIMD4 per (group, tap, channel of the group):
 /// `result[(group·K + t)·6 + j] = w[group·6 + j, t]` in all lanes, 0 past the last channel.
-private func broadcastWeights(_ weight: UnsafePointer<Float>, _ g: Convolution2DGeometry) -> UnsafeMutablePointer<SIMD4<Float>> {
+private func broadcastWeights(
+    _ weight: UnsafePointer<Float>, _ g: Convolution2DGeometry
+) -> UnsafeMutablePointer<SIMD4<Float>> {
     let k = g.patchSize, count = g.groups * k * directGroupSize
     let result = UnsafeMutablePointer<SIMD4<Float>>.allocate(capacity: count)
     for group in 0..<g.groups {
         for t in 0..<k {
             for j in 0..<directGroupSize {
                 let o = group * directGroupSize + j
-                result[(group * k + t) * directGroupSize + j] = SIMD4(repeating: o < g.outputChannels ? weight[o * k + t] : 0)
+                result[(group * k + t) * directGroupSize + j] = SIMD4(
+                    repeating: o < g.outputChannels ? weight[o * k + t] : 0)
             }
         }
     }
@@ -111,10 +116,10 @@ let directKernelChannelLimit = 4
 /// `d2l_direct_convolution_forward_avx2` instead: the same loop with 8 columns and fused
 /// multiply-adds; the SIMD4 loop stays the portable path.
 func directConvolution2DForward(
-    _ output: UnsafeMutablePointer<Float>,   // [N, O, OH, OW]
-    _ input: UnsafePointer<Float>,           // [N, C, H, W]
-    _ weight: UnsafePointer<Float>,          // [O, C, kh, kw] = [O, K]
-    _ bias: UnsafePointer<Float>?,           // [O]
+    _ output: UnsafeMutablePointer<Float>, // [N, O, OH, OW]
+    _ input: UnsafePointer<Float>, // [N, C, H, W]
+    _ weight: UnsafePointer<Float>, // [O, C, kh, kw] = [O, K]
+    _ bias: UnsafePointer<Float>?, // [O]
     _ g: Convolution2DGeometry,
     avx2: Bool = cpuHasAVX2FMA
 ) {
@@ -123,7 +128,8 @@ func directConvolution2DForward(
     if avx2 {
         let imageSize = g.inputChannels * g.inputPlane, outputSize = g.outputChannels * g.outputPlane
         forEachBatchPart(g, parts: directParts(g)) { _, images in
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.inputChannels * g.paddedHeight * g.paddedWidth)
+            let padded = UnsafeMutablePointer<Float>.allocate(
+                capacity: g.inputChannels * g.paddedHeight * g.paddedWidth)
             defer { padded.deallocate() }
             for n in images {
                 padImage(padded, input + n * imageSize, g)
@@ -163,8 +169,12 @@ func directConvolution2DForward(
                                 let row = UnsafePointer(padded + (c * height + oy + ki) * width + segment * 4)
                                 for kj in 0..<kw {
                                     let x = load4(row + kj)
-                                    a0 += w[0] * x; a1 += w[1] * x; a2 += w[2] * x
-                                    a3 += w[3] * x; a4 += w[4] * x; a5 += w[5] * x
+                                    a0 += w[0] * x
+                                    a1 += w[1] * x
+                                    a2 += w[2] * x
+                                    a3 += w[3] * x
+                                    a4 += w[4] * x
+                                    a5 += w[5] * x
                                     w += directGroupSize
                                 }
                             }
@@ -189,10 +199,10 @@ func directConvolution2DForward(
 /// `avx2` (default: when the CPU has AVX2 and FMA) the parts accumulate 8-lane sums through
 /// `d2l_direct_convolution_weight_gradient_avx2` instead, added up the same way.
 func directConvolution2DWeightGradient(
-    weightGradient: UnsafeMutablePointer<Float>?,   // [O, K], accumulated
-    biasGradient: UnsafeMutablePointer<Float>?,     // [O], accumulated
-    outputGradient: UnsafePointer<Float>,           // [N, O, OH, OW]
-    input: UnsafePointer<Float>,                    // [N, C, H, W]
+    weightGradient: UnsafeMutablePointer<Float>?, // [O, K], accumulated
+    biasGradient: UnsafeMutablePointer<Float>?, // [O], accumulated
+    outputGradient: UnsafePointer<Float>, // [N, O, OH, OW]
+    input: UnsafePointer<Float>, // [N, C, H, W]
     _ g: Convolution2DGeometry,
     avx2: Bool = cpuHasAVX2FMA
 ) {
@@ -206,7 +216,8 @@ func directConvolution2DWeightGradient(
         // Per part: [O, K, 8] weight sums, then [O, 8] bias sums.
         let partials = TensorStorage(count: parts * partSize, repeating: 0)
         forEachBatchPart(g, parts: parts) { part, images in
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: g.inputChannels * g.paddedHeight * g.paddedWidth)
+            let padded = UnsafeMutablePointer<Float>.allocate(
+                capacity: g.inputChannels * g.paddedHeight * g.paddedWidth)
             defer { padded.deallocate() }
             let sums = partials.base + part * partSize
             for n in images {
@@ -227,7 +238,9 @@ func directConvolution2DWeightGradient(
             }
             if let biasGradient {
                 for channel in 0..<o {
-                    biasGradient[channel] += UnsafeRawPointer(sums + (o * k + channel) * 8).loadUnaligned(as: SIMD8<Float>.self).sum()
+                    biasGradient[channel] += UnsafeRawPointer(sums + (o * k + channel) * 8).loadUnaligned(
+                        as: SIMD8<Float>.self
+                    ).sum()
                 }
             }
         }
@@ -251,8 +264,10 @@ func directConvolution2DWeightGradient(
             for group in 0..<g.groups {
                 let first = group * directGroupSize, count = Swift.min(directGroupSize, o - first)
                 let dy = outputGradient + (n * o + first) * p
-                var (s0, s1, s2, s3, s4, s5) = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(),
-                                                SIMD4<Float>(), SIMD4<Float>())
+                var (s0, s1, s2, s3, s4, s5) = (
+                    SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(),
+                    SIMD4<Float>(), SIMD4<Float>()
+                )
                 for oy in 0..<oh {
                     for segment in 0..<g.segments {
                         let offset = oy * ow + segment * 4, lanes = Swift.min(4, ow - segment * 4)
@@ -264,17 +279,28 @@ func directConvolution2DWeightGradient(
                             for lane in 0..<lanes { v[lane] = dy[j * p + offset + lane] }
                             return v
                         }
-                        let (d0, d1, d2, d3, d4, d5) = (gradient(0), gradient(1), gradient(2), gradient(3),
-                                                        gradient(4), gradient(5))
-                        s0 += d0; s1 += d1; s2 += d2; s3 += d3; s4 += d4; s5 += d5
+                        let (d0, d1, d2, d3, d4, d5) = (
+                            gradient(0), gradient(1), gradient(2), gradient(3),
+                            gradient(4), gradient(5)
+                        )
+                        s0 += d0
+                        s1 += d1
+                        s2 += d2
+                        s3 += d3
+                        s4 += d4
+                        s5 += d5
                         var sums = weightSums + group * k * directGroupSize
                         for c in 0..<g.inputChannels {
                             for ki in 0..<kh {
                                 let row = UnsafePointer(padded + (c * height + oy + ki) * width + segment * 4)
                                 for kj in 0..<kw {
                                     let x = load4(row + kj)
-                                    sums[0] += d0 * x; sums[1] += d1 * x; sums[2] += d2 * x
-                                    sums[3] += d3 * x; sums[4] += d4 * x; sums[5] += d5 * x
+                                    sums[0] += d0 * x
+                                    sums[1] += d1 * x
+                                    sums[2] += d2 * x
+                                    sums[3] += d3 * x
+                                    sums[4] += d4 * x
+                                    sums[5] += d5 * x
                                     sums += directGroupSize
                                 }
                             }
@@ -282,7 +308,12 @@ func directConvolution2DWeightGradient(
                     }
                 }
                 let bias = biasSums + group * directGroupSize
-                bias[0] += s0; bias[1] += s1; bias[2] += s2; bias[3] += s3; bias[4] += s4; bias[5] += s5
+                bias[0] += s0
+                bias[1] += s1
+                bias[2] += s2
+                bias[3] += s3
+                bias[4] += s4
+                bias[5] += s5
             }
         }
     }
@@ -291,7 +322,9 @@ func directConvolution2DWeightGradient(
         for channel in 0..<o {
             let (group, j) = channel.quotientAndRemainder(dividingBy: directGroupSize)
             if let weightGradient {
-                for t in 0..<k { weightGradient[channel * k + t] += weightSums[(group * k + t) * directGroupSize + j].sum() }
+                for t in 0..<k {
+                    weightGradient[channel * k + t] += weightSums[(group * k + t) * directGroupSize + j].sum()
+                }
             }
             if let biasGradient { biasGradient[channel] += biasSums[group * directGroupSize + j].sum() }
         }

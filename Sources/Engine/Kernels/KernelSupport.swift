@@ -113,7 +113,9 @@ final class WorkspacePool: @unchecked Sendable {
     func take(count: Int) -> Workspace {
         lock.lock()
         defer { lock.unlock() }
-        if let index = free.indices.filter({ free[$0].capacity >= count }).min(by: { free[$0].capacity < free[$1].capacity }) {
+        if let index = free.indices.filter({ free[$0].capacity >= count }).min(by: {
+            free[$0].capacity < free[$1].capacity
+        }) {
             return free.remove(at: index)
         }
         return Workspace(capacity: count)
@@ -143,6 +145,9 @@ func vectorSum(_ x: UnsafePointer<Float>, count: Int) -> Float {
         i += 32
     }
     var total = (a + b).sum()
-    while i < count { total += x[i]; i += 1 }
+    while i < count {
+        total += x[i]
+        i += 1
+    }
     return total
 }

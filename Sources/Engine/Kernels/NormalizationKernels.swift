@@ -17,9 +17,15 @@ private func loadWide(_ x: UnsafePointer<Float>, _ i: Int) -> SIMD8<Double> {
 private func rowSum(_ x: UnsafePointer<Float>, count: Int) -> Double {
     var lanes = SIMD8<Double>()
     var j = 0
-    while j + 8 <= count { lanes += loadWide(x, j); j += 8 }
+    while j + 8 <= count {
+        lanes += loadWide(x, j)
+        j += 8
+    }
     var total = lanes.sum()
-    while j < count { total += Double(x[j]); j += 1 }
+    while j < count {
+        total += Double(x[j])
+        j += 1
+    }
     return total
 }
 
@@ -29,9 +35,17 @@ private func rowSquaredDeviations(_ x: UnsafePointer<Float>, count: Int, mean mu
     var lanes = SIMD8<Double>()
     let muLanes = SIMD8<Double>(repeating: mu)
     var j = 0
-    while j + 8 <= count { let d = loadWide(x, j) - muLanes; lanes += d * d; j += 8 }
+    while j + 8 <= count {
+        let d = loadWide(x, j) - muLanes
+        lanes += d * d
+        j += 8
+    }
     var total = lanes.sum()
-    while j < count { let d = Double(x[j]) - mu; total += d * d; j += 1 }
+    while j < count {
+        let d = Double(x[j]) - mu
+        total += d * d
+        j += 1
+    }
     return total
 }
 
@@ -40,11 +54,13 @@ private func rowSquaredDeviations(_ x: UnsafePointer<Float>, count: Int, mean mu
 /// are all-reduced over the shards between the passes, so every shard gets the statistics of the
 /// whole batch (PyTorch's `SyncBatchNorm`); alone, the sums are the same as before the split.
 @discardableResult
-func batchNormStatistics(mean: UnsafeMutablePointer<Float>,       // [C]
-                         variance: UnsafeMutablePointer<Float>,   // [C]
-                         _ input: UnsafePointer<Float>,            // [N, C, S]
-                         batch n: Int, channels: Int, spatial s: Int,
-                         shards: (group: ShardGroup, shard: Int)? = nil) -> Int {
+func batchNormStatistics(
+    mean: UnsafeMutablePointer<Float>, // [C]
+    variance: UnsafeMutablePointer<Float>, // [C]
+    _ input: UnsafePointer<Float>, // [N, C, S]
+    batch n: Int, channels: Int, spatial s: Int,
+    shards: (group: ShardGroup, shard: Int)? = nil
+) -> Int {
     // sums[c] = Σ x (then Σ (x − μ)²) over the channel; sums[C] = M.
     let sums = UnsafeMutablePointer<Double>.allocate(capacity: channels + 1)
     defer { sums.deallocate() }
@@ -74,12 +90,14 @@ func batchNormStatistics(mean: UnsafeMutablePointer<Float>,       // [C]
 }
 
 /// `y = γ · (x − μ) · r + β` per channel, with `r = 1/√(σ² + ε)` given as `inverseStandardDeviation`.
-func batchNormForward(_ output: UnsafeMutablePointer<Float>,                   // [N, C, S]
-                      _ input: UnsafePointer<Float>,                           // [N, C, S]
-                      mean: UnsafePointer<Float>,                              // [C]
-                      inverseStandardDeviation: UnsafePointer<Float>,          // [C]
-                      scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, // [C], [C]
-                      batch n: Int, channels: Int, spatial s: Int) {
+func batchNormForward(
+    _ output: UnsafeMutablePointer<Float>, // [N, C, S]
+    _ input: UnsafePointer<Float>, // [N, C, S]
+    mean: UnsafePointer<Float>, // [C]
+    inverseStandardDeviation: UnsafePointer<Float>, // [C]
+    scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, // [C], [C]
+    batch n: Int, channels: Int, spatial s: Int
+) {
     parallelFor(channels, work: n * channels * s) { c in
         let a = scale[c] * inverseStandardDeviation[c], mu = mean[c], b = shift[c]
         for i in 0..<n {
@@ -102,16 +120,18 @@ func batchNormForward(_ output: UnsafeMutablePointer<Float>,                   /
 /// Inside a data-parallel step (`shards`, with `m` the whole batch's M), `dβ` and `dγ` get this
 /// shard's sums (`DataParallel` adds the replicas' gradients), and `dx` the sums all-reduced over
 /// the shards: the gradient through the whole batch's statistics.
-func batchNormBackward(inputGradient: UnsafeMutablePointer<Float>?,     // [N, C, S]
-                       scaleGradient: UnsafeMutablePointer<Float>?,     // [C]
-                       shiftGradient: UnsafeMutablePointer<Float>?,     // [C]
-                       outputGradient g: UnsafePointer<Float>,          // [N, C, S]
-                       input: UnsafePointer<Float>,                     // [N, C, S]
-                       mean: UnsafePointer<Float>,                      // [C]
-                       inverseStandardDeviation: UnsafePointer<Float>,  // [C]
-                       scale: UnsafePointer<Float>,                     // [C]
-                       batchStatistics: Bool, batch n: Int, channels: Int, spatial s: Int,
-                       count m: Int? = nil, shards: (group: ShardGroup, shard: Int)? = nil) {
+func batchNormBackward(
+    inputGradient: UnsafeMutablePointer<Float>?, // [N, C, S]
+    scaleGradient: UnsafeMutablePointer<Float>?, // [C]
+    shiftGradient: UnsafeMutablePointer<Float>?, // [C]
+    outputGradient g: UnsafePointer<Float>, // [N, C, S]
+    input: UnsafePointer<Float>, // [N, C, S]
+    mean: UnsafePointer<Float>, // [C]
+    inverseStandardDeviation: UnsafePointer<Float>, // [C]
+    scale: UnsafePointer<Float>, // [C]
+    batchStatistics: Bool, batch n: Int, channels: Int, spatial s: Int,
+    count m: Int? = nil, shards: (group: ShardGroup, shard: Int)? = nil
+) {
     // sums[2c] = Σ g, sums[2c + 1] = Σ g·(x − μ)
     let sums = UnsafeMutablePointer<Double>.allocate(capacity: 2 * channels)
     defer { sums.deallocate() }

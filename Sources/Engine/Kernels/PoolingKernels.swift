@@ -53,11 +53,13 @@ struct Pooling2DGeometry: Sendable {
 /// same scan order and rule: the same values and indices, bit for bit, as the scalar loop below,
 /// which stays the portable path. The scalar loop's data-dependent branches were 16 % of a
 /// GoogLeNet training step.
-func maxPool2DForward(_ output: UnsafeMutablePointer<Float>,      // [planes, OH, OW]
-                      argmax: UnsafeMutablePointer<Int32>,        // [planes, OH, OW]
-                      _ input: UnsafePointer<Float>,              // [planes, H, W]
-                      _ g: Pooling2DGeometry,
-                      avx2: Bool = cpuHasAVX2FMA) {
+func maxPool2DForward(
+    _ output: UnsafeMutablePointer<Float>, // [planes, OH, OW]
+    argmax: UnsafeMutablePointer<Int32>, // [planes, OH, OW]
+    _ input: UnsafePointer<Float>, // [planes, H, W]
+    _ g: Pooling2DGeometry,
+    avx2: Bool = cpuHasAVX2FMA
+) {
     let outputHeight = g.outputHeight, outputWidth = g.outputWidth
     if avx2 && (g.strideWidth == 1 || g.strideWidth == 2) {
         maxPool2DForwardAVX2(output, argmax: argmax, input, g)
@@ -76,7 +78,10 @@ func maxPool2DForward(_ output: UnsafeMutablePointer<Float>,      // [planes, OH
                     for c in columns {
                         let index = r * g.inputWidth + c
                         let value = x[index]
-                        if value > best || value.isNaN { best = value; bestIndex = index }
+                        if value > best || value.isNaN {
+                            best = value
+                            bestIndex = index
+                        }
                     }
                 }
                 y[i * outputWidth + j] = best
@@ -88,8 +93,10 @@ func maxPool2DForward(_ output: UnsafeMutablePointer<Float>,      // [planes, OH
 
 /// The AVX2 path of `maxPool2DForward`: planes in blocks over the cores, each block with one
 /// padded scratch plane.
-private func maxPool2DForwardAVX2(_ output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
-                                  _ input: UnsafePointer<Float>, _ g: Pooling2DGeometry) {
+private func maxPool2DForwardAVX2(
+    _ output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
+    _ input: UnsafePointer<Float>, _ g: Pooling2DGeometry
+) {
     precondition(cpuHasAVX2FMA, "maxPool2DForward: this CPU has no AVX2 and FMA")
     let outputWidth = g.outputWidth, segments = (outputWidth + 7) / 8
     let paddedHeight = g.inputHeight + 2 * g.paddingHeight
@@ -116,10 +123,12 @@ private func maxPool2DForwardAVX2(_ output: UnsafeMutablePointer<Float>, argmax:
 }
 
 /// Max pooling backward: `dx[argmax] += dy` (each output's gradient goes to the chosen element).
-func maxPool2DBackward(_ inputGradient: UnsafeMutablePointer<Float>,   // [planes, H, W], accumulated
-                       _ outputGradient: UnsafePointer<Float>,         // [planes, OH, OW]
-                       argmax: UnsafePointer<Int32>,                   // [planes, OH, OW]
-                       _ g: Pooling2DGeometry) {
+func maxPool2DBackward(
+    _ inputGradient: UnsafeMutablePointer<Float>, // [planes, H, W], accumulated
+    _ outputGradient: UnsafePointer<Float>, // [planes, OH, OW]
+    argmax: UnsafePointer<Int32>, // [planes, OH, OW]
+    _ g: Pooling2DGeometry
+) {
     parallelFor(g.planes, work: g.planes * g.outputPlane * 4) { plane in
         let dx = inputGradient + plane * g.inputPlane
         let dy = outputGradient + plane * g.outputPlane, indices = argmax + plane * g.outputPlane
@@ -131,9 +140,11 @@ func maxPool2DBackward(_ inputGradient: UnsafeMutablePointer<Float>,   // [plane
 /// (kh·kw)` (PyTorch's `count_include_pad=True`; with floor-mode output sizes no window reaches
 /// past the padded input, so the divisor is always kh·kw). 2×2 windows at stride 2 without
 /// padding take a loop without window bounds (`isTwoByTwoTiling`), with the same sums.
-func averagePool2DForward(_ output: UnsafeMutablePointer<Float>,    // [planes, OH, OW]
-                          _ input: UnsafePointer<Float>,            // [planes, H, W]
-                          _ g: Pooling2DGeometry) {
+func averagePool2DForward(
+    _ output: UnsafeMutablePointer<Float>, // [planes, OH, OW]
+    _ input: UnsafePointer<Float>, // [planes, H, W]
+    _ g: Pooling2DGeometry
+) {
     let outputHeight = g.outputHeight, outputWidth = g.outputWidth
     let divisor = Float(g.kernelHeight * g.kernelWidth)
     if g.isTwoByTwoTiling {
@@ -167,9 +178,11 @@ func averagePool2DForward(_ output: UnsafeMutablePointer<Float>,    // [planes, 
 }
 
 /// Average pooling backward: every element of a window inside the input gets `dy / (kh·kw)`.
-func averagePool2DBackward(_ inputGradient: UnsafeMutablePointer<Float>,   // [planes, H, W], accumulated
-                           _ outputGradient: UnsafePointer<Float>,         // [planes, OH, OW]
-                           _ g: Pooling2DGeometry) {
+func averagePool2DBackward(
+    _ inputGradient: UnsafeMutablePointer<Float>, // [planes, H, W], accumulated
+    _ outputGradient: UnsafePointer<Float>, // [planes, OH, OW]
+    _ g: Pooling2DGeometry
+) {
     let outputHeight = g.outputHeight, outputWidth = g.outputWidth
     let divisor = Float(g.kernelHeight * g.kernelWidth)
     if g.isTwoByTwoTiling {
@@ -180,8 +193,10 @@ func averagePool2DBackward(_ inputGradient: UnsafeMutablePointer<Float>,   // [p
                 let top = dx + 2 * i * width, bottom = top + width, row = dy + i * outputWidth
                 for j in 0..<outputWidth {
                     let share = row[j] * 0.25
-                    top[2 * j] += share; top[2 * j + 1] += share
-                    bottom[2 * j] += share; bottom[2 * j + 1] += share
+                    top[2 * j] += share
+                    top[2 * j + 1] += share
+                    bottom[2 * j] += share
+                    bottom[2 * j + 1] += share
                 }
             }
         }

@@ -16,9 +16,11 @@ func bilinearTaps(inputSize: Int, outputSize: Int) -> [(i0: Int, i1: Int, lambda
 }
 
 /// `y[i, j] = λ₀ʰ·(λ₀ʷ·x[h₀, w₀] + λ₁ʷ·x[h₀, w₁]) + λ₁ʰ·(λ₀ʷ·x[h₁, w₀] + λ₁ʷ·x[h₁, w₁])` for every plane.
-func resizeBilinearKernel(_ output: UnsafeMutablePointer<Float>,   // [planes, outputHeight, outputWidth]
-                          _ input: UnsafePointer<Float>,           // [planes, inputHeight, inputWidth]
-                          planes: Int, inputHeight: Int, inputWidth: Int, outputHeight: Int, outputWidth: Int) {
+func resizeBilinearKernel(
+    _ output: UnsafeMutablePointer<Float>, // [planes, outputHeight, outputWidth]
+    _ input: UnsafePointer<Float>, // [planes, inputHeight, inputWidth]
+    planes: Int, inputHeight: Int, inputWidth: Int, outputHeight: Int, outputWidth: Int
+) {
     let rows = bilinearTaps(inputSize: inputHeight, outputSize: outputHeight)
     let columns = bilinearTaps(inputSize: inputWidth, outputSize: outputWidth)
     let inputPlane = inputHeight * inputWidth, outputPlane = outputHeight * outputWidth

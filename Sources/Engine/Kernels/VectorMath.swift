@@ -73,7 +73,7 @@ func vectorSigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let e = vectorExp(-abs(x))
     let one = SIMD8<Float>(repeating: 1)
     let denominator = one + e
-    let positive = one / denominator, negative = e * positive  // one division: ≤ 1 ulp more
+    let positive = one / denominator, negative = e * positive // one division: ≤ 1 ulp more
     return select(signMask(x), negative, positive)
 }
 
@@ -112,8 +112,10 @@ private func sigmoidBlock(_ output: UnsafeMutablePointer<Float>, _ input: Unsafe
 /// The sigmoid's backward, `inputGradient[i] = g[i] · y[i] · (1 − y[i])` with `y = σ(x)`, for
 /// `count` elements: blocks of 16384 over the cores, SIMD8 inside (same rounding as the scalar
 /// `g · y · (1 − y)`, evaluated left to right).
-func sigmoidBackwardKernel(_ inputGradient: UnsafeMutablePointer<Float>, _ outputGradient: UnsafePointer<Float>,
-                           _ output: UnsafePointer<Float>, count: Int) {
+func sigmoidBackwardKernel(
+    _ inputGradient: UnsafeMutablePointer<Float>, _ outputGradient: UnsafePointer<Float>,
+    _ output: UnsafePointer<Float>, count: Int
+) {
     let block = 16384
     parallelFor((count + block - 1) / block, work: 4 * count) { index in
         let first = index * block, length = Swift.min(block, count - first)
@@ -142,8 +144,10 @@ private let laneBits = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
 /// and PyTorch), and the bit `i % 8` of `signs[i / 8]` set exactly where `input[i] > 0`: the
 /// 1/32 of the output's size that the backward reads instead of the output. Blocks of 16384
 /// (a multiple of 8, so every block but the last fills whole bytes) over the cores.
-func reluKernel(_ output: UnsafeMutablePointer<Float>, signs: UnsafeMutablePointer<UInt8>,
-                _ input: UnsafePointer<Float>, count: Int) {
+func reluKernel(
+    _ output: UnsafeMutablePointer<Float>, signs: UnsafeMutablePointer<UInt8>,
+    _ input: UnsafePointer<Float>, count: Int
+) {
     let block = 16384
     parallelFor((count + block - 1) / block, work: count) { index in
         let first = index * block, length = Swift.min(block, count - first)
@@ -157,8 +161,9 @@ func reluKernel(_ output: UnsafeMutablePointer<Float>, signs: UnsafeMutablePoint
             let positiveOrNaN = ((0 &- bits) & ~bits) &>> SIMD8(repeating: 31)
             let nan = nanMask(v)
             let keep = positiveOrNaN & ~nan
-            y.storeBytes(of: unsafeBitCast(bits & (positiveOrNaN | nan), to: SIMD8<Float>.self),
-                         toByteOffset: i * 4, as: SIMD8<Float>.self)
+            y.storeBytes(
+                of: unsafeBitCast(bits & (positiveOrNaN | nan), to: SIMD8<Float>.self),
+                toByteOffset: i * 4, as: SIMD8<Float>.self)
             bytes[i / 8] = UInt8(truncatingIfNeeded: (keep & laneBits).wrappedSum())
             i += 8
         }
@@ -176,8 +181,10 @@ func reluKernel(_ output: UnsafeMutablePointer<Float>, signs: UnsafeMutablePoint
 
 /// ReLU backward: `inputGradient[i] = outputGradient[i]` where bit `i % 8` of `signs[i / 8]` is
 /// set (the input was > 0), else 0. Blocks of 16384 over the cores.
-func reluBackwardKernel(_ inputGradient: UnsafeMutablePointer<Float>, _ outputGradient: UnsafePointer<Float>,
-                        signs: UnsafePointer<UInt8>, count: Int) {
+func reluBackwardKernel(
+    _ inputGradient: UnsafeMutablePointer<Float>, _ outputGradient: UnsafePointer<Float>,
+    signs: UnsafePointer<UInt8>, count: Int
+) {
     let block = 16384
     parallelFor((count + block - 1) / block, work: count) { index in
         let first = index * block, length = Swift.min(block, count - first)
@@ -187,7 +194,7 @@ func reluBackwardKernel(_ inputGradient: UnsafeMutablePointer<Float>, _ outputGr
         while i + 8 <= length {
             let g = dy.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Int32>.self)
             let lanes = SIMD8<Int32>(repeating: Int32(bytes[i / 8])) & laneBits
-            let keep = (0 &- lanes) &>> SIMD8(repeating: 31)  // all ones where the lane's bit is set
+            let keep = (0 &- lanes) &>> SIMD8(repeating: 31) // all ones where the lane's bit is set
             dx.storeBytes(of: g & keep, toByteOffset: i * 4, as: SIMD8<Int32>.self)
             i += 8
         }

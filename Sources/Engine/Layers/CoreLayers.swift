@@ -12,8 +12,9 @@ public final class Linear: ModuleBase, WeightedLayer {
     /// from now on (their `requiresGrad` is set).
     public init(weight: Tensor, bias: Tensor?) {
         precondition(weight.rank == 2, "Linear: weight must be [out, in], got shape \(weight.shape)")
-        precondition(bias == nil || bias!.shape == [weight.shape[0]],
-                     "Linear: bias must be [\(weight.shape[0])], got shape \(bias!.shape)")
+        precondition(
+            bias == nil || bias!.shape == [weight.shape[0]],
+            "Linear: bias must be [\(weight.shape[0])], got shape \(bias!.shape)")
         self.weight = weight
         self.bias = bias
         weight.requiresGrad = true
@@ -22,10 +23,13 @@ public final class Linear: ModuleBase, WeightedLayer {
 
     /// A layer `inputFeatures → outputFeatures` with PyTorch's default initialization drawn from
     /// `generator`: weight and bias `U(−1/√in, 1/√in)` (`kaiming_uniform_(a = √5)`).
-    public convenience init(inputFeatures: Int, outputFeatures: Int, bias: Bool = true,
-                            using generator: inout RandomGenerator) {
-        precondition(inputFeatures > 0 && outputFeatures > 0,
-                     "Linear: feature counts must be positive, got \(inputFeatures) → \(outputFeatures)")
+    public convenience init(
+        inputFeatures: Int, outputFeatures: Int, bias: Bool = true,
+        using generator: inout RandomGenerator
+    ) {
+        precondition(
+            inputFeatures > 0 && outputFeatures > 0,
+            "Linear: feature counts must be positive, got \(inputFeatures) → \(outputFeatures)")
         let weight = Tensor.zeros([outputFeatures, inputFeatures])
         let biasTensor = bias ? Tensor.zeros([outputFeatures]) : nil
         Initializer.pytorchDefault(weight: weight, bias: biasTensor, using: &generator)
@@ -40,11 +44,11 @@ public final class Linear: ModuleBase, WeightedLayer {
     /// `[N, in]` → `[N, out]`, `[B, N, in]` → `[B, N, out]`.
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         guard (inputShape.count == 2 || inputShape.count == 3) && inputShape.last == inputFeatures else {
-            throw ShapeError("Linear: input must be [N, \(inputFeatures)] or [B, N, \(inputFeatures)], got shape \(inputShape)")
+            throw ShapeError(
+                "Linear: input must be [N, \(inputFeatures)] or [B, N, \(inputFeatures)], got shape \(inputShape)")
         }
         return inputShape.dropLast() + [outputFeatures]
     }
-
 
     /// `x Wᵀ + b`: `[N, in]` → `[N, out]` (or `[B, N, in]` → `[B, N, out]`).
     public func callAsFunction(_ input: Tensor) -> Tensor {

@@ -143,8 +143,10 @@ extension Module {
         visit(self, prefix: "")
         var keys: Set<String> = []
         for named in result {
-            precondition(keys.insert(named.key).inserted,
-                         "Module.namedTensors(): the key '\(named.key)' names two different tensors; give children and parameters unique names")
+            precondition(
+                keys.insert(named.key).inserted,
+                "Module.namedTensors(): the key '\(named.key)' names two different tensors; give children and parameters unique names"
+            )
         }
         return result
     }

@@ -30,15 +30,18 @@ extension BatchNormLayer {
 
     /// `running_mean`, `running_var` and `num_batches_tracked` (`int64`), as in PyTorch.
     public var directBuffers: [(name: String, tensor: Tensor, elementType: ElementType)] {
-        [("running_mean", runningMean, .float32), ("running_var", runningVariance, .float32),
-         ("num_batches_tracked", batchesTracked, .int64)]
+        [
+            ("running_mean", runningMean, .float32), ("running_var", runningVariance, .float32),
+            ("num_batches_tracked", batchesTracked, .int64),
+        ]
     }
 
     /// `batchNorm` of `input` `[N, C]` or `[N, C, H, W]`, counting the batch when training.
     func normalize(_ input: Tensor) -> Tensor {
         if isTraining { batchesTracked.pointer[0] += 1 }
-        return batchNorm(input, scale: weight, shift: bias, runningMean: runningMean, runningVariance: runningVariance,
-                         training: isTraining, momentum: momentum, epsilon: epsilon)
+        return batchNorm(
+            input, scale: weight, shift: bias, runningMean: runningMean, runningVariance: runningVariance,
+            training: isTraining, momentum: momentum, epsilon: epsilon)
     }
 }
 
@@ -69,15 +72,17 @@ public final class BatchNorm1D: ModuleBase, BatchNormLayer {
     /// `[N, C]` or `[N, C, L]`, unchanged.
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         guard (inputShape.count == 2 || inputShape.count == 3) && inputShape[1] == weight.count else {
-            throw ShapeError("BatchNorm1D: input must be [N, \(weight.count)] or [N, \(weight.count), L], got shape \(inputShape)")
+            throw ShapeError(
+                "BatchNorm1D: input must be [N, \(weight.count)] or [N, \(weight.count), L], got shape \(inputShape)")
         }
         return inputShape
     }
 
     /// Normalizes `[N, C]` or `[N, C, L]`; same shape out.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        precondition(input.rank == 2 || input.rank == 3,
-                     "BatchNorm1D: input must be [N, C] or [N, C, L], got shape \(input.shape)")
+        precondition(
+            input.rank == 2 || input.rank == 3,
+            "BatchNorm1D: input must be [N, C] or [N, C, L], got shape \(input.shape)")
         if input.rank == 2 { return normalize(input) }
         let shape = input.shape
         return normalize(input.reshaped(shape + [1])).reshaped(shape)

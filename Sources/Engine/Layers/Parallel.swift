@@ -32,8 +32,9 @@ public final class Parallel: ModuleBase, ModuleContainer {
 
     /// The branches' shapes joined along `axis` (`concatenatedShape`).
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        try concatenatedShape(branches.enumerated().map { try outputShape(of: $0.element, named: String($0.offset), for: inputShape) },
-                              axis: axis)
+        try concatenatedShape(
+            branches.enumerated().map { try outputShape(of: $0.element, named: String($0.offset), for: inputShape) },
+            axis: axis)
     }
 
     /// `concatenate(branches.map { $0(input) }, axis: axis)`; outputs must agree off `axis`.

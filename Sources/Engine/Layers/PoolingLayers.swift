@@ -40,8 +40,9 @@ public final class MaxPool2D: ModuleBase, WindowedPoolingLayer {
 
     /// `[N, C, H, W]` → `[N, C, H′, W′]`.
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        let g = try checkedPoolingGeometry(inputShape, kernelSize: kernelSize, stride: stride, padding: padding,
-                                           operation: "maxPool2D")
+        let g = try checkedPoolingGeometry(
+            inputShape, kernelSize: kernelSize, stride: stride, padding: padding,
+            operation: "maxPool2D")
         return [inputShape[0], inputShape[1], g.outputHeight, g.outputWidth]
     }
 }
@@ -70,8 +71,9 @@ public final class AvgPool2D: ModuleBase, WindowedPoolingLayer {
 
     /// `[N, C, H, W]` → `[N, C, H′, W′]`.
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        let g = try checkedPoolingGeometry(inputShape, kernelSize: kernelSize, stride: stride, padding: padding,
-                                           operation: "avgPool2D")
+        let g = try checkedPoolingGeometry(
+            inputShape, kernelSize: kernelSize, stride: stride, padding: padding,
+            operation: "avgPool2D")
         return [inputShape[0], inputShape[1], g.outputHeight, g.outputWidth]
     }
 }

@@ -59,7 +59,9 @@ public final class Sequential: ModuleBase, ModuleContainer {
     /// The shape after every layer in turn; a refusal names the layer by its index.
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         var shape = inputShape
-        for (index, layer) in layers.enumerated() { shape = try outputShape(of: layer, named: String(index), for: shape) }
+        for (index, layer) in layers.enumerated() {
+            shape = try outputShape(of: layer, named: String(index), for: shape)
+        }
         return shape
     }
 

@@ -55,7 +55,9 @@ extension Module {
 /// - Throws: `ShapeError` naming `layer` otherwise.
 func elementwiseShape(_ shape: [Int], layer: String, ranks: Set<Int> = []) throws -> [Int] {
     guard ranks.isEmpty || ranks.contains(shape.count) else {
-        throw ShapeError("\(layer): input must have rank \(ranks.sorted().map(String.init).joined(separator: " or ")), got shape \(shape)")
+        throw ShapeError(
+            "\(layer): input must have rank \(ranks.sorted().map(String.init).joined(separator: " or ")), got shape \(shape)"
+        )
     }
     return shape
 }
@@ -65,7 +67,8 @@ extension Module {
     /// (`outputShape(for:)` does not throw), as maximal ranges in increasing order: `[63...1024]`
     /// for a network ending in global pooling, `[221...227]` for one whose classifier has a fixed
     /// input width, `[]` for none. Runs the shape inference once per side, nothing else.
-    public func acceptedSquareSides(in sides: ClosedRange<Int>, batch: Int = 1, channels: Int = 1) -> [ClosedRange<Int>] {
+    public func acceptedSquareSides(in sides: ClosedRange<Int>, batch: Int = 1, channels: Int = 1) -> [ClosedRange<Int>]
+    {
         var ranges: [ClosedRange<Int>] = []
         var start: Int?
         for side in sides {

@@ -26,20 +26,25 @@ public enum LeastSquares {
     /// from `LAPACKE_strcon`, is below `n · ε`).
     public static func solve(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         precondition(a.rank == 2, "LeastSquares.solve: A must be a matrix, got shape \(a.shape)")
-        precondition((b.rank == 1 || b.rank == 2) && b.shape[0] == a.shape[0],
-                     "LeastSquares.solve: A \(a.shape) and b \(b.shape) have different numbers of rows")
+        precondition(
+            (b.rank == 1 || b.rank == 2) && b.shape[0] == a.shape[0],
+            "LeastSquares.solve: A \(a.shape) and b \(b.shape) have different numbers of rows")
         let m = a.shape[0], n = a.shape[1], k = b.rank == 2 ? b.shape[1] : 1
         precondition(m >= n, "LeastSquares.solve: A \(a.shape) has fewer rows than columns")
-        let workA = a.copy(), workB = b.copy()  // sgels overwrites both
-        let info = LAPACKE_sgels(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "N")), Int32(m), Int32(n), Int32(k),
-                                 workA.pointer, Int32(n), workB.pointer, Int32(k))
+        let workA = a.copy(), workB = b.copy() // sgels overwrites both
+        let info = LAPACKE_sgels(
+            LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "N")), Int32(m), Int32(n), Int32(k),
+            workA.pointer, Int32(n), workB.pointer, Int32(k))
         if info > 0 { throw LinearAlgebraError.rankDeficient(shape: a.shape) }
         if info < 0 { throw LinearAlgebraError.invalidArgument(routine: "LAPACKE_sgels", info: Int(info)) }
         // sgels only stops on an exactly zero pivot; a nearly singular R gives garbage, so check it.
         var reciprocalCondition: Float = 0
-        let conditionInfo = LAPACKE_strcon(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "1")), Int8(UInt8(ascii: "U")),
-                                           Int8(UInt8(ascii: "N")), Int32(n), workA.pointer, Int32(n), &reciprocalCondition)
-        if conditionInfo < 0 { throw LinearAlgebraError.invalidArgument(routine: "LAPACKE_strcon", info: Int(conditionInfo)) }
+        let conditionInfo = LAPACKE_strcon(
+            LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "1")), Int8(UInt8(ascii: "U")),
+            Int8(UInt8(ascii: "N")), Int32(n), workA.pointer, Int32(n), &reciprocalCondition)
+        if conditionInfo < 0 {
+            throw LinearAlgebraError.invalidArgument(routine: "LAPACKE_strcon", info: Int(conditionInfo))
+        }
         if n > 0 && !(reciprocalCondition >= Float(n) * Float.ulpOfOne) {
             throw LinearAlgebraError.rankDeficient(shape: a.shape)
         }
@@ -51,8 +56,9 @@ public enum LeastSquares {
     /// least-squares problem on the augmented system `[A; √λ I] x ≈ [b; 0]`.
     public static func solveRidge(_ a: Tensor, _ b: Tensor, lambda: Float) throws -> Tensor {
         precondition(lambda >= 0, "LeastSquares.solveRidge: lambda must be >= 0, got \(lambda)")
-        precondition(a.rank == 2 && (b.rank == 1 || b.rank == 2) && b.shape[0] == a.shape[0],
-                     "LeastSquares.solveRidge: A \(a.shape) and b \(b.shape) do not match")
+        precondition(
+            a.rank == 2 && (b.rank == 1 || b.rank == 2) && b.shape[0] == a.shape[0],
+            "LeastSquares.solveRidge: A \(a.shape) and b \(b.shape) do not match")
         let m = a.shape[0], n = a.shape[1], k = b.rank == 2 ? b.shape[1] : 1
         let augmentedA = Tensor(shape: [m + n, n], repeating: 0)
         augmentedA.pointer.update(from: a.pointer, count: m * n)

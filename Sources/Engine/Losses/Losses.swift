@@ -28,7 +28,9 @@ public func crossEntropy(logits: Tensor, labels: [Int], reduction: Reduction = .
     logSoftmaxKernel(logProbabilities.pointer, logits.pointer, outer: n, n: classes, inner: 1)
     var losses = [Float](repeating: 0, count: n)
     for (i, label) in labels.enumerated() {
-        precondition(label >= 0 && label < classes, "crossEntropy: label \(label) out of range 0..<\(classes) for logits of shape \(logits.shape)")
+        precondition(
+            label >= 0 && label < classes,
+            "crossEntropy: label \(label) out of range 0..<\(classes) for logits of shape \(logits.shape)")
         losses[i] = -logProbabilities.pointer[i * classes + label]
     }
     let result: Tensor
@@ -57,8 +59,9 @@ public func crossEntropy(logits: Tensor, labels: [Int], reduction: Reduction = .
 /// The textbook's `squared_loss`: `(ŷ − y)² / 2` elementwise, with `target` reshaped to the
 /// prediction's shape (same number of elements), and no reduction.
 public func squaredLoss(_ prediction: Tensor, _ target: Tensor) -> Tensor {
-    precondition(prediction.count == target.count,
-                 "squaredLoss: prediction \(prediction.shape) and target \(target.shape) have different sizes")
+    precondition(
+        prediction.count == target.count,
+        "squaredLoss: prediction \(prediction.shape) and target \(target.shape) have different sizes")
     return (prediction - target.reshaped(prediction.shape)).squared() / 2
 }
 

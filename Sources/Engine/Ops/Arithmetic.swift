@@ -7,11 +7,14 @@
 extension Tensor {
     /// Applies `op` elementwise to `a` and `b` broadcast together; not recorded.
     @inline(__always)
-    static func broadcastMap<Operation: BinaryFloatOperation>(_ a: Tensor, _ b: Tensor, operation: String,
-                                                              _ op: Operation) -> Tensor {
+    static func broadcastMap<Operation: BinaryFloatOperation>(
+        _ a: Tensor, _ b: Tensor, operation: String,
+        _ op: Operation
+    ) -> Tensor {
         let result = Tensor(uninitializedShape: broadcastShape(a.shape, b.shape, operation: operation))
-        broadcastBinaryKernel(result.pointer, outputShape: result.shape, a.pointer, aShape: a.shape,
-                              b.pointer, bShape: b.shape, op)
+        broadcastBinaryKernel(
+            result.pointer, outputShape: result.shape, a.pointer, aShape: a.shape,
+            b.pointer, bShape: b.shape, op)
         return result
     }
 
@@ -25,7 +28,9 @@ extension Tensor {
     }
 
     /// `a + b` for tensors of equal shape, not recorded (used to combine gradients).
-    static func elementwiseSum(_ a: Tensor, _ b: Tensor) -> Tensor { broadcastMap(a, b, operation: "add", AddOperation()) }
+    static func elementwiseSum(_ a: Tensor, _ b: Tensor) -> Tensor {
+        broadcastMap(a, b, operation: "add", AddOperation())
+    }
 
     /// The sum of `self` over the dimensions along which `shape` was broadcast to `self.shape`:
     /// the result has `shape`. Not recorded; the adjoint of broadcasting.
@@ -40,12 +45,14 @@ extension Tensor {
     /// extent 1 or lacks one): the adjoint of `summed(toShape:)`. Not recorded. Stops with a
     /// message naming both shapes when `self.shape` does not broadcast to `shape`.
     func broadcasted(toShape shape: [Int]) -> Tensor {
-        precondition(broadcastShape(self.shape, shape, operation: "broadcast") == shape,
-                     "broadcast: shape \(self.shape) does not broadcast to \(shape)")
+        precondition(
+            broadcastShape(self.shape, shape, operation: "broadcast") == shape,
+            "broadcast: shape \(self.shape) does not broadcast to \(shape)")
         if shape == self.shape { return self }
         let result = Tensor(uninitializedShape: shape)
-        broadcastBinaryKernel(result.pointer, outputShape: shape, pointer, aShape: self.shape,
-                              pointer, bShape: self.shape, FirstOperandOperation())
+        broadcastBinaryKernel(
+            result.pointer, outputShape: shape, pointer, aShape: self.shape,
+            pointer, bShape: self.shape, FirstOperandOperation())
         return result
     }
 
@@ -54,8 +61,10 @@ extension Tensor {
         let result = broadcastMap(a, b, operation: "add", AddOperation())
         let (aShape, bShape, aNeedsGrad, bNeedsGrad) = (a.shape, b.shape, a.requiresGrad, b.requiresGrad)
         return record(result, operation: "add", inputs: [a, b]) { g in
-            [aNeedsGrad ? g.summed(toShape: aShape) : nil,
-             bNeedsGrad ? g.summed(toShape: bShape) : nil]
+            [
+                aNeedsGrad ? g.summed(toShape: aShape) : nil,
+                bNeedsGrad ? g.summed(toShape: bShape) : nil,
+            ]
         }
     }
 
@@ -64,8 +73,10 @@ extension Tensor {
         let result = broadcastMap(a, b, operation: "sub", SubtractOperation())
         let (aShape, bShape, aNeedsGrad, bNeedsGrad) = (a.shape, b.shape, a.requiresGrad, b.requiresGrad)
         return record(result, operation: "sub", inputs: [a, b]) { g in
-            [aNeedsGrad ? g.summed(toShape: aShape) : nil,
-             bNeedsGrad ? g.map { -$0 }.summed(toShape: bShape) : nil]
+            [
+                aNeedsGrad ? g.summed(toShape: aShape) : nil,
+                bNeedsGrad ? g.map { -$0 }.summed(toShape: bShape) : nil,
+            ]
         }
     }
 
@@ -76,8 +87,14 @@ extension Tensor {
         let savedA = b.requiresGrad ? a.detached() : nil, savedB = a.requiresGrad ? b.detached() : nil
         let (aShape, bShape) = (a.shape, b.shape)
         return record(result, operation: "mul", inputs: [a, b]) { g in
-            [savedB.map { broadcastMap(g, $0, operation: "mul backward", MultiplyOperation()).summed(toShape: aShape) },
-             savedA.map { broadcastMap(g, $0, operation: "mul backward", MultiplyOperation()).summed(toShape: bShape) }]
+            [
+                savedB.map {
+                    broadcastMap(g, $0, operation: "mul backward", MultiplyOperation()).summed(toShape: aShape)
+                },
+                savedA.map {
+                    broadcastMap(g, $0, operation: "mul backward", MultiplyOperation()).summed(toShape: bShape)
+                },
+            ]
         }
     }
 
@@ -88,10 +105,14 @@ extension Tensor {
         let (aShape, bShape, aNeedsGrad) = (a.shape, b.shape, a.requiresGrad)
         return record(result, operation: "div", inputs: [a, b]) { g in
             let gOverB = broadcastMap(g, savedB, operation: "div backward", DivideOperation())
-            return [aNeedsGrad ? gOverB.summed(toShape: aShape) : nil,
-                    // −g·a/b² = −(g/b)·(a/b) = −(g/b)·result
-                    savedResult.map { broadcastMap(gOverB, $0, operation: "div backward", NegatedProductOperation())
-                        .summed(toShape: bShape) }]
+            return [
+                aNeedsGrad ? gOverB.summed(toShape: aShape) : nil,
+                // −g·a/b² = −(g/b)·(a/b) = −(g/b)·result
+                savedResult.map {
+                    broadcastMap(gOverB, $0, operation: "div backward", NegatedProductOperation())
+                        .summed(toShape: bShape)
+                },
+            ]
         }
     }
 

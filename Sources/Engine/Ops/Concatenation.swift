@@ -31,7 +31,10 @@ public func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor {
         var offset = 0
         for (index, extent) in extents.enumerated() {
             defer { offset += extent }
-            guard needsGrad[index] else { gradients.append(nil); continue }
+            guard needsGrad[index] else {
+                gradients.append(nil)
+                continue
+            }
             let dx = Tensor(uninitializedShape: shapes[index])
             let block = extent * inner
             for o in 0..<outer {
@@ -53,8 +56,10 @@ public func concatenatedShape(_ shapes: [[Int]], axis: Int) throws(ShapeError) -
     guard resolved >= 0 && resolved < first.count else {
         throw ShapeError("concatenate: axis \(axis) out of range for shapes \(shapes)")
     }
-    for shape in shapes where shape.count != first.count
-        || !shape.indices.allSatisfy({ $0 == resolved || shape[$0] == first[$0] }) {
+    for shape in shapes
+    where shape.count != first.count
+        || !shape.indices.allSatisfy({ $0 == resolved || shape[$0] == first[$0] })
+    {
         throw ShapeError("concatenate: shapes \(shapes) differ off axis \(axis)")
     }
     var result = first

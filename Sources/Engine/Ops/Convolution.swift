@@ -26,20 +26,27 @@
 ///
 /// - Precondition: `input` is rank 4, `weight` rank 4 with `C` input channels, `bias` `[O]`;
 ///   strides ≥ 1, paddings ≥ 0, and the kernel fits in the padded input.
-public func conv2D(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
-                   padding: (Int, Int) = (0, 0)) -> Tensor {
-    conv2D(input, weight: weight, bias: bias, stride: stride, padding: padding,
-           workspaceBudgetBytes: convolutionWorkspaceBudgetBytes)
+public func conv2D(
+    _ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
+    padding: (Int, Int) = (0, 0)
+) -> Tensor {
+    conv2D(
+        input, weight: weight, bias: bias, stride: stride, padding: padding,
+        workspaceBudgetBytes: convolutionWorkspaceBudgetBytes)
 }
 
 /// `conv2D` with an explicit workspace budget (tests force tiny budgets to exercise chunking).
-func conv2D(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
-            workspaceBudgetBytes: Int) -> Tensor {
-    let g = convolutionGeometry(input: input.shape, weight: weight.shape, bias: bias?.shape, stride: stride,
-                                padding: padding)
+func conv2D(
+    _ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+    workspaceBudgetBytes: Int
+) -> Tensor {
+    let g = convolutionGeometry(
+        input: input.shape, weight: weight.shape, bias: bias?.shape, stride: stride,
+        padding: padding)
     let result = Tensor(uninitializedShape: [g.batch, g.outputChannels, g.outputHeight, g.outputWidth])
-    convolution2DForward(result.pointer, input.pointer, weight.pointer, bias?.pointer, g,
-                         workspaceBudgetBytes: workspaceBudgetBytes)
+    convolution2DForward(
+        result.pointer, input.pointer, weight.pointer, bias?.pointer, g,
+        workspaceBudgetBytes: workspaceBudgetBytes)
     let savedInput = input.detached(), savedWeight = weight.detached()
     var inputs = [input, weight]
     if let bias { inputs.append(bias) }
@@ -49,19 +56,23 @@ func conv2D(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), 
         let dx = inputNeedsGrad ? Tensor(uninitializedShape: savedInput.shape) : nil
         let dw = weightNeedsGrad ? Tensor.zeros(savedWeight.shape) : nil
         let db = biasNeedsGrad ? Tensor.zeros([g.outputChannels]) : nil
-        convolution2DBackward(inputGradient: dx?.pointer, weightGradient: dw?.pointer, biasGradient: db?.pointer,
-                              outputGradient: gradient.pointer, input: savedInput.pointer,
-                              weight: savedWeight.pointer, g, workspaceBudgetBytes: workspaceBudgetBytes)
+        convolution2DBackward(
+            inputGradient: dx?.pointer, weightGradient: dw?.pointer, biasGradient: db?.pointer,
+            outputGradient: gradient.pointer, input: savedInput.pointer,
+            weight: savedWeight.pointer, g, workspaceBudgetBytes: workspaceBudgetBytes)
         return hasBias ? [dx, dw, db] : [dx, dw]
     }
 }
 
 /// Checks the shapes and hyperparameters of a convolution and returns its geometry; stops with
 /// a message naming `conv2D` and the shapes otherwise.
-func convolutionGeometry(input: [Int], weight: [Int], bias: [Int]?, stride: (Int, Int),
-                         padding: (Int, Int)) -> Convolution2DGeometry {
+func convolutionGeometry(
+    input: [Int], weight: [Int], bias: [Int]?, stride: (Int, Int),
+    padding: (Int, Int)
+) -> Convolution2DGeometry {
     do {
-        return try checkedConvolutionGeometry(input: input, weight: weight, bias: bias, stride: stride, padding: padding)
+        return try checkedConvolutionGeometry(
+            input: input, weight: weight, bias: bias, stride: stride, padding: padding)
     } catch {
         preconditionFailure("\(error)")
     }
@@ -69,9 +80,12 @@ func convolutionGeometry(input: [Int], weight: [Int], bias: [Int]?, stride: (Int
 
 /// The geometry of a convolution, or a `ShapeError` with the message `convolutionGeometry` stops
 /// with: the one check behind both the op and shape inference (`Conv2D.outputShape(for:)`).
-func checkedConvolutionGeometry(input: [Int], weight: [Int], bias: [Int]?, stride: (Int, Int),
-                                padding: (Int, Int)) throws(ShapeError) -> Convolution2DGeometry {
-    let shapes = "input \(input), weight \(weight)\(bias.map { ", bias \($0)" } ?? ""), stride \(stride), padding \(padding)"
+func checkedConvolutionGeometry(
+    input: [Int], weight: [Int], bias: [Int]?, stride: (Int, Int),
+    padding: (Int, Int)
+) throws(ShapeError) -> Convolution2DGeometry {
+    let shapes =
+        "input \(input), weight \(weight)\(bias.map { ", bias \($0)" } ?? ""), stride \(stride), padding \(padding)"
     func check(_ condition: Bool, _ message: @autoclosure () -> String) throws(ShapeError) {
         if !condition { throw ShapeError("conv2D: \(message()); \(shapes)") }
     }
@@ -82,8 +96,10 @@ func checkedConvolutionGeometry(input: [Int], weight: [Int], bias: [Int]?, strid
     try check(stride.0 >= 1 && stride.1 >= 1, "stride must be positive")
     try check(padding.0 >= 0 && padding.1 >= 0, "padding must be non-negative")
     try check(weight[2] >= 1 && weight[3] >= 1, "empty kernel")
-    try check(weight[2] <= input[2] + 2 * padding.0 && weight[3] <= input[3] + 2 * padding.1,
-              "kernel \(weight[2])×\(weight[3]) is larger than the padded input \(input[2] + 2 * padding.0)×\(input[3] + 2 * padding.1)")
+    try check(
+        weight[2] <= input[2] + 2 * padding.0 && weight[3] <= input[3] + 2 * padding.1,
+        "kernel \(weight[2])×\(weight[3]) is larger than the padded input \(input[2] + 2 * padding.0)×\(input[3] + 2 * padding.1)"
+    )
     return Convolution2DGeometry(
         batch: input[0], inputChannels: input[1], inputHeight: input[2], inputWidth: input[3],
         outputChannels: weight[0], kernelHeight: weight[2], kernelWidth: weight[3],
@@ -95,7 +111,8 @@ func checkedConvolutionGeometry(input: [Int], weight: [Int], bias: [Int]?, strid
 ///
 /// - Precondition: both extents are odd and positive.
 public func samePadding(kernelSize: (Int, Int)) -> (Int, Int) {
-    precondition(kernelSize.0 > 0 && kernelSize.1 > 0 && kernelSize.0 % 2 == 1 && kernelSize.1 % 2 == 1,
-                 "samePadding: kernel size \(kernelSize) must be odd and positive")
+    precondition(
+        kernelSize.0 > 0 && kernelSize.1 > 0 && kernelSize.0 % 2 == 1 && kernelSize.1 % 2 == 1,
+        "samePadding: kernel size \(kernelSize) must be odd and positive")
     return ((kernelSize.0 - 1) / 2, (kernelSize.1 - 1) / 2)
 }

@@ -8,10 +8,13 @@
 /// Backward: `dx = m ⊙ g / (1 − p)` (0 for `p = 1`).
 ///
 /// - Precondition: `0 ≤ probability ≤ 1`.
-public func dropout(_ input: Tensor, probability: Float, training: Bool,
-                    using generator: inout RandomGenerator) -> Tensor {
-    precondition(probability >= 0 && probability <= 1,
-                 "dropout: probability must be in [0, 1], got \(probability) (input \(input.shape))")
+public func dropout(
+    _ input: Tensor, probability: Float, training: Bool,
+    using generator: inout RandomGenerator
+) -> Tensor {
+    precondition(
+        probability >= 0 && probability <= 1,
+        "dropout: probability must be in [0, 1], got \(probability) (input \(input.shape))")
     if !training || probability == 0 { return input }
     let shape = input.shape
     if probability == 1 {

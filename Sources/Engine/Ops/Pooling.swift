@@ -4,10 +4,13 @@
 /// Checks a pooling's arguments and returns its geometry; stops with a message naming `operation`
 /// and the shapes otherwise. Like PyTorch, padding may be at most half the kernel, so every window
 /// holds at least one input element.
-func poolingGeometry(_ shape: [Int], kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int),
-                     operation: String) -> Pooling2DGeometry {
+func poolingGeometry(
+    _ shape: [Int], kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int),
+    operation: String
+) -> Pooling2DGeometry {
     do {
-        return try checkedPoolingGeometry(shape, kernelSize: kernelSize, stride: stride, padding: padding, operation: operation)
+        return try checkedPoolingGeometry(
+            shape, kernelSize: kernelSize, stride: stride, padding: padding, operation: operation)
     } catch {
         preconditionFailure("\(error)")
     }
@@ -15,8 +18,10 @@ func poolingGeometry(_ shape: [Int], kernelSize: (Int, Int), stride: (Int, Int),
 
 /// The geometry of a pooling, or a `ShapeError` with the message `poolingGeometry` stops with:
 /// the one check behind both the op and shape inference (`MaxPool2D.outputShape(for:)`).
-func checkedPoolingGeometry(_ shape: [Int], kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int),
-                            operation: String) throws(ShapeError) -> Pooling2DGeometry {
+func checkedPoolingGeometry(
+    _ shape: [Int], kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int),
+    operation: String
+) throws(ShapeError) -> Pooling2DGeometry {
     let arguments = "input \(shape), kernel \(kernelSize), stride \(stride), padding \(padding)"
     func check(_ condition: Bool, _ message: @autoclosure () -> String) throws(ShapeError) {
         if !condition { throw ShapeError("\(operation): \(message()); \(arguments)") }
@@ -24,14 +29,18 @@ func checkedPoolingGeometry(_ shape: [Int], kernelSize: (Int, Int), stride: (Int
     try check(shape.count == 4, "input must be [N, C, H, W]")
     try check(kernelSize.0 >= 1 && kernelSize.1 >= 1, "kernel size must be positive")
     try check(stride.0 >= 1 && stride.1 >= 1, "stride must be positive")
-    try check(padding.0 >= 0 && padding.1 >= 0 && 2 * padding.0 <= kernelSize.0 && 2 * padding.1 <= kernelSize.1,
-              "padding must be between 0 and half the kernel size")
-    try check(kernelSize.0 <= shape[2] + 2 * padding.0 && kernelSize.1 <= shape[3] + 2 * padding.1,
-              "kernel \(kernelSize.0)×\(kernelSize.1) is larger than the padded input \(shape[2] + 2 * padding.0)×\(shape[3] + 2 * padding.1)")
-    return Pooling2DGeometry(planes: shape[0] * shape[1], inputHeight: shape[2], inputWidth: shape[3],
-                             kernelHeight: kernelSize.0, kernelWidth: kernelSize.1,
-                             strideHeight: stride.0, strideWidth: stride.1,
-                             paddingHeight: padding.0, paddingWidth: padding.1)
+    try check(
+        padding.0 >= 0 && padding.1 >= 0 && 2 * padding.0 <= kernelSize.0 && 2 * padding.1 <= kernelSize.1,
+        "padding must be between 0 and half the kernel size")
+    try check(
+        kernelSize.0 <= shape[2] + 2 * padding.0 && kernelSize.1 <= shape[3] + 2 * padding.1,
+        "kernel \(kernelSize.0)×\(kernelSize.1) is larger than the padded input \(shape[2] + 2 * padding.0)×\(shape[3] + 2 * padding.1)"
+    )
+    return Pooling2DGeometry(
+        planes: shape[0] * shape[1], inputHeight: shape[2], inputWidth: shape[3],
+        kernelHeight: kernelSize.0, kernelWidth: kernelSize.1,
+        strideHeight: stride.0, strideWidth: stride.1,
+        paddingHeight: padding.0, paddingWidth: padding.1)
 }
 
 /// Max pooling (PyTorch's `F.max_pool2d`, floor mode): `[N, C, H, W]` → `[N, C, H′, W′]`,
@@ -41,10 +50,13 @@ func checkedPoolingGeometry(_ shape: [Int], kernelSize: (Int, Int), stride: (Int
 /// Backward: the gradient of each output goes to the element it chose.
 ///
 /// - Precondition: rank 4, strides ≥ 1, `0 ≤ padding ≤ kernel/2`, kernel within the padded input.
-public func maxPool2D(_ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int),
-                      padding: (Int, Int) = (0, 0)) -> Tensor {
-    let g = poolingGeometry(input.shape, kernelSize: kernelSize, stride: stride, padding: padding,
-                            operation: "maxPool2D")
+public func maxPool2D(
+    _ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int),
+    padding: (Int, Int) = (0, 0)
+) -> Tensor {
+    let g = poolingGeometry(
+        input.shape, kernelSize: kernelSize, stride: stride, padding: padding,
+        operation: "maxPool2D")
     let shape = input.shape
     let result = Tensor(uninitializedShape: [shape[0], shape[1], g.outputHeight, g.outputWidth])
     let indices = SavedBuffer<Int32>(count: result.count)
@@ -61,10 +73,13 @@ public func maxPool2D(_ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int
 /// Output size as in `maxPool2D`. Backward: each element of a window receives `dy/(kh·kw)`.
 ///
 /// - Precondition: as for `maxPool2D`.
-public func avgPool2D(_ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int),
-                      padding: (Int, Int) = (0, 0)) -> Tensor {
-    let g = poolingGeometry(input.shape, kernelSize: kernelSize, stride: stride, padding: padding,
-                            operation: "avgPool2D")
+public func avgPool2D(
+    _ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int),
+    padding: (Int, Int) = (0, 0)
+) -> Tensor {
+    let g = poolingGeometry(
+        input.shape, kernelSize: kernelSize, stride: stride, padding: padding,
+        operation: "avgPool2D")
     let shape = input.shape
     let result = Tensor(uninitializedShape: [shape[0], shape[1], g.outputHeight, g.outputWidth])
     averagePool2DForward(result.pointer, input.pointer, g)
@@ -80,8 +95,9 @@ public func avgPool2D(_ input: Tensor, kernelSize: (Int, Int), stride: (Int, Int
 ///
 /// - Precondition: rank 4 with a non-empty plane.
 public func globalAvgPool2D(_ input: Tensor) -> Tensor {
-    precondition(input.rank == 4 && input.shape[2] * input.shape[3] > 0,
-                 "globalAvgPool2D: input must be [N, C, H, W] with H·W > 0, got \(input.shape)")
+    precondition(
+        input.rank == 4 && input.shape[2] * input.shape[3] > 0,
+        "globalAvgPool2D: input must be [N, C, H, W] with H·W > 0, got \(input.shape)")
     let shape = input.shape, planes = shape[0] * shape[1], plane = shape[2] * shape[3]
     let result = Tensor(uninitializedShape: [shape[0], shape[1], 1, 1])
     let x = input.pointer, y = result.pointer

@@ -118,7 +118,9 @@ extension Tensor {
         return Tensor.record(result, operation: "max", inputs: [self]) { g in
             let dx = Tensor(shape: shape, repeating: 0)
             for o in 0..<outer {
-                for i in 0..<inner { dx.pointer[(o * n + indices[o * inner + i]) * inner + i] = g.pointer[o * inner + i] }
+                for i in 0..<inner {
+                    dx.pointer[(o * n + indices[o * inner + i]) * inner + i] = g.pointer[o * inner + i]
+                }
             }
             return [dx]
         }
@@ -147,7 +149,10 @@ extension Tensor {
                 var bestValue = x[o * n * inner + i]
                 for k in 1..<Swift.max(n, 1) {
                     let value = x[(o * n + k) * inner + i]
-                    if value > bestValue || (bestValue.isNaN && !value.isNaN) { best = k; bestValue = value }
+                    if value > bestValue || (bestValue.isNaN && !value.isNaN) {
+                        best = k
+                        bestValue = value
+                    }
                 }
                 result[o * inner + i] = best
             }

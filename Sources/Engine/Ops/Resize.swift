@@ -9,13 +9,16 @@
 ///
 /// - Precondition: rank 4, non-empty input plane, `height`, `width` ≥ 1.
 public func resizeBilinear(_ images: Tensor, height: Int, width: Int) -> Tensor {
-    precondition(images.rank == 4 && images.shape[2] > 0 && images.shape[3] > 0,
-                 "resizeBilinear: images must be [N, C, H, W] with H, W > 0, got \(images.shape)")
-    precondition(height >= 1 && width >= 1,
-                 "resizeBilinear: target size \(height)×\(width) must be positive (images \(images.shape))")
+    precondition(
+        images.rank == 4 && images.shape[2] > 0 && images.shape[3] > 0,
+        "resizeBilinear: images must be [N, C, H, W] with H, W > 0, got \(images.shape)")
+    precondition(
+        height >= 1 && width >= 1,
+        "resizeBilinear: target size \(height)×\(width) must be positive (images \(images.shape))")
     let shape = images.shape
     let result = Tensor(uninitializedShape: [shape[0], shape[1], height, width])
-    resizeBilinearKernel(result.pointer, images.pointer, planes: shape[0] * shape[1], inputHeight: shape[2],
-                         inputWidth: shape[3], outputHeight: height, outputWidth: width)
+    resizeBilinearKernel(
+        result.pointer, images.pointer, planes: shape[0] * shape[1], inputHeight: shape[2],
+        inputWidth: shape[3], outputHeight: height, outputWidth: width)
     return result
 }

@@ -10,9 +10,10 @@ extension Tensor {
             precondition(known > 0 && count % known == 0, "reshape: cannot reshape \(shape) into \(newShape)")
             target[inferred] = count / known
         }
-        precondition(newShape.filter({ $0 == -1 }).count <= 1 && target.allSatisfy({ $0 >= 0 })
-                     && target.reduce(1, *) == count,
-                     "reshape: cannot reshape \(shape) (\(count) elements) into \(newShape)")
+        precondition(
+            newShape.filter({ $0 == -1 }).count <= 1 && target.allSatisfy({ $0 >= 0 })
+                && target.reduce(1, *) == count,
+            "reshape: cannot reshape \(shape) (\(count) elements) into \(newShape)")
         let result = Tensor(shape: target, storage: storage)
         let shape = self.shape
         return Tensor.record(result, operation: "reshape", inputs: [self]) { g in [g.reshaped(shape)] }
@@ -24,7 +25,8 @@ extension Tensor {
     /// Keeps the dimensions before `startAxis` and merges the rest: `[N, C, H, W]` → `[N, C·H·W]`
     /// for `startAxis: 1` (PyTorch's `flatten(start_dim)`).
     public func flattened(startAxis: Int) -> Tensor {
-        precondition(startAxis >= 0 && startAxis <= rank, "flatten: start axis \(startAxis) out of range for shape \(shape)")
+        precondition(
+            startAxis >= 0 && startAxis <= rank, "flatten: start axis \(startAxis) out of range for shape \(shape)")
         return reshaped(Array(shape[..<startAxis]) + [shape[startAxis...].reduce(1, *)])
     }
 
@@ -40,8 +42,9 @@ extension Tensor {
 
     /// Rows `range` of the first dimension: `x[range]` (a copy). ∂/∂x puts g into those rows.
     public func rows(_ range: Range<Int>) -> Tensor {
-        precondition(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0],
-                     "rows: range \(range) out of bounds for shape \(shape)")
+        precondition(
+            rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0],
+            "rows: range \(range) out of bounds for shape \(shape)")
         let rowSize = shape.dropFirst().reduce(1, *)
         var resultShape = shape
         resultShape[0] = range.count
@@ -64,7 +67,8 @@ extension Tensor {
         resultShape[0] = indices.count
         let result = Tensor(uninitializedShape: resultShape)
         for (row, index) in indices.enumerated() {
-            precondition(index >= 0 && index < shape[0], "gatheringRows: index \(index) out of range for shape \(shape)")
+            precondition(
+                index >= 0 && index < shape[0], "gatheringRows: index \(index) out of range for shape \(shape)")
             (result.pointer + row * rowSize).update(from: pointer + index * rowSize, count: rowSize)
         }
         let shape = self.shape

@@ -12,14 +12,16 @@ import Foundation
 /// `[3000, 2999, 2995]`); `x − m` is exact when x and m are within a factor 2 of each other
 /// (Sterbenz), and otherwise rounded at its own size, so the result rounds at its own size, as
 /// PyTorch's does.
-func logSoftmaxKernel(_ output: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
-                      outer: Int, n: Int, inner: Int) {
+func logSoftmaxKernel(
+    _ output: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
+    outer: Int, n: Int, inner: Int
+) {
     for o in 0..<outer {
         for i in 0..<inner {
             let base = o * n * inner + i
             var m = -Float.infinity
             for k in 0..<n { m = Swift.max(m, input[base + k * inner]) }
-            if m == -Float.infinity { m = 0 }  // all −∞: no −∞ − (−∞) in the shifts (the result is NaN, as PyTorch's)
+            if m == -Float.infinity { m = 0 } // all −∞: no −∞ − (−∞) in the shifts (the result is NaN, as PyTorch's)
             var sum: Float = 0
             for k in 0..<n { sum += Foundation.exp(input[base + k * inner] - m) }
             let logSum = Foundation.log(sum)
@@ -67,7 +69,9 @@ extension Tensor {
                     let base = o * n * inner + i
                     var sum: Float = 0
                     for k in 0..<n { sum += gp[base + k * inner] }
-                    for k in 0..<n { d[base + k * inner] = gp[base + k * inner] - Foundation.exp(y[base + k * inner]) * sum }
+                    for k in 0..<n {
+                        d[base + k * inner] = gp[base + k * inner] - Foundation.exp(y[base + k * inner]) * sum
+                    }
                 }
             }
             return [dx]

@@ -25,7 +25,9 @@ extension Tensor {
     /// Natural logarithm elementwise. ∂/∂x = g / x.
     public func log() -> Tensor {
         let x = detached()
-        return Tensor.record(map { Foundation.log($0) }, operation: "log", inputs: [self]) { g in [Tensor.zipMap(g, x, /)] }
+        return Tensor.record(map { Foundation.log($0) }, operation: "log", inputs: [self]) { g in
+            [Tensor.zipMap(g, x, /)]
+        }
     }
 
     /// `√x` elementwise. ∂/∂x = g / (2√x).
@@ -47,7 +49,9 @@ extension Tensor {
     /// `x²` elementwise. ∂/∂x = g · 2x.
     public func squared() -> Tensor {
         let x = detached()
-        return Tensor.record(map { $0 * $0 }, operation: "square", inputs: [self]) { g in [Tensor.zipMap(g, x) { 2 * $0 * $1 }] }
+        return Tensor.record(map { $0 * $0 }, operation: "square", inputs: [self]) { g in
+            [Tensor.zipMap(g, x) { 2 * $0 * $1 }]
+        }
     }
 
     /// `max(x, 0)` elementwise. ∂/∂x = g where `x > 0`, else 0 (0 at the kink, as in PyTorch).
@@ -82,6 +86,8 @@ extension Tensor {
     public func tanh() -> Tensor {
         let result = map { Foundation.tanh($0) }
         let y = result.detached()
-        return Tensor.record(result, operation: "tanh", inputs: [self]) { g in [Tensor.zipMap(g, y) { $0 * (1 - $1 * $1) }] }
+        return Tensor.record(result, operation: "tanh", inputs: [self]) { g in
+            [Tensor.zipMap(g, y) { $0 * (1 - $1 * $1) }]
+        }
     }
 }

@@ -23,7 +23,9 @@ public final class Adam: Optimizer {
 
     /// An optimizer over `groups` (PyTorch's defaults: `β = (0.9, 0.999)`, `ε = 1e-8`).
     public init(_ groups: [ParameterGroup], beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
-        precondition((0..<1).contains(beta1) && (0..<1).contains(beta2), "Adam: betas must be in [0, 1), got (\(beta1), \(beta2))")
+        precondition(
+            (0..<1).contains(beta1) && (0..<1).contains(beta2),
+            "Adam: betas must be in [0, 1), got (\(beta1), \(beta2))")
         checkParameterGroups(groups, optimizer: "Adam")
         parameterGroups = groups
         self.beta1 = beta1
@@ -32,10 +34,13 @@ public final class Adam: Optimizer {
     }
 
     /// An optimizer over all parameters of `module` (`torch.optim.Adam(net.parameters(), lr=…)`).
-    public convenience init(_ module: any Module, learningRate: Float = 1e-3, beta1: Float = 0.9,
-                            beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0) {
-        self.init([ParameterGroup(module, learningRate: learningRate, weightDecay: weightDecay)],
-                  beta1: beta1, beta2: beta2, epsilon: epsilon)
+    public convenience init(
+        _ module: any Module, learningRate: Float = 1e-3, beta1: Float = 0.9,
+        beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0
+    ) {
+        self.init(
+            [ParameterGroup(module, learningRate: learningRate, weightDecay: weightDecay)],
+            beta1: beta1, beta2: beta2, epsilon: epsilon)
     }
 
     /// See `Optimizer.stateShapes(forParameterShape:)`.

@@ -27,9 +27,13 @@ public struct ParameterGroup {
     ///         ParameterGroup(net, where: { $0.hasSuffix("weight") }, learningRate: 0.1, weightDecay: 1e-3),
     ///         ParameterGroup(net, where: { !$0.hasSuffix("weight") }, learningRate: 0.1),
     ///     ]
-    public init(_ module: any Module, where isIncluded: (String) -> Bool = { _ in true },
-                learningRate: Float, weightDecay: Float = 0) {
-        self.init(module.namedParameters().filter { isIncluded($0.key) }, learningRate: learningRate, weightDecay: weightDecay)
+    public init(
+        _ module: any Module, where isIncluded: (String) -> Bool = { _ in true },
+        learningRate: Float, weightDecay: Float = 0
+    ) {
+        self.init(
+            module.namedParameters().filter { isIncluded($0.key) }, learningRate: learningRate, weightDecay: weightDecay
+        )
     }
 }
 
@@ -39,8 +43,9 @@ func checkParameterGroups(_ groups: [ParameterGroup], optimizer: String) {
     var keys: Set<String> = [], tensors: Set<ObjectIdentifier> = []
     for group in groups {
         for (key, tensor) in group.parameters {
-            precondition(keys.insert(key).inserted && tensors.insert(ObjectIdentifier(tensor)).inserted,
-                         "\(optimizer): parameter '\(key)' appears more than once in the parameter groups")
+            precondition(
+                keys.insert(key).inserted && tensors.insert(ObjectIdentifier(tensor)).inserted,
+                "\(optimizer): parameter '\(key)' appears more than once in the parameter groups")
         }
     }
 }
@@ -128,7 +133,9 @@ extension Optimizer {
         var shapes: [String: [Int]] = [:]
         for group in parameterGroups {
             for (key, parameter) in group.parameters {
-                for (name, shape) in stateShapes(forParameterShape: parameter.shape) { shapes[key + "." + name] = shape }
+                for (name, shape) in stateShapes(forParameterShape: parameter.shape) {
+                    shapes[key + "." + name] = shape
+                }
             }
         }
         var restored: [String: [String: Tensor]] = [:]
@@ -139,7 +146,8 @@ extension Optimizer {
             guard tensor.shape == expected else {
                 throw OptimizerStateError.shapeMismatch(key: flatKey, expected: expected, found: tensor.shape)
             }
-            restored[String(flatKey[..<dot]), default: [:]][String(flatKey[flatKey.index(after: dot)...])] = tensor.copy()
+            restored[String(flatKey[..<dot]), default: [:]][String(flatKey[flatKey.index(after: dot)...])] =
+                tensor.copy()
         }
         state = restored
     }

@@ -31,10 +31,13 @@ public final class SGD: Optimizer {
 
     /// An optimizer over all parameters of `module` with one learning rate and weight decay
     /// (`torch.optim.SGD(net.parameters(), lr=…, momentum=…, weight_decay=…)`).
-    public convenience init(_ module: any Module, learningRate: Float, momentum: Float = 0,
-                            weightDecay: Float = 0, nesterov: Bool = false) {
-        self.init([ParameterGroup(module, learningRate: learningRate, weightDecay: weightDecay)],
-                  momentum: momentum, nesterov: nesterov)
+    public convenience init(
+        _ module: any Module, learningRate: Float, momentum: Float = 0,
+        weightDecay: Float = 0, nesterov: Bool = false
+    ) {
+        self.init(
+            [ParameterGroup(module, learningRate: learningRate, weightDecay: weightDecay)],
+            momentum: momentum, nesterov: nesterov)
     }
 
     /// See `Optimizer.stateShapes(forParameterShape:)`.
@@ -56,7 +59,7 @@ public final class SGD: Optimizer {
         let buffer = state["momentum_buffer"] ?? Tensor(uninitializedShape: parameter.shape)
         state["momentum_buffer"] = buffer
         let b = buffer.pointer
-        if isFirstStep { for i in 0..<count { b[i] = 0 } }  // then b = μ·0 + g = g, PyTorch's first step
+        if isFirstStep { for i in 0..<count { b[i] = 0 } } // then b = μ·0 + g = g, PyTorch's first step
         if nesterov {
             for i in 0..<count {
                 let direction = g[i] + decay * p[i]

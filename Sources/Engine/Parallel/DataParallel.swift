@@ -37,8 +37,10 @@ public final class DataParallel {
         let keys = model.namedTensors().map { "\($0.key) \($0.tensor.shape)" }
         for (index, replica) in replicas.enumerated() {
             let replicaKeys = replica.namedTensors().map { "\($0.key) \($0.tensor.shape)" }
-            precondition(replicaKeys == keys,
-                         "DataParallel: replica \(index + 1) has tensors \(replicaKeys.prefix(4))…, the model \(keys.prefix(4))…")
+            precondition(
+                replicaKeys == keys,
+                "DataParallel: replica \(index + 1) has tensors \(replicaKeys.prefix(4))…, the model \(keys.prefix(4))…"
+            )
             for parameter in replica.parameters() { parameter.requiresGrad = true }
         }
         synchronizeReplicas()
@@ -60,11 +62,15 @@ public final class DataParallel {
     /// batch-mean gradient to `model`'s parameters' `grad` (clear them first with the optimizer's
     /// `zeroGrad()`) and returns the batch-mean loss `Σₖ (Bₖ/B) ℓₖ` and the logits `[B, classes]`
     /// (detached, for accuracy). Needs `B ≥ K`.
-    public func forwardBackward(_ images: Tensor, labels: [Int],
-                                loss: (Tensor, [Int]) -> Tensor) -> (loss: Float, logits: Tensor) {
+    public func forwardBackward(
+        _ images: Tensor, labels: [Int],
+        loss: (Tensor, [Int]) -> Tensor
+    ) -> (loss: Float, logits: Tensor) {
         let batch = images.shape[0]
-        precondition(labels.count == batch, "DataParallel.forwardBackward: \(labels.count) labels for a batch of \(batch)")
-        precondition(batch >= shardCount, "DataParallel.forwardBackward: a batch of \(batch) cannot feed \(shardCount) shards")
+        precondition(
+            labels.count == batch, "DataParallel.forwardBackward: \(labels.count) labels for a batch of \(batch)")
+        precondition(
+            batch >= shardCount, "DataParallel.forwardBackward: a batch of \(batch) cannot feed \(shardCount) shards")
         let modules = [model] + replicas
         for replica in replicas { replica.train(model.isTraining) }
         for replica in replicas { for parameter in replica.parameters() { parameter.zeroGrad() } }
@@ -132,10 +138,12 @@ private func runOnOwnThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> 
     for index in 1..<max(count, 1) {
         let job = Unmanaged.passRetained(Job { body(index) }).toOpaque()
         var thread = pthread_t()
-        let status = pthread_create(&thread, &attributes, { raw in
-            Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, job)
+        let status = pthread_create(
+            &thread, &attributes,
+            { raw in
+                Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().run()
+                return nil
+            }, job)
         precondition(status == 0, "DataParallel: cannot start a shard thread (pthread_create: \(status))")
         threads.append(thread)
     }

@@ -56,7 +56,7 @@ final class ShardGroup: @unchecked Sendable {
             let operand = operands[k]!
             for i in 0..<length { sums[i] += operand[i] }
         }
-        wait()   // every thread has read every operand before any is overwritten
+        wait() // every thread has read every operand before any is overwritten
         values.update(from: sums, count: length)
     }
 

@@ -64,15 +64,18 @@ public enum SafeTensors {
     /// header, then each tensor's data straight from its memory (`F32`; `I64` values are converted
     /// one tensor at a time), so a large state dict is never copied whole. Every check happens
     /// before the first byte is passed on.
-    static func serialize(_ entries: [Entry], metadata: [String: String],
-                          into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+    static func serialize(
+        _ entries: [Entry], metadata: [String: String],
+        into sink: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         var seen: Set<String> = []
         for entry in entries {
             guard !entry.key.isEmpty, entry.key != "__metadata__", seen.insert(entry.key).inserted else {
                 throw SafeTensorsError.invalidKey(entry.key)
             }
             if entry.elementType == .int64 {
-                for value in entry.tensor.buffer where !(value.isFinite && value.rounded() == value && abs(value) <= 0x1p24) {
+                for value in entry.tensor.buffer
+                where !(value.isFinite && value.rounded() == value && abs(value) <= 0x1p24) {
                     throw SafeTensorsError.valueNotRepresentable(key: entry.key, value: String(describing: value))
                 }
             }
@@ -85,7 +88,9 @@ public enum SafeTensors {
         var offset = 0
         for entry in entries {
             let end = offset + entry.tensor.count * entry.elementType.byteCount
-            fields.append("\(jsonString(entry.key)):{\"dtype\":\"\(entry.elementType.rawValue)\",\"shape\":\(entry.tensor.shape),\"data_offsets\":[\(offset),\(end)]}")
+            fields.append(
+                "\(jsonString(entry.key)):{\"dtype\":\"\(entry.elementType.rawValue)\",\"shape\":\(entry.tensor.shape),\"data_offsets\":[\(offset),\(end)]}"
+            )
             offset = end
         }
         var header = Array(("{" + fields.joined(separator: ",") + "}").utf8)
@@ -169,7 +174,9 @@ public enum SafeTensors {
     /// tensor is allocated, and the tensors together are exactly as large as the data section.
     public static func decode(_ data: Data) throws -> Contents {
         guard data.count >= 8 else { throw SafeTensorsError.truncated(byteCount: data.count) }
-        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) {
+            $0 | UInt64($1.element) << (8 * UInt64($1.offset))
+        }
         guard headerLength <= UInt64(maximumHeaderLength) else {
             throw SafeTensorsError.headerTooLarge(headerLength: headerLength, limit: maximumHeaderLength)
         }
@@ -195,7 +202,8 @@ public enum SafeTensors {
                 throw SafeTensorsError.unsupportedDType(key: key, dtype: entry.dtype)
             }
             guard entry.data_offsets.count == 2 else {
-                throw SafeTensorsError.malformedHeader("'\(key)': data_offsets must be [begin, end], got \(entry.data_offsets)")
+                throw SafeTensorsError.malformedHeader(
+                    "'\(key)': data_offsets must be [begin, end], got \(entry.data_offsets)")
             }
             let begin = entry.data_offsets[0], end = entry.data_offsets[1]
             guard begin >= 0, begin <= end, end <= dataSize else {
@@ -205,13 +213,15 @@ public enum SafeTensors {
             for extent in entry.shape {
                 guard extent >= 0 else { throw SafeTensorsError.invalidShape(key: key, shape: entry.shape) }
                 let (product, overflow) = count.multipliedReportingOverflow(by: extent)
-                guard !overflow, product <= dataSize else {  // more elements than bytes: cannot fit
-                    throw SafeTensorsError.sizeMismatch(key: key, dtype: entry.dtype, shape: entry.shape, byteCount: end - begin)
+                guard !overflow, product <= dataSize else { // more elements than bytes: cannot fit
+                    throw SafeTensorsError.sizeMismatch(
+                        key: key, dtype: entry.dtype, shape: entry.shape, byteCount: end - begin)
                 }
                 count = product
             }
             guard count * type.byteCount == end - begin else {
-                throw SafeTensorsError.sizeMismatch(key: key, dtype: entry.dtype, shape: entry.shape, byteCount: end - begin)
+                throw SafeTensorsError.sizeMismatch(
+                    key: key, dtype: entry.dtype, shape: entry.shape, byteCount: end - begin)
             }
             layout.append((key, type, entry.shape, begin, end))
         }
@@ -245,7 +255,8 @@ public enum SafeTensors {
                     }
                     #else
                     for i in 0..<tensor.count {
-                        tensor.pointer[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                        tensor.pointer[i] = Float(
+                            bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
                     }
                     #endif
                 }
@@ -315,8 +326,10 @@ public enum SafeTensors {
     /// same directory, `fsync` and `rename`. `beforeRename` (a hook for tests) runs after the
     /// temporary file is complete; if anything throws, the temporary file is removed and `url`
     /// is untouched.
-    static func writeAtomically(to url: URL, beforeRename: () throws -> Void = {},
-                                _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+    static func writeAtomically(
+        to url: URL, beforeRename: () throws -> Void = {},
+        _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws {
         let directory = url.deletingLastPathComponent()
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
@@ -406,11 +419,13 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
         case .malformedHeader(let reason):
             return "safetensors: malformed header: \(reason)"
         case .unsupportedDType(let key, let dtype):
-            return "safetensors: tensor '\(key)' has dtype '\(dtype)'; supported: \(ElementType.allCases.map(\.rawValue))"
+            return
+                "safetensors: tensor '\(key)' has dtype '\(dtype)'; supported: \(ElementType.allCases.map(\.rawValue))"
         case .invalidShape(let key, let shape):
             return "safetensors: tensor '\(key)' has invalid shape \(shape)"
         case .sizeMismatch(let key, let dtype, let shape, let byteCount):
-            return "safetensors: tensor '\(key)' of dtype \(dtype) and shape \(shape) does not fit its \(byteCount) bytes"
+            return
+                "safetensors: tensor '\(key)' of dtype \(dtype) and shape \(shape) does not fit its \(byteCount) bytes"
         case .offsetsOutOfRange(let key, let offsets, let dataSize):
             return "safetensors: tensor '\(key)' has data_offsets \(offsets) outside the \(dataSize)-byte data section"
         case .overlappingOffsets(let key, let otherKey):

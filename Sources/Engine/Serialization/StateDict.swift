@@ -16,7 +16,9 @@ extension SafeTensors {
 
     /// Saves a dictionary of tensors, in key order (`torch.save(mydict, 'mydict')`).
     public static func save(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
-        try write(tensors.sorted { $0.key < $1.key }.map { Entry(key: $0.key, tensor: $0.value) }, metadata: metadata, to: url)
+        try write(
+            tensors.sorted { $0.key < $1.key }.map { Entry(key: $0.key, tensor: $0.value) }, metadata: metadata, to: url
+        )
     }
 
     /// Loads the only tensor of a file (whatever its key); throws `.unexpectedContents` if the
@@ -24,7 +26,8 @@ extension SafeTensors {
     public static func loadTensor(from url: URL) throws -> Tensor {
         let entries = try read(from: url).entries
         guard entries.count == 1 else {
-            throw SafeTensorsError.unexpectedContents("expected one tensor in \(url.lastPathComponent), found \(entries.count)")
+            throw SafeTensorsError.unexpectedContents(
+                "expected one tensor in \(url.lastPathComponent), found \(entries.count)")
         }
         return entries[0].tensor
     }
@@ -35,7 +38,9 @@ extension SafeTensors {
         let dictionary = try read(from: url).dictionary
         return try (0..<dictionary.count).map { index in
             guard let tensor = dictionary[String(index)] else {
-                throw SafeTensorsError.unexpectedContents("expected a list with keys 0..<\(dictionary.count) in \(url.lastPathComponent), key '\(index)' is missing")
+                throw SafeTensorsError.unexpectedContents(
+                    "expected a list with keys 0..<\(dictionary.count) in \(url.lastPathComponent), key '\(index)' is missing"
+                )
             }
             return tensor
         }
@@ -91,7 +96,9 @@ extension Module {
     ///
     /// - Returns: the missing and unexpected keys (both empty after a strict load).
     @discardableResult
-    public func loadStateDict(_ stateDict: [String: Tensor], strict: Bool = true) throws -> (missing: [String], unexpected: [String]) {
+    public func loadStateDict(
+        _ stateDict: [String: Tensor], strict: Bool = true
+    ) throws -> (missing: [String], unexpected: [String]) {
         let own = namedTensors()
         let ownKeys = Set(own.map(\.key))
         let missing = own.map(\.key).filter { stateDict[$0] == nil }

@@ -6,13 +6,17 @@
 /// failure". A shape mismatch must say which op and which shapes, in every build, so these check
 /// the condition in every build and stop through `fatalError`, which always prints the message.
 @inline(__always)
-func precondition(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = String(),
-                  file: StaticString = #fileID, line: UInt = #line) {
+func precondition(
+    _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = String(),
+    file: StaticString = #fileID, line: UInt = #line
+) {
     if !condition() { fatalError(message(), file: file, line: line) }
 }
 
 /// Stops with `message` in every build configuration (see `precondition` above).
-func preconditionFailure(_ message: @autoclosure () -> String = String(),
-                         file: StaticString = #fileID, line: UInt = #line) -> Never {
+func preconditionFailure(
+    _ message: @autoclosure () -> String = String(),
+    file: StaticString = #fileID, line: UInt = #line
+) -> Never {
     fatalError(message(), file: file, line: line)
 }

@@ -137,7 +137,10 @@ final class LargeBufferCache: @unchecked Sendable {
     /// PyTorch's GPU allocator); buffers in use are not affected.
     func releaseCached() {
         let cached = withLock { state in
-            defer { state.cached = []; state.cachedBytes = 0 }
+            defer {
+                state.cached = []
+                state.cachedBytes = 0
+            }
             return state.cached
         }
         for buffer in cached { unmap(buffer) }

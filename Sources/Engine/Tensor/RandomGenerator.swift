@@ -70,7 +70,7 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
 
     /// A standard normal deviate N(0, 1) by Box–Muller: `√(−2 ln u₁) · cos(2π u₂)`.
     public mutating func nextNormal() -> Double {
-        let u1 = 1 - nextDouble()  // (0, 1]: the logarithm is finite
+        let u1 = 1 - nextDouble() // (0, 1]: the logarithm is finite
         let u2 = nextDouble()
         return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
     }

@@ -18,7 +18,10 @@ extension Tensor: CustomStringConvertible {
     }
 
     private func formatValues(into text: inout String, axis: Int, offset: Int, indent: Int) {
-        if rank == 0 { text += Tensor.format(pointer[0]); return }
+        if rank == 0 {
+            text += Tensor.format(pointer[0])
+            return
+        }
         let extent = shape[axis]
         let stride = shape[(axis + 1)...].reduce(1, *)
         let shown: [Int?] = extent > 6 ? [0, 1, 2, nil, extent - 3, extent - 2, extent - 1] : (0..<extent).map { $0 }
@@ -27,7 +30,10 @@ extension Tensor: CustomStringConvertible {
             if position > 0 {
                 text += axis == rank - 1 ? ", " : ",\n" + String(repeating: " ", count: indent + axis)
             }
-            guard let index else { text += "..."; continue }
+            guard let index else {
+                text += "..."
+                continue
+            }
             if axis == rank - 1 {
                 text += Tensor.format(pointer[offset + index])
             } else {

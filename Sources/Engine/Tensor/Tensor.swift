@@ -21,8 +21,10 @@ public final class Tensor {
     /// Set it on leaves (parameters, inputs); results of ops on such tensors get it automatically.
     public var requiresGrad: Bool {
         didSet {
-            precondition(requiresGrad || gradientNode == nil,
-                         "requiresGrad: cannot turn off on a non-leaf result of '\(gradientNode?.operation ?? "")'; use detached()")
+            precondition(
+                requiresGrad || gradientNode == nil,
+                "requiresGrad: cannot turn off on a non-leaf result of '\(gradientNode?.operation ?? "")'; use detached()"
+            )
         }
     }
 
@@ -36,7 +38,8 @@ public final class Tensor {
     /// Wraps existing storage. `shape` must describe exactly `storage.count` elements.
     init(shape: [Int], storage: TensorStorage, requiresGrad: Bool = false) {
         let count = Tensor.elementCount(shape, operation: "Tensor")
-        precondition(count == storage.count, "Tensor: shape \(shape) needs \(count) elements, storage has \(storage.count)")
+        precondition(
+            count == storage.count, "Tensor: shape \(shape) needs \(count) elements, storage has \(storage.count)")
         self.shape = shape
         self.count = count
         self.storage = storage
@@ -104,7 +107,8 @@ public final class Tensor {
         precondition(indices.count == rank, "subscript: \(indices.count) indices for a tensor of shape \(shape)")
         var index = 0
         for (axis, i) in indices.enumerated() {
-            precondition(i >= 0 && i < shape[axis], "subscript: index \(i) out of range for axis \(axis) of shape \(shape)")
+            precondition(
+                i >= 0 && i < shape[axis], "subscript: index \(i) out of range for axis \(axis) of shape \(shape)")
             index = index * shape[axis] + i
         }
         return index
@@ -138,7 +142,9 @@ extension Tensor {
     /// product of `shape`.
     public convenience init(_ scalars: [Float], shape: [Int]) {
         let count = Tensor.elementCount(shape, operation: "Tensor(_:shape:)")
-        precondition(scalars.count == count, "Tensor(_:shape:): \(scalars.count) values for shape \(shape), which needs \(count)")
+        precondition(
+            scalars.count == count, "Tensor(_:shape:): \(scalars.count) values for shape \(shape), which needs \(count)"
+        )
         let storage = TensorStorage(uninitializedCount: count)
         scalars.withUnsafeBufferPointer { storage.base.initialize(from: $0.baseAddress!, count: count) }
         self.init(shape: shape, storage: storage)
@@ -177,8 +183,10 @@ extension Tensor {
     }
 
     /// Samples of N(mean, std²) from `generator` (`torch.normal`); same seed, same values.
-    public static func randomNormal(_ shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
-                                    using generator: inout RandomGenerator) -> Tensor {
+    public static func randomNormal(
+        _ shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
+        using generator: inout RandomGenerator
+    ) -> Tensor {
         let result = Tensor(uninitializedShape: shape)
         for i in 0..<result.count {
             result.pointer[i] = mean + standardDeviation * Float(generator.nextNormal())
@@ -187,8 +195,10 @@ extension Tensor {
     }
 
     /// Samples of U[low, high) from `generator` (`torch.rand` scaled); same seed, same values.
-    public static func randomUniform(_ shape: [Int], low: Float = 0, high: Float = 1,
-                                     using generator: inout RandomGenerator) -> Tensor {
+    public static func randomUniform(
+        _ shape: [Int], low: Float = 0, high: Float = 1,
+        using generator: inout RandomGenerator
+    ) -> Tensor {
         let result = Tensor(uninitializedShape: shape)
         for i in 0..<result.count {
             result.pointer[i] = low + (high - low) * generator.nextFloat()
@@ -222,13 +232,17 @@ extension Tensor {
 
     /// Calls `body` with the values as a read-only buffer of `count` elements in row-major
     /// order, and returns what it returns. The buffer is valid only during the call.
-    public func withUnsafeBufferPointer<Result>(_ body: (UnsafeBufferPointer<Float>) throws -> Result) rethrows -> Result {
+    public func withUnsafeBufferPointer<Result>(
+        _ body: (UnsafeBufferPointer<Float>) throws -> Result
+    ) rethrows -> Result {
         try body(UnsafeBufferPointer(start: storage.base, count: count))
     }
 
     /// Checks that an in-place change does not touch a tensor the tape depends on.
     private func checkInPlace(_ operation: String) {
-        precondition(gradientNode == nil, "\(operation): cannot change the values of a recorded result of '\(gradientNode!.operation)' in place")
+        precondition(
+            gradientNode == nil,
+            "\(operation): cannot change the values of a recorded result of '\(gradientNode!.operation)' in place")
     }
 
     /// `self += alpha · other` elementwise (BLAS `axpy`); shapes must match. For optimizers.

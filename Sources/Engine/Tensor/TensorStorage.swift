@@ -25,8 +25,8 @@ public final class TensorStorage {
     /// first allocation.
     private static let reuseFreedMemory: Void = {
         #if canImport(Glibc)
-        _ = glibcMallopt(-3, 256 << 20)  // M_MMAP_THRESHOLD: other buffers below 256 MiB come from the heap...
-        _ = glibcMallopt(-1, 1 << 30)    // M_TRIM_THRESHOLD: ...which is not trimmed until 1 GiB is free at its top
+        _ = glibcMallopt(-3, 256 << 20) // M_MMAP_THRESHOLD: other buffers below 256 MiB come from the heap...
+        _ = glibcMallopt(-1, 1 << 30) // M_TRIM_THRESHOLD: ...which is not trimmed until 1 GiB is free at its top
         #endif
     }()
 

@@ -17,7 +17,9 @@ struct CompactTensorFixture: Decodable, Sendable {
             fatalError("cnn.json: tensor of shape \(shape) has malformed data")
         }
         let values = bytes.withUnsafeBytes { raw in
-            (0..<shape.reduce(1, *)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+            (0..<shape.reduce(1, *)).map {
+                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+            }
         }
         return Tensor(values, shape: shape)
     }
@@ -54,10 +56,14 @@ struct PoolingCase: Decodable, Sendable, CustomTestStringConvertible {
     /// Runs this case's pooling through Engine.
     func apply(_ x: Tensor) -> Tensor {
         switch kind {
-        case "max": return maxPool2D(x, kernelSize: (kernel![0], kernel![1]), stride: (stride![0], stride![1]),
-                                     padding: (padding![0], padding![1]))
-        case "avg": return avgPool2D(x, kernelSize: (kernel![0], kernel![1]), stride: (stride![0], stride![1]),
-                                     padding: (padding![0], padding![1]))
+        case "max":
+            return maxPool2D(
+                x, kernelSize: (kernel![0], kernel![1]), stride: (stride![0], stride![1]),
+                padding: (padding![0], padding![1]))
+        case "avg":
+            return avgPool2D(
+                x, kernelSize: (kernel![0], kernel![1]), stride: (stride![0], stride![1]),
+                padding: (padding![0], padding![1]))
         default: return globalAvgPool2D(x)
         }
     }

@@ -1,13 +1,16 @@
-@testable import Engine
 import Testing
+
+@testable import Engine
 
 /// Finite-difference gradient checks for the CNN ops, independent of PyTorch (the check and its
 /// tolerance: `GradientCheck`). To stay fast in debug builds each input is probed at up to 64
 /// evenly spread elements.
 @Suite("CNN finite-difference gradient checks")
 struct CNNGradientCheckTests {
-    static func check(_ name: String, _ inputs: [Tensor], sourceLocation: SourceLocation = #_sourceLocation,
-                      _ op: ([Tensor]) -> Tensor) {
+    static func check(
+        _ name: String, _ inputs: [Tensor], sourceLocation: SourceLocation = #_sourceLocation,
+        _ op: ([Tensor]) -> Tensor
+    ) {
         let problems = GradientCheck.mismatches(name, inputs: inputs, probes: 64, op)
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
     }
@@ -25,22 +28,25 @@ struct CNNGradientCheckTests {
         return Tensor(generator.permutation(count).map { Float($0) * 0.05 - Float(count) * 0.025 }, shape: shape)
     }
 
-    @Test("conv2D", arguments: [
-        // (N, C, H, W, O, kh, kw, sh, sw, ph, pw, bias)
-        [2, 3, 6, 5, 4, 3, 3, 1, 1, 1, 1, 1],
-        [2, 2, 7, 7, 3, 3, 5, 2, 1, 1, 2, 1],
-        [1, 2, 9, 9, 2, 5, 5, 2, 2, 2, 2, 0],
-        [3, 4, 3, 4, 2, 1, 1, 1, 1, 0, 0, 1],
-        [1, 2, 10, 10, 2, 3, 3, 4, 4, 3, 3, 1],
-        [1, 1, 12, 12, 2, 11, 11, 4, 4, 2, 2, 1],
-    ])
+    @Test(
+        "conv2D",
+        arguments: [
+            // (N, C, H, W, O, kh, kw, sh, sw, ph, pw, bias)
+            [2, 3, 6, 5, 4, 3, 3, 1, 1, 1, 1, 1],
+            [2, 2, 7, 7, 3, 3, 5, 2, 1, 1, 2, 1],
+            [1, 2, 9, 9, 2, 5, 5, 2, 2, 2, 2, 0],
+            [3, 4, 3, 4, 2, 1, 1, 1, 1, 0, 0, 1],
+            [1, 2, 10, 10, 2, 3, 3, 4, 4, 3, 3, 1],
+            [1, 1, 12, 12, 2, 11, 11, 4, 4, 2, 2, 1],
+        ])
     func convolution(_ c: [Int]) {
         let x = Self.normal([c[0], c[1], c[2], c[3]], seed: 1)
         let w = Self.normal([c[4], c[1], c[5], c[6]], seed: 2)
         let inputs = c[11] == 1 ? [x, w, Self.normal([c[4]], seed: 3)] : [x, w]
         Self.check("conv2D \(c)", inputs) { t in
-            conv2D(t[0], weight: t[1], bias: t.count > 2 ? t[2] : nil, stride: (c[7], c[8]), padding: (c[9], c[10]),
-                   workspaceBudgetBytes: 256)  // several chunks
+            conv2D(
+                t[0], weight: t[1], bias: t.count > 2 ? t[2] : nil, stride: (c[7], c[8]), padding: (c[9], c[10]),
+                workspaceBudgetBytes: 256) // several chunks
         }
     }
 
@@ -71,15 +77,18 @@ struct CNNGradientCheckTests {
         let shift = Self.normal([channels], seed: 9)
         Self.check("batchNorm \(shape) training \(training)", [x, scale, shift]) { t in
             // Fresh running statistics on every call, so the probes all see the same ones.
-            batchNorm(t[0], scale: t[1], shift: t[2], runningMean: Tensor(shape: [channels], repeating: 0.3),
-                      runningVariance: Tensor(shape: [channels], repeating: 1.7), training: training)
+            batchNorm(
+                t[0], scale: t[1], shift: t[2], runningMean: Tensor(shape: [channels], repeating: 0.3),
+                runningVariance: Tensor(shape: [channels], repeating: 1.7), training: training)
         }
     }
 
     @Test("concatenate")
     func concatenation() {
-        let inputs = [Self.normal([2, 1, 3, 2], seed: 10), Self.normal([2, 3, 3, 2], seed: 11),
-                      Self.normal([2, 2, 3, 2], seed: 12)]
+        let inputs = [
+            Self.normal([2, 1, 3, 2], seed: 10), Self.normal([2, 3, 3, 2], seed: 11),
+            Self.normal([2, 2, 3, 2], seed: 12),
+        ]
         Self.check("concatenate axis 1", inputs) { t in concatenate(t, axis: 1) }
         Self.check("concatenate axis -1", Array(inputs[1...1]) + [Self.normal([2, 3, 3, 5], seed: 13)]) { t in
             concatenate(t, axis: -1)
@@ -89,7 +98,7 @@ struct CNNGradientCheckTests {
     @Test("dropout with a fixed mask")
     func dropoutMask() {
         Self.check("dropout p = 0.3", [Self.normal([4, 6], seed: 14)]) { t in
-            var generator = RandomGenerator(seed: 42)  // the same mask on every call
+            var generator = RandomGenerator(seed: 42) // the same mask on every call
             return dropout(t[0], probability: 0.3, training: true, using: &generator)
         }
     }

@@ -50,8 +50,9 @@ struct CNNPreconditionTests {
     @Test("batchNorm: scale of the wrong length")
     func batchNormShapes() async {
         await #expect(processExitsWith: .failure) {
-            _ = batchNorm(Tensor.zeros([4, 3]), scale: Tensor.ones([2]), shift: Tensor.zeros([3]),
-                          runningMean: Tensor.zeros([3]), runningVariance: Tensor.ones([3]), training: true)
+            _ = batchNorm(
+                Tensor.zeros([4, 3]), scale: Tensor.ones([2]), shift: Tensor.zeros([3]),
+                runningMean: Tensor.zeros([3]), runningVariance: Tensor.ones([3]), training: true)
         }
     }
 

@@ -28,14 +28,17 @@ struct CNNReferenceTests {
         let reductionLength = Float(y.shape[0] * y.shape[2] * y.shape[3])
         expectClose(y, testCase.output.tensor, absoluteTolerance: 1e-5 * patch.squareRoot(), "\(testCase.name): output")
         y.backward(seed: testCase.upstream.tensor)
-        expectClose(x.grad ?? Tensor.zeros([0]), testCase.inputGradient.tensor,
-                    absoluteTolerance: 1e-5 * Float(w.shape[0] * w.shape[2] * w.shape[3]).squareRoot(),
-                    "\(testCase.name): input gradient")
-        expectClose(w.grad ?? Tensor.zeros([0]), testCase.weightGradient.tensor,
-                    absoluteTolerance: 1e-5 * reductionLength.squareRoot(), "\(testCase.name): weight gradient")
+        expectClose(
+            x.grad ?? Tensor.zeros([0]), testCase.inputGradient.tensor,
+            absoluteTolerance: 1e-5 * Float(w.shape[0] * w.shape[2] * w.shape[3]).squareRoot(),
+            "\(testCase.name): input gradient")
+        expectClose(
+            w.grad ?? Tensor.zeros([0]), testCase.weightGradient.tensor,
+            absoluteTolerance: 1e-5 * reductionLength.squareRoot(), "\(testCase.name): weight gradient")
         if let b, let expected = testCase.biasGradient {
-            expectClose(b.grad ?? Tensor.zeros([0]), expected.tensor,
-                        absoluteTolerance: 1e-5 * reductionLength.squareRoot(), "\(testCase.name): bias gradient")
+            expectClose(
+                b.grad ?? Tensor.zeros([0]), expected.tensor,
+                absoluteTolerance: 1e-5 * reductionLength.squareRoot(), "\(testCase.name): bias gradient")
         }
     }
 
@@ -54,14 +57,16 @@ struct CNNReferenceTests {
         let scale = testCase.scale.tensor, shift = testCase.shift.tensor
         let runningMean = testCase.initialRunningMean.tensor, runningVariance = testCase.initialRunningVariance.tensor
         for input in testCase.inputs.dropLast() {
-            _ = batchNorm(input.tensor, scale: scale, shift: shift, runningMean: runningMean,
-                          runningVariance: runningVariance, training: testCase.training,
-                          momentum: testCase.momentum, epsilon: testCase.epsilon)
+            _ = batchNorm(
+                input.tensor, scale: scale, shift: shift, runningMean: runningMean,
+                runningVariance: runningVariance, training: testCase.training,
+                momentum: testCase.momentum, epsilon: testCase.epsilon)
         }
         let x = testCase.inputs.last!.tensor
         for t in [x, scale, shift] { t.requiresGrad = true }
-        let y = batchNorm(x, scale: scale, shift: shift, runningMean: runningMean, runningVariance: runningVariance,
-                          training: testCase.training, momentum: testCase.momentum, epsilon: testCase.epsilon)
+        let y = batchNorm(
+            x, scale: scale, shift: shift, runningMean: runningMean, runningVariance: runningVariance,
+            training: testCase.training, momentum: testCase.momentum, epsilon: testCase.epsilon)
         expectClose(y, testCase.output.tensor, "\(testCase.name): output")
         expectClose(runningMean, testCase.runningMean.tensor, "\(testCase.name): running mean")
         expectClose(runningVariance, testCase.runningVariance.tensor, "\(testCase.name): running variance")
@@ -80,8 +85,9 @@ struct CNNReferenceTests {
         expectClose(y, testCase.output.tensor, relativeTolerance: 0, absoluteTolerance: 0, "\(testCase.name): output")
         y.backward(seed: testCase.upstream.tensor)
         for (index, (input, expected)) in zip(inputs, testCase.inputGradients).enumerated() {
-            expectClose(input.grad ?? Tensor.zeros([0]), expected.tensor, relativeTolerance: 0, absoluteTolerance: 0,
-                        "\(testCase.name): gradient of input \(index)")
+            expectClose(
+                input.grad ?? Tensor.zeros([0]), expected.tensor, relativeTolerance: 0, absoluteTolerance: 0,
+                "\(testCase.name): gradient of input \(index)")
         }
     }
 

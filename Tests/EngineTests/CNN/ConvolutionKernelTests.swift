@@ -1,6 +1,7 @@
-@testable import Engine
 import TestSupport
 import Testing
+
+@testable import Engine
 
 /// The im2col/col2im pair and the chunked workspace of the convolution kernels.
 @Suite("Convolution kernels")
@@ -8,16 +9,21 @@ struct ConvolutionKernelTests {
     /// Geometries with padding wider than the kernel, stride larger than the kernel, non-square
     /// everything and a pointwise kernel.
     static let geometries: [Convolution2DGeometry] = [
-        .init(batch: 2, inputChannels: 3, inputHeight: 7, inputWidth: 6, outputChannels: 1, kernelHeight: 3,
-              kernelWidth: 3, strideHeight: 1, strideWidth: 1, paddingHeight: 1, paddingWidth: 1),
-        .init(batch: 3, inputChannels: 2, inputHeight: 9, inputWidth: 8, outputChannels: 1, kernelHeight: 3,
-              kernelWidth: 5, strideHeight: 2, strideWidth: 3, paddingHeight: 1, paddingWidth: 2),
-        .init(batch: 1, inputChannels: 2, inputHeight: 10, inputWidth: 10, outputChannels: 1, kernelHeight: 3,
-              kernelWidth: 3, strideHeight: 4, strideWidth: 4, paddingHeight: 3, paddingWidth: 3),
-        .init(batch: 2, inputChannels: 1, inputHeight: 8, inputWidth: 5, outputChannels: 1, kernelHeight: 2,
-              kernelWidth: 2, strideHeight: 3, strideWidth: 3, paddingHeight: 0, paddingWidth: 0),
-        .init(batch: 2, inputChannels: 4, inputHeight: 3, inputWidth: 4, outputChannels: 1, kernelHeight: 1,
-              kernelWidth: 1, strideHeight: 1, strideWidth: 1, paddingHeight: 0, paddingWidth: 0),
+        .init(
+            batch: 2, inputChannels: 3, inputHeight: 7, inputWidth: 6, outputChannels: 1, kernelHeight: 3,
+            kernelWidth: 3, strideHeight: 1, strideWidth: 1, paddingHeight: 1, paddingWidth: 1),
+        .init(
+            batch: 3, inputChannels: 2, inputHeight: 9, inputWidth: 8, outputChannels: 1, kernelHeight: 3,
+            kernelWidth: 5, strideHeight: 2, strideWidth: 3, paddingHeight: 1, paddingWidth: 2),
+        .init(
+            batch: 1, inputChannels: 2, inputHeight: 10, inputWidth: 10, outputChannels: 1, kernelHeight: 3,
+            kernelWidth: 3, strideHeight: 4, strideWidth: 4, paddingHeight: 3, paddingWidth: 3),
+        .init(
+            batch: 2, inputChannels: 1, inputHeight: 8, inputWidth: 5, outputChannels: 1, kernelHeight: 2,
+            kernelWidth: 2, strideHeight: 3, strideWidth: 3, paddingHeight: 0, paddingWidth: 0),
+        .init(
+            batch: 2, inputChannels: 4, inputHeight: 3, inputWidth: 4, outputChannels: 1, kernelHeight: 1,
+            kernelWidth: 1, strideHeight: 1, strideWidth: 1, paddingHeight: 0, paddingWidth: 0),
     ]
 
     @Test("col2im is the adjoint of im2col: ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩", arguments: geometries)
@@ -57,14 +63,17 @@ struct ConvolutionKernelTests {
         }
         for i in 0..<x.count { right += Double(x.pointer[i]) * Double(back.pointer[i]) }
         #expect(!left.isNaN, "im2col left entries unwritten")
-        #expect(abs(left - right) <= 1e-6 * max(magnitude, 1), "rows \(rows): ⟨im2col(x), y⟩ = \(left), ⟨x, col2im(y)⟩ = \(right)")
+        #expect(
+            abs(left - right) <= 1e-6 * max(magnitude, 1),
+            "rows \(rows): ⟨im2col(x), y⟩ = \(left), ⟨x, col2im(y)⟩ = \(right)")
     }
 
     @Test("im2col places input values and padding zeros where the formula says")
     func im2colEntries() {
         let g = Self.geometries[1]
-        let x = Tensor((0..<(g.batch * g.inputChannels * g.inputPlane)).map { Float($0 + 1) },
-                       shape: [g.batch, g.inputChannels, g.inputHeight, g.inputWidth])
+        let x = Tensor(
+            (0..<(g.batch * g.inputChannels * g.inputPlane)).map { Float($0 + 1) },
+            shape: [g.batch, g.inputChannels, g.inputHeight, g.inputWidth])
         let columns = Tensor.zeros([g.patchSize, g.batch * g.outputPlane])
         im2col(columns.pointer, x.pointer, imageCount: g.batch, g)
         var mismatches = 0
@@ -79,7 +88,9 @@ struct ConvolutionKernelTests {
                                 let inside = iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth
                                 let expected: Float = inside ? x[b, c, iy, ix] : 0
                                 let row = (c * g.kernelHeight + ki) * g.kernelWidth + kj
-                                if columns[row, b * g.outputPlane + oy * g.outputWidth + ox] != expected { mismatches += 1 }
+                                if columns[row, b * g.outputPlane + oy * g.outputWidth + ox] != expected {
+                                    mismatches += 1
+                                }
                             }
                         }
                     }
@@ -91,22 +102,30 @@ struct ConvolutionKernelTests {
 
     @Test("the chunk size follows the byte budget and stays within 1...N")
     func chunkSize() {
-        let g = Convolution2DGeometry(batch: 128, inputChannels: 3, inputHeight: 224, inputWidth: 224,
-                                      outputChannels: 64, kernelHeight: 3, kernelWidth: 3, strideHeight: 1,
-                                      strideWidth: 1, paddingHeight: 1, paddingWidth: 1)
+        let g = Convolution2DGeometry(
+            batch: 128, inputChannels: 3, inputHeight: 224, inputWidth: 224,
+            outputChannels: 64, kernelHeight: 3, kernelWidth: 3, strideHeight: 1,
+            strideWidth: 1, paddingHeight: 1, paddingWidth: 1)
         let perImage = (g.patchSize + g.outputChannels) * g.outputPlane * 4
         #expect(g.imagesPerChunk(budgetBytes: 1) == 1)
         #expect(g.imagesPerChunk(budgetBytes: 3 * perImage, targetColumns: .max / 2) == 3)
-        #expect(g.imagesPerChunk(budgetBytes: convolutionWorkspaceBudgetBytes) * perImage <= max(convolutionWorkspaceBudgetBytes, perImage))
+        #expect(
+            g.imagesPerChunk(budgetBytes: convolutionWorkspaceBudgetBytes) * perImage
+                <= max(convolutionWorkspaceBudgetBytes, perImage))
         var small = g
-        small.batch = 5; small.inputHeight = 6; small.inputWidth = 6
+        small.batch = 5
+        small.inputHeight = 6
+        small.inputWidth = 6
         #expect(small.imagesPerChunk(budgetBytes: .max / 2) == 5)
     }
 
     /// Small planes (P = 24) take the staged path with one GEMM per chunk; large planes
     /// (P = 2304 ≥ `convolutionStagingThreshold`) one GEMM per image out of the chunk's columns.
-    @Test("chunked convolution equals unchunked, forward and backward",
-          arguments: [([5, 3, 7, 6], 1), ([5, 3, 7, 6], 2), ([5, 3, 7, 6], 3), ([3, 2, 48, 96], 1), ([3, 2, 48, 96], 2)])
+    @Test(
+        "chunked convolution equals unchunked, forward and backward",
+        arguments: [
+            ([5, 3, 7, 6], 1), ([5, 3, 7, 6], 2), ([5, 3, 7, 6], 3), ([3, 2, 48, 96], 1), ([3, 2, 48, 96], 2),
+        ])
     func chunkedEqualsUnchunked(inputShape: [Int], imagesPerChunk: Int) {
         var generator = RandomGenerator(seed: 11)
         let x = Tensor.randomNormal(inputShape, using: &generator)
@@ -128,26 +147,40 @@ struct ConvolutionKernelTests {
         // Chunks change the GEMM shapes, hence the kernel's summation order (see the row blocks
         // below for the size of that rounding).
         for (index, name) in ["output", "input gradient", "weight gradient", "bias gradient"].enumerated() {
-            expectClose(results[0][index], results[1][index], relativeTolerance: 1e-5, absoluteTolerance: 1e-4,
-                        "\(inputShape) in chunks of \(imagesPerChunk): \(name)")
+            expectClose(
+                results[0][index], results[1][index], relativeTolerance: 1e-5, absoluteTolerance: 1e-4,
+                "\(inputShape) in chunks of \(imagesPerChunk): \(name)")
         }
         // And against a direct evaluation of the definition for the output.
         var worst: Float = 0
-        for n in 0..<inputShape[0] { for o in 0..<4 { for i in 0..<g.outputHeight { for j in 0..<g.outputWidth {
-            var sum = b[o]
-            for c in 0..<inputShape[1] { for ki in 0..<3 { for kj in 0..<3 {
-                let iy = i * 2 - 1 + ki, ix = j - 1 + kj
-                if iy >= 0 && iy < inputShape[2] && ix >= 0 && ix < inputShape[3] { sum += w[o, c, ki, kj] * x[n, c, iy, ix] }
-            } } }
-            worst = max(worst, abs(sum - results[0][0][n, o, i, j]))
-        } } } }
+        for n in 0..<inputShape[0] {
+            for o in 0..<4 {
+                for i in 0..<g.outputHeight {
+                    for j in 0..<g.outputWidth {
+                        var sum = b[o]
+                        for c in 0..<inputShape[1] {
+                            for ki in 0..<3 {
+                                for kj in 0..<3 {
+                                    let iy = i * 2 - 1 + ki, ix = j - 1 + kj
+                                    if iy >= 0 && iy < inputShape[2] && ix >= 0 && ix < inputShape[3] {
+                                        sum += w[o, c, ki, kj] * x[n, c, iy, ix]
+                                    }
+                                }
+                            }
+                        }
+                        worst = max(worst, abs(sum - results[0][0][n, o, i, j]))
+                    }
+                }
+            }
+        }
         #expect(worst <= 1e-4, "largest difference from the direct sum: \(worst)")
     }
 
     /// A budget below one image's column matrix sends even small planes image by image through
     /// blocks of output rows; the block height follows the budget.
-    @Test("blocks of output rows equal whole planes, forward and backward",
-          arguments: [([2, 3, 7, 6], 1), ([2, 3, 7, 6], 3), ([2, 2, 48, 96], 1), ([2, 2, 48, 96], 5)])
+    @Test(
+        "blocks of output rows equal whole planes, forward and backward",
+        arguments: [([2, 3, 7, 6], 1), ([2, 3, 7, 6], 3), ([2, 2, 48, 96], 1), ([2, 2, 48, 96], 5)])
     func rowBlocksEqualWholePlanes(inputShape: [Int], rowsPerBlock: Int) {
         var generator = RandomGenerator(seed: 12)
         let x = Tensor.randomNormal(inputShape, using: &generator)
@@ -168,8 +201,9 @@ struct ConvolutionKernelTests {
         // Blocks change the GEMM shapes, hence the kernel's summation order: the values are sums of
         // up to a few hundred N(0, 1) products, whose float32 rounding stays near 1e-5.
         for (index, name) in ["output", "input gradient", "weight gradient"].enumerated() {
-            expectClose(results[0][index], results[1][index], relativeTolerance: 1e-5, absoluteTolerance: 1e-4,
-                        "\(inputShape) in blocks of \(rowsPerBlock) rows: \(name)")
+            expectClose(
+                results[0][index], results[1][index], relativeTolerance: 1e-5, absoluteTolerance: 1e-4,
+                "\(inputShape) in blocks of \(rowsPerBlock) rows: \(name)")
         }
     }
 
@@ -183,27 +217,40 @@ struct ConvolutionKernelTests {
         #expect(pointwise.isPointwise)
         // The same convolution through im2col: pad by one, then crop the border of the result.
         let padded = Tensor.zeros([3, 4, 7, 8])
-        for n in 0..<3 { for c in 0..<4 { for i in 0..<5 { for j in 0..<6 { padded[n, c, i + 1, j + 1] = x[n, c, i, j] } } } }
+        for n in 0..<3 {
+            for c in 0..<4 { for i in 0..<5 { for j in 0..<6 { padded[n, c, i + 1, j + 1] = x[n, c, i, j] } } }
+        }
         let fast = conv2D(x, weight: w)
         let general = conv2D(padded, weight: w)
-        for n in 0..<3 { for o in 0..<2 { for i in 0..<5 { for j in 0..<6 {
-            #expect(abs(fast[n, o, i, j] - general[n, o, i + 1, j + 1]) <= 1e-5)
-        } } } }
+        for n in 0..<3 {
+            for o in 0..<2 {
+                for i in 0..<5 {
+                    for j in 0..<6 {
+                        #expect(abs(fast[n, o, i, j] - general[n, o, i + 1, j + 1]) <= 1e-5)
+                    }
+                }
+            }
+        }
         // Gradients through both kernels' backward directly.
         let dxFast = Tensor.zeros(x.shape), dwFast = Tensor.zeros([2, 4])
-        convolution2DBackward(inputGradient: dxFast.pointer, weightGradient: dwFast.pointer, biasGradient: nil,
-                              outputGradient: upstream.pointer, input: x.pointer, weight: w.pointer, pointwise)
+        convolution2DBackward(
+            inputGradient: dxFast.pointer, weightGradient: dwFast.pointer, biasGradient: nil,
+            outputGradient: upstream.pointer, input: x.pointer, weight: w.pointer, pointwise)
         let viaColumns = pointwise
         let dxGeneral = Tensor.zeros(x.shape), dwGeneral = Tensor.zeros([2, 4])
         // The same 1×1 convolution by hand through im2col, one GEMM per direction and col2im.
         let p = viaColumns.outputPlane, k = viaColumns.patchSize
         let columns = Tensor.zeros([k, 3 * p]), dy = Tensor.zeros([2, 3 * p])
         im2col(columns.pointer, x.pointer, imageCount: 3, viaColumns)
-        for n in 0..<3 { for o in 0..<2 { for i in 0..<p { dy[o, n * p + i] = upstream.pointer[(n * 2 + o) * p + i] } } }
-        BLAS.sgemm(transposeB: true, m: 2, n: k, k: 3 * p, a: dy.pointer, lda: 3 * p, b: columns.pointer, ldb: 3 * p,
-                   c: dwGeneral.pointer, ldc: k)
-        BLAS.sgemm(transposeA: true, m: k, n: 3 * p, k: 2, a: w.pointer, lda: k, b: dy.pointer, ldb: 3 * p,
-                   c: columns.pointer, ldc: 3 * p)
+        for n in 0..<3 {
+            for o in 0..<2 { for i in 0..<p { dy[o, n * p + i] = upstream.pointer[(n * 2 + o) * p + i] } }
+        }
+        BLAS.sgemm(
+            transposeB: true, m: 2, n: k, k: 3 * p, a: dy.pointer, lda: 3 * p, b: columns.pointer, ldb: 3 * p,
+            c: dwGeneral.pointer, ldc: k)
+        BLAS.sgemm(
+            transposeA: true, m: k, n: 3 * p, k: 2, a: w.pointer, lda: k, b: dy.pointer, ldb: 3 * p,
+            c: columns.pointer, ldc: 3 * p)
         col2im(dxGeneral.pointer, columns.pointer, imageCount: 3, viaColumns)
         expectClose(dxFast, dxGeneral, "pointwise input gradient")
         expectClose(dwFast, dwGeneral, "pointwise weight gradient")
@@ -214,14 +261,16 @@ struct ConvolutionKernelTests {
     /// single-threaded GEMMs and dW partial; a batch of one image runs as one part. Equal up to the
     /// order of the sums (dW and db over images, and the GEMMs' thread split): y and dx are sums of
     /// at most a few hundred products of N(0, 1) numbers, whose float32 rounding stays near 1e-5.
-    @Test("per-core parts equal image-by-image convolution, forward and backward",
-          arguments: [([6, 5, 48, 48], 3, 1), ([5, 8, 4, 5], 1, 0), ([4, 6, 50, 46], 5, 2)])
+    @Test(
+        "per-core parts equal image-by-image convolution, forward and backward",
+        arguments: [([6, 5, 48, 48], 3, 1), ([5, 8, 4, 5], 1, 0), ([4, 6, 50, 46], 5, 2)])
     func partsEqualSingleImages(inputShape: [Int], kernel: Int, padding: Int) {
         var generator = RandomGenerator(seed: 13)
         let x = Tensor.randomNormal(inputShape, using: &generator)
         let w = Tensor.randomNormal([5, inputShape[1], kernel, kernel], using: &generator)
         let b = Tensor.randomNormal([5], using: &generator)
-        let g = convolutionGeometry(input: x.shape, weight: w.shape, bias: b.shape, stride: (1, 1), padding: (padding, padding))
+        let g = convolutionGeometry(
+            input: x.shape, weight: w.shape, bias: b.shape, stride: (1, 1), padding: (padding, padding))
         #expect(g.isPointwise || g.outputPlane >= convolutionStagingThreshold)
         #expect(!g.usesDirectKernels)
         if coreCount > 1 { #expect(imageParts(batch: g.batch, chunk: 1) == coreCount) }
@@ -243,15 +292,20 @@ struct ConvolutionKernelTests {
             outputs.append(out.detached())
             inputGradients.append(image.grad!)
         }
-        expectClose(y.detached(), concatenate(outputs, axis: 0), relativeTolerance: 1e-5, absoluteTolerance: 1e-4, "\(inputShape): output")
-        expectClose(whole.grad!, concatenate(inputGradients, axis: 0), relativeTolerance: 1e-5, absoluteTolerance: 1e-4,
-                    "\(inputShape): input gradient")
+        expectClose(
+            y.detached(), concatenate(outputs, axis: 0), relativeTolerance: 1e-5, absoluteTolerance: 1e-4,
+            "\(inputShape): output")
+        expectClose(
+            whole.grad!, concatenate(inputGradients, axis: 0), relativeTolerance: 1e-5, absoluteTolerance: 1e-4,
+            "\(inputShape): input gradient")
         // dW and db sum N·P products: as in CNNReferenceTests, 1e-5·√(N·P) absolute.
         let reduction = Float(inputShape[0] * g.outputPlane).squareRoot()
-        expectClose(wholeWeight.grad!, singleWeight.grad!, relativeTolerance: 1e-5, absoluteTolerance: 1e-5 * reduction,
-                    "\(inputShape): weight gradient")
-        expectClose(wholeBias.grad!, singleBias.grad!, relativeTolerance: 1e-5, absoluteTolerance: 1e-5 * reduction,
-                    "\(inputShape): bias gradient")
+        expectClose(
+            wholeWeight.grad!, singleWeight.grad!, relativeTolerance: 1e-5, absoluteTolerance: 1e-5 * reduction,
+            "\(inputShape): weight gradient")
+        expectClose(
+            wholeBias.grad!, singleBias.grad!, relativeTolerance: 1e-5, absoluteTolerance: 1e-5 * reduction,
+            "\(inputShape): bias gradient")
     }
 
     @Test("samePadding keeps the size at stride 1")

@@ -1,6 +1,7 @@
-@testable import Engine
 import TestSupport
 import Testing
+
+@testable import Engine
 
 /// The 2×2 stride-2 average pooling fast path (`Pooling2DGeometry.isTwoByTwoTiling`) against the
 /// definition, on planes with an odd row and column left over and on a batch large enough to
@@ -8,8 +9,9 @@ import Testing
 /// definition below does, and no BLAS or cross-thread sum is involved.
 @Suite("Average pooling 2×2 fast path")
 struct PoolingFastPathTests {
-    @Test("2×2 stride-2 average pooling equals the definition, forward and backward",
-          arguments: [[2, 3, 7, 6], [3, 2, 4, 9], [64, 6, 28, 28]])
+    @Test(
+        "2×2 stride-2 average pooling equals the definition, forward and backward",
+        arguments: [[2, 3, 7, 6], [3, 2, 4, 9], [64, 6, 28, 28]])
     func twoByTwo(_ shape: [Int]) {
         var generator = RandomGenerator(seed: 31)
         let x = Tensor.randomNormal(shape, using: &generator)
@@ -21,17 +23,28 @@ struct PoolingFastPathTests {
         y.backward(seed: upstream)
         let (oh, ow) = (shape[2] / 2, shape[3] / 2)
         let expected = Tensor.zeros(y.shape), expectedGradient = Tensor.zeros(shape)
-        for n in 0..<shape[0] { for c in 0..<shape[1] { for i in 0..<oh { for j in 0..<ow {
-            expected[n, c, i, j] = (x[n, c, 2 * i, 2 * j] + x[n, c, 2 * i, 2 * j + 1]
-                                    + x[n, c, 2 * i + 1, 2 * j] + x[n, c, 2 * i + 1, 2 * j + 1]) / 4
-            for (r, s) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                expectedGradient[n, c, 2 * i + r, 2 * j + s] = upstream[n, c, i, j] / 4
+        for n in 0..<shape[0] {
+            for c in 0..<shape[1] {
+                for i in 0..<oh {
+                    for j in 0..<ow {
+                        expected[n, c, i, j] =
+                            (x[n, c, 2 * i, 2 * j] + x[n, c, 2 * i, 2 * j + 1]
+                                + x[n, c, 2 * i + 1, 2 * j] + x[n, c, 2 * i + 1, 2 * j + 1]) / 4
+                        for (r, s) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                            expectedGradient[n, c, 2 * i + r, 2 * j + s] = upstream[n, c, i, j] / 4
+                        }
+                    }
+                }
             }
-        } } } }
+        }
         expectClose(y.detached(), expected, relativeTolerance: 0, absoluteTolerance: 0, "\(shape) output")
         expectClose(x.grad!, expectedGradient, relativeTolerance: 0, absoluteTolerance: 0, "\(shape) gradient")
-        #expect(!poolingGeometry(shape, kernelSize: (2, 2), stride: (2, 2), padding: (1, 1), operation: "test").isTwoByTwoTiling)
-        #expect(!poolingGeometry(shape, kernelSize: (2, 2), stride: (1, 1), padding: (0, 0), operation: "test").isTwoByTwoTiling)
+        #expect(
+            !poolingGeometry(shape, kernelSize: (2, 2), stride: (2, 2), padding: (1, 1), operation: "test")
+                .isTwoByTwoTiling)
+        #expect(
+            !poolingGeometry(shape, kernelSize: (2, 2), stride: (1, 1), padding: (0, 0), operation: "test")
+                .isTwoByTwoTiling)
     }
 }
 
@@ -51,12 +64,14 @@ struct MaxPoolingKernelTests {
         [600, 6, 6, 3, 3, 1, 1, 1, 1],
     ]
 
-    @Test("the AVX2 kernel equals the scalar loop, values and indices",
-          .enabled(if: cpuHasAVX2FMA, "this CPU has no AVX2 and FMA"), arguments: geometries)
+    @Test(
+        "the AVX2 kernel equals the scalar loop, values and indices",
+        .enabled(if: cpuHasAVX2FMA, "this CPU has no AVX2 and FMA"), arguments: geometries)
     func avx2EqualsScalar(_ s: [Int]) {
-        let g = Pooling2DGeometry(planes: s[0], inputHeight: s[1], inputWidth: s[2], kernelHeight: s[3],
-                                  kernelWidth: s[4], strideHeight: s[5], strideWidth: s[6],
-                                  paddingHeight: s[7], paddingWidth: s[8])
+        let g = Pooling2DGeometry(
+            planes: s[0], inputHeight: s[1], inputWidth: s[2], kernelHeight: s[3],
+            kernelWidth: s[4], strideHeight: s[5], strideWidth: s[6],
+            paddingHeight: s[7], paddingWidth: s[8])
         var generator = RandomGenerator(seed: 47)
         let x = Tensor.randomNormal([g.planes * g.inputPlane], using: &generator)
         for index in 0..<x.count {
@@ -68,8 +83,12 @@ struct MaxPoolingKernelTests {
         let count = g.planes * g.outputPlane
         let y0 = Tensor.zeros([count]), y1 = Tensor.zeros([count])
         var i0 = [Int32](repeating: -7, count: count), i1 = [Int32](repeating: -9, count: count)
-        i0.withUnsafeMutableBufferPointer { maxPool2DForward(y0.pointer, argmax: $0.baseAddress!, x.pointer, g, avx2: false) }
-        i1.withUnsafeMutableBufferPointer { maxPool2DForward(y1.pointer, argmax: $0.baseAddress!, x.pointer, g, avx2: true) }
+        i0.withUnsafeMutableBufferPointer {
+            maxPool2DForward(y0.pointer, argmax: $0.baseAddress!, x.pointer, g, avx2: false)
+        }
+        i1.withUnsafeMutableBufferPointer {
+            maxPool2DForward(y1.pointer, argmax: $0.baseAddress!, x.pointer, g, avx2: true)
+        }
         #expect(i0 == i1, "\(s): indices differ")
         var valueMismatches = 0, nanOutputs = 0
         for k in 0..<count {

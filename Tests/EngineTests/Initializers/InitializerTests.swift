@@ -23,7 +23,7 @@ struct InitializerTests {
     @Test("Xavier uniform and normal have σ = √(2/(fan_in + fan_out))")
     func xavier() {
         var generator = RandomGenerator(seed: 21)
-        let weight = Tensor.zeros([100, 20, 3, 3])  // fan_in 180, fan_out 900
+        let weight = Tensor.zeros([100, 20, 3, 3]) // fan_in 180, fan_out 900
         let sigma = (2.0 / (180.0 + 900.0)).squareRoot()
         Initializer.xavierUniform().initialize(weight, using: &generator)
         let bound = Float((6.0 / 1080.0).squareRoot())
@@ -68,12 +68,13 @@ struct InitializerTests {
         #expect(linear.weight.scalars.allSatisfy { abs($0) <= bound })
         #expect(abs(moments(linear.weight).standardDeviation / (Double(bound) / 3.0.squareRoot()) - 1) < 0.03)
         #expect(try #require(linear.bias).scalars.allSatisfy { abs($0) <= bound })
-        let conv = Conv2D(inputChannels: 4, outputChannels: 300, kernelSize: 3, using: &generator)  // fan_in 36
+        let conv = Conv2D(inputChannels: 4, outputChannels: 300, kernelSize: 3, using: &generator) // fan_in 36
         #expect(conv.weight.scalars.allSatisfy { abs($0) <= 1 / 6 })
         #expect(abs(moments(conv.weight).standardDeviation / (1.0 / 6 / 3.0.squareRoot()) - 1) < 0.03)
         // Same seed, same layer.
         var first = RandomGenerator(seed: 99), second = RandomGenerator(seed: 99)
-        #expect(Linear(inputFeatures: 3, outputFeatures: 2, using: &first).weight.scalars
+        #expect(
+            Linear(inputFeatures: 3, outputFeatures: 2, using: &first).weight.scalars
                 == Linear(inputFeatures: 3, outputFeatures: 2, using: &second).weight.scalars)
     }
 

@@ -22,7 +22,9 @@ struct LayerPreconditionTests {
                 lazy var b = Linear(inputFeatures: 1, outputFeatures: 1, using: &generator)
                 var children: [(name: String, module: any Module)] { [("x", a), ("x", b)] }
                 func callAsFunction(_ input: Tensor) -> Tensor { b(a(input)) }
-                func outputShape(for inputShape: [Int]) throws -> [Int] { try b.outputShape(for: a.outputShape(for: inputShape)) }
+                func outputShape(for inputShape: [Int]) throws -> [Int] {
+                    try b.outputShape(for: a.outputShape(for: inputShape))
+                }
             }
             _ = Twins().namedParameters()
         }

@@ -12,7 +12,10 @@ final class Inception: ModuleContainer {
     let b4_1: MaxPool2D, b4_2: Conv2D
     var isTraining = true
 
-    init(inputChannels: Int, _ c1: Int, _ c2: (Int, Int), _ c3: (Int, Int), _ c4: Int, using generator: inout RandomGenerator) {
+    init(
+        inputChannels: Int, _ c1: Int, _ c2: (Int, Int), _ c3: (Int, Int), _ c4: Int,
+        using generator: inout RandomGenerator
+    ) {
         b1_1 = Conv2D(inputChannels: inputChannels, outputChannels: c1, kernelSize: 1, using: &generator)
         b2_1 = Conv2D(inputChannels: inputChannels, outputChannels: c2.0, kernelSize: 1, using: &generator)
         b2_2 = Conv2D(inputChannels: c2.0, outputChannels: c2.1, kernelSize: 3, padding: 1, using: &generator)
@@ -23,7 +26,10 @@ final class Inception: ModuleContainer {
     }
 
     var children: [(name: String, module: any Module)] {
-        [("b1_1", b1_1), ("b2_1", b2_1), ("b2_2", b2_2), ("b3_1", b3_1), ("b3_2", b3_2), ("b4_1", b4_1), ("b4_2", b4_2)]
+        [
+            ("b1_1", b1_1), ("b2_1", b2_1), ("b2_2", b2_2), ("b3_1", b3_1), ("b3_2", b3_2), ("b4_1", b4_1),
+            ("b4_2", b4_2),
+        ]
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
@@ -35,9 +41,12 @@ final class Inception: ModuleContainer {
     }
 
     func outputShape(for x: [Int]) throws -> [Int] {
-        try concatenatedShape([b1_1.outputShape(for: x), b2_2.outputShape(for: b2_1.outputShape(for: x)),
-                               b3_2.outputShape(for: b3_1.outputShape(for: x)), b4_2.outputShape(for: b4_1.outputShape(for: x))],
-                              axis: 1)
+        try concatenatedShape(
+            [
+                b1_1.outputShape(for: x), b2_2.outputShape(for: b2_1.outputShape(for: x)),
+                b3_2.outputShape(for: b3_1.outputShape(for: x)), b4_2.outputShape(for: b4_1.outputShape(for: x)),
+            ],
+            axis: 1)
     }
 }
 
@@ -78,7 +87,10 @@ func referenceNetwork(_ name: String, using g: inout RandomGenerator) -> Sequent
         }
     case "nested":
         return Sequential {
-            Sequential { Linear(inputFeatures: 4, outputFeatures: 5, using: &g); ReLU() }
+            Sequential {
+                Linear(inputFeatures: 4, outputFeatures: 5, using: &g)
+                ReLU()
+            }
             Dropout(probability: 0.5, using: &g)
             Sequential { Linear(inputFeatures: 5, outputFeatures: 3, using: &g) }
             Linear(inputFeatures: 3, outputFeatures: 2, bias: false, using: &g)
@@ -101,8 +113,9 @@ func referenceNetwork(_ name: String, using g: inout RandomGenerator) -> Sequent
 
 @Suite("Modules: traversal, training flag, shared weights")
 struct ModuleTests {
-    @Test("parameter and buffer keys, shapes, dtypes and counts equal PyTorch's",
-          arguments: layerFixtures?.networks ?? [])
+    @Test(
+        "parameter and buffer keys, shapes, dtypes and counts equal PyTorch's",
+        arguments: layerFixtures?.networks ?? [])
     func keysMatchPyTorch(_ network: LayerFixtureFile.Network) {
         var generator = RandomGenerator(seed: 1)
         let net = referenceNetwork(network.name, using: &generator)
@@ -112,7 +125,8 @@ struct ModuleTests {
         let buffers = net.namedTensors().filter { $0.kind == .buffer }
         #expect(buffers.map(\.key) == network.buffers.map(\.key))
         #expect(buffers.map(\.tensor.shape) == network.buffers.map(\.shape))
-        #expect(buffers.map { $0.elementType == .int64 ? "int64" : "float32" } == network.buffers.map { $0.dtype ?? "" })
+        #expect(
+            buffers.map { $0.elementType == .int64 ? "int64" : "float32" } == network.buffers.map { $0.dtype ?? "" })
         #expect(net.parameterCount == network.parameterCount)
         #expect(parameters.allSatisfy { $0.tensor.requiresGrad })
     }
@@ -181,11 +195,12 @@ struct ModuleTests {
         _ = norm(x)
         _ = norm(x)
         #expect(norm.batchesTracked.item == 2)
-        #expect(norm.runningMean.scalars.allSatisfy { $0 > 0.5 })  // moved toward the batch mean 5
+        #expect(norm.runningMean.scalars.allSatisfy { $0 > 0.5 }) // moved toward the batch mean 5
         norm.eval()
         _ = norm(x)
         #expect(norm.batchesTracked.item == 2)
-        #expect(norm.namedTensors().map(\.key) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"])
+        #expect(
+            norm.namedTensors().map(\.key) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"])
         // BatchNorm1D accepts [N, C, L] as PyTorch's does.
         #expect(BatchNorm1D(featureCount: 3)(Tensor.randomNormal([4, 3, 5], using: &generator)).shape == [4, 3, 5])
     }

@@ -26,8 +26,11 @@ struct OptimizerReferenceTests {
 
     /// Weight decay on the weights only, as in d2l's concise weight decay.
     static func weightsAndBiases(_ net: Sequential, learningRate: Float, weightDecay: Float) -> [ParameterGroup] {
-        [ParameterGroup(net, where: { $0.hasSuffix("weight") }, learningRate: learningRate, weightDecay: weightDecay),
-         ParameterGroup(net, where: { !$0.hasSuffix("weight") }, learningRate: learningRate)]
+        [
+            ParameterGroup(
+                net, where: { $0.hasSuffix("weight") }, learningRate: learningRate, weightDecay: weightDecay),
+            ParameterGroup(net, where: { !$0.hasSuffix("weight") }, learningRate: learningRate),
+        ]
     }
 
     static func optimizer(_ name: String, for net: Sequential) -> any Optimizer {
@@ -44,8 +47,10 @@ struct OptimizerReferenceTests {
     }
 
     /// Runs `steps` steps from `start`, returning the losses.
-    static func train(_ net: Sequential, _ optimizer: any Optimizer, steps: Range<Int>,
-                      changes: [String: Float], fixtures: LayerFixtureFile) -> [Float] {
+    static func train(
+        _ net: Sequential, _ optimizer: any Optimizer, steps: Range<Int>,
+        changes: [String: Float], fixtures: LayerFixtureFile
+    ) -> [Float] {
         let x = fixtures.trajectoryInputs.tensor
         var losses: [Float] = []
         for step in steps {
@@ -64,22 +69,26 @@ struct OptimizerReferenceTests {
         let fixtures = try #require(layerFixtures)
         let net = try Self.twoLayerNetwork()
         let optimizer = Self.optimizer(reference.name, for: net)
-        let losses = Self.train(net, optimizer, steps: 0..<reference.steps, changes: reference.learningRateChanges, fixtures: fixtures)
+        let losses = Self.train(
+            net, optimizer, steps: 0..<reference.steps, changes: reference.learningRateChanges, fixtures: fixtures)
         expectClose(Tensor(losses), Tensor(reference.losses), absoluteTolerance: 1e-6, "\(reference.name): losses")
         let parameters = net.stateDict()
         #expect(Set(parameters.keys) == Set(reference.finalParameters.keys))
         for (key, expected) in reference.finalParameters {
-            expectClose(try #require(parameters[key]), expected.tensor, absoluteTolerance: 1e-6, "\(reference.name): \(key)")
+            expectClose(
+                try #require(parameters[key]), expected.tensor, absoluteTolerance: 1e-6, "\(reference.name): \(key)")
         }
         let state = optimizer.stateDict()
         #expect(Set(state.keys) == Set(reference.finalOptimizerState.keys))
         for (key, expected) in reference.finalOptimizerState {
-            expectClose(try #require(state[key]), expected.tensor, absoluteTolerance: 1e-6, "\(reference.name): state \(key)")
+            expectClose(
+                try #require(state[key]), expected.tensor, absoluteTolerance: 1e-6, "\(reference.name): state \(key)")
         }
     }
 
-    @Test("saving optimizer state mid-run and restoring it into a new optimizer resumes exactly",
-          arguments: ["sgd_nesterov_weight_decay_groups", "adam_weight_decay_groups"])
+    @Test(
+        "saving optimizer state mid-run and restoring it into a new optimizer resumes exactly",
+        arguments: ["sgd_nesterov_weight_decay_groups", "adam_weight_decay_groups"])
     func resume(_ name: String) throws {
         let fixtures = try #require(layerFixtures)
         let reference = try #require(fixtures.trajectories.first { $0.name == name })
@@ -96,12 +105,17 @@ struct OptimizerReferenceTests {
         try restoredNet.loadStateDict(from: directory.appendingPathComponent("model.safetensors"))
         let second = Self.optimizer(name, for: restoredNet)
         second.learningRate = first.learningRate
-        try second.loadStateDict(SafeTensors.loadDictionary(from: directory.appendingPathComponent("optimizer.safetensors")))
+        try second.loadStateDict(
+            SafeTensors.loadDictionary(from: directory.appendingPathComponent("optimizer.safetensors")))
 
-        let losses = Self.train(restoredNet, second, steps: 2..<reference.steps, changes: reference.learningRateChanges, fixtures: fixtures)
-        expectClose(Tensor(losses), Tensor(Array(reference.losses[2...])), absoluteTolerance: 1e-6, "\(name): resumed losses")
+        let losses = Self.train(
+            restoredNet, second, steps: 2..<reference.steps, changes: reference.learningRateChanges, fixtures: fixtures)
+        expectClose(
+            Tensor(losses), Tensor(Array(reference.losses[2...])), absoluteTolerance: 1e-6, "\(name): resumed losses")
         for (key, expected) in reference.finalParameters {
-            expectClose(try #require(restoredNet.stateDict()[key]), expected.tensor, absoluteTolerance: 1e-6, "\(name): resumed \(key)")
+            expectClose(
+                try #require(restoredNet.stateDict()[key]), expected.tensor, absoluteTolerance: 1e-6,
+                "\(name): resumed \(key)")
         }
     }
 

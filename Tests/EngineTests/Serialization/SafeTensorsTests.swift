@@ -1,7 +1,8 @@
-@testable import Engine
 import Foundation
 import TestSupport
 import Testing
+
+@testable import Engine
 
 /// The bytes of a safetensors file with the given JSON header and data section; `headerLength`
 /// overrides the 8-byte length field.
@@ -51,7 +52,7 @@ struct SafeTensorsRoundTripTests {
         let contents = try SafeTensors.read(from: url)
         #expect(contents.metadata == ["format": "pt", "quote \"\\ ünï\n": "ok"])
         #expect(contents.dictionary["y"]?.scalars == y.scalars)
-        #expect(throws: SafeTensorsError.self) { try SafeTensors.loadTensor(from: url) }  // two tensors, not one
+        #expect(throws: SafeTensorsError.self) { try SafeTensors.loadTensor(from: url) } // two tensors, not one
 
         // The header is padded to 8 bytes and the data follows without gaps.
         let bytes = try Data(contentsOf: url)
@@ -115,8 +116,11 @@ struct SafeTensorsRoundTripTests {
         let url = directory.appendingPathComponent("batchnorm_mlp.safetensors")
         try net.saveStateDict(to: url, metadata: ["format": "pt"])
         let entries = try SafeTensors.read(from: url).entries
-        #expect(entries.map(\.key) == ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
-                                       "1.num_batches_tracked", "3.weight", "3.bias"])
+        #expect(
+            entries.map(\.key) == [
+                "0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+                "1.num_batches_tracked", "3.weight", "3.bias",
+            ])
         #expect(entries.filter { $0.elementType == .int64 }.map(\.key) == ["1.num_batches_tracked"])
         // For the manual check with Tools/Reference/check_swift_safetensors.py.
         if let exportPath = ProcessInfo.processInfo.environment["D2L_EXPORT_SAFETENSORS"] {
@@ -165,7 +169,8 @@ struct StateDictLoadingTests {
         let report = try net.loadStateDict(state, strict: false)
         #expect(report.missing == ["0.weight"] && report.unexpected == ["extra"])
         #expect((net[0] as! Linear).bias!.scalars == (source[0] as! Linear).bias!.scalars)
-        #expect(StateDictError.keyMismatch(missing: ["a"], unexpected: ["b"]).description.contains("missing keys [\"a\"]"))
+        #expect(
+            StateDictError.keyMismatch(missing: ["a"], unexpected: ["b"]).description.contains("missing keys [\"a\"]"))
     }
 }
 
@@ -188,31 +193,42 @@ struct SafeTensorsHostileInputTests {
         }
         let full = safetensorsBytes(header: validHeader, data: eightBytes)
         // Cut inside the data: the header's offsets no longer fit.
-        #expect(decodingError(full.prefix(full.count - 3)) == .offsetsOutOfRange(key: "a", offsets: [0, 8], dataSize: 5))
+        #expect(
+            decodingError(full.prefix(full.count - 3)) == .offsetsOutOfRange(key: "a", offsets: [0, 8], dataSize: 5))
         // Cut inside the header.
-        #expect(decodingError(full.prefix(20)) == .headerExceedsFile(headerLength: UInt64(validHeader.utf8.count), fileSize: 20))
+        #expect(
+            decodingError(full.prefix(20))
+                == .headerExceedsFile(headerLength: UInt64(validHeader.utf8.count), fileSize: 20))
     }
 
     @Test("header lengths larger than the file or absurd")
     func headerLength() {
-        #expect(decodingError(safetensorsBytes(header: "{}", headerLength: 3)) == .headerExceedsFile(headerLength: 3, fileSize: 10))
-        #expect(decodingError(safetensorsBytes(header: "{}", headerLength: .max)) == .headerTooLarge(headerLength: .max, limit: SafeTensors.maximumHeaderLength))
-        #expect(decodingError(safetensorsBytes(header: "{}", headerLength: 1 << 40)) == .headerTooLarge(headerLength: 1 << 40, limit: SafeTensors.maximumHeaderLength))
+        #expect(
+            decodingError(safetensorsBytes(header: "{}", headerLength: 3))
+                == .headerExceedsFile(headerLength: 3, fileSize: 10))
+        #expect(
+            decodingError(safetensorsBytes(header: "{}", headerLength: .max))
+                == .headerTooLarge(headerLength: .max, limit: SafeTensors.maximumHeaderLength))
+        #expect(
+            decodingError(safetensorsBytes(header: "{}", headerLength: 1 << 40))
+                == .headerTooLarge(headerLength: 1 << 40, limit: SafeTensors.maximumHeaderLength))
     }
 
-    @Test("malformed JSON and malformed entries", arguments: [
-        #"{"a": "#,
-        #"[1, 2]"#,
-        #"{"a":{"dtype":"F32","shape":[2]}}"#,
-        #"{"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#,
-        #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8,9]}}"#,
-        #"{"a":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}"#,
-        #"{"a":{"dtype":"F32","shape":[1e30],"data_offsets":[0,8]}}"#,
-        #"{"__metadata__":{"n":1}}"#,
-        "{\"a\":\u{FF}}",
-        "",
-        "{\"a\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}",
-    ])
+    @Test(
+        "malformed JSON and malformed entries",
+        arguments: [
+            #"{"a": "#,
+            #"[1, 2]"#,
+            #"{"a":{"dtype":"F32","shape":[2]}}"#,
+            #"{"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#,
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8,9]}}"#,
+            #"{"a":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}"#,
+            #"{"a":{"dtype":"F32","shape":[1e30],"data_offsets":[0,8]}}"#,
+            #"{"__metadata__":{"n":1}}"#,
+            "{\"a\":\u{FF}}",
+            "",
+            "{\"a\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}",
+        ])
     func malformed(_ header: String) {
         guard case .malformedHeader = decodingError(safetensorsBytes(header: header, data: eightBytes)) else {
             Issue.record("expected malformedHeader for \(header.debugDescription)")
@@ -222,9 +238,11 @@ struct SafeTensorsHostileInputTests {
 
     @Test("unknown dtypes")
     func unknownDType() {
-        let data = safetensorsBytes(header: #"{"a":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}}"#, data: eightBytes)
+        let data = safetensorsBytes(
+            header: #"{"a":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}}"#, data: eightBytes)
         #expect(decodingError(data) == .unsupportedDType(key: "a", dtype: "F16"))
-        let other = safetensorsBytes(header: #"{"a":{"dtype":"X9","shape":[2],"data_offsets":[0,8]}}"#, data: eightBytes)
+        let other = safetensorsBytes(
+            header: #"{"a":{"dtype":"X9","shape":[2],"data_offsets":[0,8]}}"#, data: eightBytes)
         #expect(decodingError(other) == .unsupportedDType(key: "a", dtype: "X9"))
     }
 
@@ -233,68 +251,91 @@ struct SafeTensorsHostileInputTests {
         func file(_ entries: String, _ dataCount: Int) -> Data {
             safetensorsBytes(header: "{" + entries + "}", data: [UInt8](repeating: 0, count: dataCount))
         }
-        #expect(decodingError(file(#""a":{"dtype":"F32","shape":[100],"data_offsets":[0,400]}"#, 8))
+        #expect(
+            decodingError(file(#""a":{"dtype":"F32","shape":[100],"data_offsets":[0,400]}"#, 8))
                 == .offsetsOutOfRange(key: "a", offsets: [0, 400], dataSize: 8))
-        #expect(decodingError(file(#""a":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}"#, 8))
+        #expect(
+            decodingError(file(#""a":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}"#, 8))
                 == .offsetsOutOfRange(key: "a", offsets: [8, 4], dataSize: 8))
-        #expect(decodingError(file(#""a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}"#, 8))
+        #expect(
+            decodingError(file(#""a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}"#, 8))
                 == .offsetsOutOfRange(key: "a", offsets: [-4, 0], dataSize: 8))
-        #expect(decodingError(file(#""a":{"dtype":"F32","shape":[0],"data_offsets":[0,9223372036854775807]}"#, 8))
+        #expect(
+            decodingError(file(#""a":{"dtype":"F32","shape":[0],"data_offsets":[0,9223372036854775807]}"#, 8))
                 == .offsetsOutOfRange(key: "a", offsets: [0, Int.max], dataSize: 8))
-        #expect(decodingError(file(#""a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}"#, 12))
+        #expect(
+            decodingError(
+                file(
+                    #""a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}"#,
+                    12))
                 == .overlappingOffsets(key: "b", otherKey: "a"))
-        #expect(decodingError(file(#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}"#, 12))
+        #expect(
+            decodingError(
+                file(
+                    #""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}"#,
+                    12))
                 == .gapInData(key: "b", expectedOffset: 4, foundOffset: 8))
-        #expect(decodingError(file(#""a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#, 8))
+        #expect(
+            decodingError(file(#""a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#, 8))
                 == .gapInData(key: "a", expectedOffset: 0, foundOffset: 4))
-        #expect(decodingError(file(#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#, 8))
+        #expect(
+            decodingError(file(#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#, 8))
                 == .trailingData(usedByteCount: 4, dataSize: 8))
     }
 
     @Test("shapes that do not match their bytes, negative extents and absurd sizes")
     func shapes() {
         func file(_ shape: String, _ offsets: String = "[0,8]") -> Data {
-            safetensorsBytes(header: #"{"a":{"dtype":"F32","shape":"# + shape + #","data_offsets":"# + offsets + "}}",
-                             data: [UInt8](repeating: 0, count: 8))
+            safetensorsBytes(
+                header: #"{"a":{"dtype":"F32","shape":"# + shape + #","data_offsets":"# + offsets + "}}",
+                data: [UInt8](repeating: 0, count: 8))
         }
         #expect(decodingError(file("[3]")) == .sizeMismatch(key: "a", dtype: "F32", shape: [3], byteCount: 8))
         #expect(decodingError(file("[2,-1]")) == .invalidShape(key: "a", shape: [2, -1]))
-        #expect(decodingError(file("[1099511627776,1099511627776]"))
+        #expect(
+            decodingError(file("[1099511627776,1099511627776]"))
                 == .sizeMismatch(key: "a", dtype: "F32", shape: [1 << 40, 1 << 40], byteCount: 8))
-        #expect(decodingError(file("[9223372036854775807,2]"))
+        #expect(
+            decodingError(file("[9223372036854775807,2]"))
                 == .sizeMismatch(key: "a", dtype: "F32", shape: [Int.max, 2], byteCount: 8))
         // An element count that overflows when multiplied by the element size.
-        #expect(decodingError(file("[4611686018427387904]"))
+        #expect(
+            decodingError(file("[4611686018427387904]"))
                 == .sizeMismatch(key: "a", dtype: "F32", shape: [1 << 62], byteCount: 8))
     }
 
     @Test("seeded random corruptions of a valid file throw SafeTensorsError or decode consistently")
     func fuzz() throws {
-        let valid = try SafeTensors.encode([
-            SafeTensors.Entry(key: "0.weight", tensor: Tensor([[1, 2, 3], [4, 5, 6]])),
-            SafeTensors.Entry(key: "0.bias", tensor: Tensor([0.5, -0.5])),
-            SafeTensors.Entry(key: "1.num_batches_tracked", tensor: Tensor(scalar: 3), elementType: .int64),
-        ], metadata: ["format": "pt"])
+        let valid = try SafeTensors.encode(
+            [
+                SafeTensors.Entry(key: "0.weight", tensor: Tensor([[1, 2, 3], [4, 5, 6]])),
+                SafeTensors.Entry(key: "0.bias", tensor: Tensor([0.5, -0.5])),
+                SafeTensors.Entry(key: "1.num_batches_tracked", tensor: Tensor(scalar: 3), elementType: .int64),
+            ], metadata: ["format": "pt"])
         var generator = RandomGenerator(seed: 20261128)
         var failures = 0, successes = 0
         for _ in 0..<400 {
             var bytes = [UInt8](valid)
             switch generator.nextInt(below: 5) {
-            case 0:  // flip a few random bytes anywhere
+            case 0: // flip a few random bytes anywhere
                 for _ in 0...generator.nextInt(below: 4) {
                     bytes[generator.nextInt(below: bytes.count)] ^= UInt8(1 + generator.nextInt(below: 255))
                 }
-            case 1:  // truncate
+            case 1: // truncate
                 bytes = Array(bytes.prefix(generator.nextInt(below: bytes.count)))
-            case 2:  // overwrite the header length
+            case 2: // overwrite the header length
                 let length = generator.next() >> UInt64(generator.nextInt(below: 64))
                 withUnsafeBytes(of: length.littleEndian) { for i in 0..<8 { bytes[i] = $0[i] } }
-            case 3:  // replace a digit of the header (shapes, offsets)
+            case 3: // replace a digit of the header (shapes, offsets)
                 let digits = bytes.indices.filter { $0 >= 8 && $0 < valid.count - 40 && (48...57).contains(bytes[$0]) }
-                if let index = digits.randomElement(using: &generator) { bytes[index] = UInt8(48 + generator.nextInt(below: 10)) }
-            default:  // insert random bytes
+                if let index = digits.randomElement(using: &generator) {
+                    bytes[index] = UInt8(48 + generator.nextInt(below: 10))
+                }
+            default: // insert random bytes
                 let position = 8 + generator.nextInt(below: bytes.count - 8)
-                bytes.insert(contentsOf: (0..<(1 + generator.nextInt(below: 8))).map { _ in UInt8(generator.nextInt(below: 256)) }, at: position)
+                bytes.insert(
+                    contentsOf: (0..<(1 + generator.nextInt(below: 8))).map { _ in UInt8(generator.nextInt(below: 256))
+                    }, at: position)
             }
             do {
                 let contents = try SafeTensors.decode(Data(bytes))
@@ -305,7 +346,7 @@ struct SafeTensorsHostileInputTests {
                 failures += 1
             }
         }
-        #expect(failures > 200)  // most corruptions are caught
+        #expect(failures > 200) // most corruptions are caught
         #expect(failures + successes == 400)
     }
 }

@@ -16,8 +16,10 @@ enum GradientCheck {
     /// by default): one line per input without a gradient or with an element outside the
     /// tolerance (the worst one), empty when all agree. `upstream` defaults to a seeded standard
     /// normal of the output's shape.
-    static func mismatches(_ name: String, inputs: [Tensor], upstream: Tensor? = nil, probes: Int = .max,
-                           _ op: ([Tensor]) -> Tensor) -> [String] {
+    static func mismatches(
+        _ name: String, inputs: [Tensor], upstream: Tensor? = nil, probes: Int = .max,
+        _ op: ([Tensor]) -> Tensor
+    ) -> [String] {
         let leaves = inputs.map { $0.copy() }
         for leaf in leaves { leaf.requiresGrad = true }
         let output = op(leaves)
@@ -62,7 +64,9 @@ enum GradientCheck {
                 if abs(fd - exact) > 1e-3 + 3e-3 * abs(exact) + roundoff { worst = (element, fd, exact) }
             }
             if let worst {
-                problems.append("\(name): input \(index), element \(worst.element): finite difference \(worst.fd), analytic \(worst.analytic)")
+                problems.append(
+                    "\(name): input \(index), element \(worst.element): finite difference \(worst.fd), analytic \(worst.analytic)"
+                )
             }
         }
         return problems

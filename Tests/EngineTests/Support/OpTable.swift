@@ -71,7 +71,9 @@ let opTable: [String: @Sendable ([Tensor], OpCase.Parameters) -> Tensor] = [
     "gatheringRows": { x, p in x[0].gatheringRows(p.indices!) },
     "softmax": { x, p in x[0].softmax(axis: p.axis ?? -1) },
     "logSoftmax": { x, p in x[0].logSoftmax(axis: p.axis ?? -1) },
-    "crossEntropy": { x, p in crossEntropy(logits: x[0], labels: p.labels!, reduction: Reduction(rawValue: p.reduction!)!) },
+    "crossEntropy": { x, p in
+        crossEntropy(logits: x[0], labels: p.labels!, reduction: Reduction(rawValue: p.reduction!)!)
+    },
     "squaredLoss": { x, _ in squaredLoss(x[0], x[1]) },
     "mseLoss": { x, p in mseLoss(x[0], x[1], reduction: Reduction(rawValue: p.reduction!)!) },
 ]

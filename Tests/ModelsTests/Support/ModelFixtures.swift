@@ -40,7 +40,9 @@ struct ModelFixtureFile: Decodable, Sendable {
         var tensor: Tensor {
             let bytes = Data(base64Encoded: data)!
             let values = bytes.withUnsafeBytes { raw in
-                (0..<(bytes.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+                (0..<(bytes.count / 4)).map {
+                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+                }
             }
             return Tensor(values, shape: shape)
         }

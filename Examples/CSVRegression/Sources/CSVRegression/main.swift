@@ -41,23 +41,27 @@ struct NumericTable {
         header = lines.removeFirst().text.split(separator: ",", omittingEmptySubsequences: false)
             .map { $0.trimmingCharacters(in: .whitespaces) }
         guard header.count >= 2 else {
-            throw InputError.invalidTable(path: path, line: 1, reason: "need at least two columns (features and a target)")
+            throw InputError.invalidTable(
+                path: path, line: 1, reason: "need at least two columns (features and a target)")
         }
         guard lines.count >= 2 else {
-            throw InputError.invalidTable(path: path, line: 2, reason: "need at least two data rows, found \(lines.count)")
+            throw InputError.invalidTable(
+                path: path, line: 2, reason: "need at least two data rows, found \(lines.count)")
         }
         var scalars: [Float] = []
         scalars.reserveCapacity(lines.count * header.count)
         for line in lines {
             let fields = line.text.split(separator: ",", omittingEmptySubsequences: false)
             guard fields.count == header.count else {
-                throw InputError.invalidTable(path: path, line: line.number,
-                                              reason: "\(fields.count) fields, the header has \(header.count)")
+                throw InputError.invalidTable(
+                    path: path, line: line.number,
+                    reason: "\(fields.count) fields, the header has \(header.count)")
             }
             for (column, field) in fields.enumerated() {
                 guard let value = Float(field.trimmingCharacters(in: .whitespaces)), value.isFinite else {
-                    throw InputError.invalidTable(path: path, line: line.number,
-                                                  reason: "column '\(header[column])': '\(field)' is not a finite number")
+                    throw InputError.invalidTable(
+                        path: path, line: line.number,
+                        reason: "column '\(header[column])': '\(field)' is not a finite number")
                 }
                 scalars.append(value)
             }
@@ -90,7 +94,9 @@ struct Options {
                 }
                 epochs = n
             case "--seed":
-                guard let n = UInt64(try value(of: argument)) else { throw InputError.invalidOption("--seed must be a non-negative integer") }
+                guard let n = UInt64(try value(of: argument)) else {
+                    throw InputError.invalidOption("--seed must be a non-negative integer")
+                }
                 seed = n
             case let option where option.hasPrefix("--"):
                 throw InputError.invalidOption("unknown option \(option) (options: --target --epochs --output --seed)")
@@ -109,7 +115,8 @@ func run() throws {
     let table = try NumericTable(parsing: text, path: options.path)
     let targetName = options.target ?? table.header.last!
     guard let targetColumn = table.header.firstIndex(of: targetName) else {
-        throw InputError.invalidOption("no column '\(targetName)' in \(options.path) (columns: \(table.header.joined(separator: ", ")))")
+        throw InputError.invalidOption(
+            "no column '\(targetName)' in \(options.path) (columns: \(table.header.joined(separator: ", ")))")
     }
     let featureNames = table.header.enumerated().filter { $0.offset != targetColumn }.map(\.element)
 
@@ -136,8 +143,9 @@ func run() throws {
     }
     let optimizer = Adam(net, learningRate: 0.01)
     let rows = features.shape[0], batchSize = min(32, rows)
-    print("\(options.path): \(rows) rows; predicting \(targetName) from \(featureNames.joined(separator: ", ")) "
-          + "(\(net.parameterCount) parameters, \(BLAS.summary))")
+    print(
+        "\(options.path): \(rows) rows; predicting \(targetName) from \(featureNames.joined(separator: ", ")) "
+            + "(\(net.parameterCount) parameters, \(BLAS.summary))")
     for epoch in 1...options.epochs {
         let order = generator.permutation(rows)
         var total = 0.0
@@ -150,7 +158,8 @@ func run() throws {
             total += Double(loss.item) * Double(batch.count)
         }
         if epoch == 1 || epoch % max(1, options.epochs / 5) == 0 || epoch == options.epochs {
-            print("epoch \(epoch)/\(options.epochs): mse \(String(format: "%.4f", total / Double(rows))) (standardised)")
+            print(
+                "epoch \(epoch)/\(options.epochs): mse \(String(format: "%.4f", total / Double(rows))) (standardised)")
         }
     }
     // The error in the target's own units: RMSE = σ_y · √mse of the standardised prediction.
@@ -161,12 +170,15 @@ func run() throws {
     // PyTorch's state-dict keys (`0.weight`, `0.bias`, `2.weight`, `2.bias`); the standardisation
     // goes into the file's metadata, so the weights load into `nn.Sequential` with strict=True.
     func list(_ t: Tensor) -> String { t.scalars.map { "\($0)" }.joined(separator: ",") }
-    try net.saveStateDict(to: URL(fileURLWithPath: options.output), metadata: [
-        "features": featureNames.joined(separator: ","), "target": targetName,
-        "feature_mean": list(featureMean), "feature_std": list(featureDeviation),
-        "target_mean": list(targetMean), "target_std": list(targetDeviation),
-    ])
-    print("""
+    try net.saveStateDict(
+        to: URL(fileURLWithPath: options.output),
+        metadata: [
+            "features": featureNames.joined(separator: ","), "target": targetName,
+            "feature_mean": list(featureMean), "feature_std": list(featureDeviation),
+            "target_mean": list(targetMean), "target_std": list(targetDeviation),
+        ])
+    print(
+        """
         saved \(options.output); in PyTorch:
           net = torch.nn.Sequential(torch.nn.Linear(\(featureNames.count), 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
           net.load_state_dict(safetensors.torch.load_file("\(options.output)"))
