@@ -235,10 +235,10 @@ func col2im(
 }
 
 /// The number of parts `forEachImagePart` splits a batch of `batch` images in chunks of `chunk`
-/// into: one per core when every core gets at least two chunks, else 1 — and 1 inside a section
-/// where every core already runs a part of its own (`DataParallel`'s shards).
+/// into: one per core when every core gets at least two chunks, else 1 — and 1 on a thread that
+/// already runs one part of work spread over the cores (`PartThread`: a `DataParallel` shard).
 func imageParts(batch: Int, chunk: Int) -> Int {
-    coreCount > 1 && batch >= 2 * chunk * coreCount && !SingleThreadedBLASSections.shared.isActive ? coreCount : 1
+    coreCount > 1 && batch >= 2 * chunk * coreCount && !PartThread.isActive ? coreCount : 1
 }
 
 /// Runs `body(part, images)` for `imageParts(batch:chunk:)` contiguous ranges of images, in
@@ -257,7 +257,7 @@ func forEachImagePart(batch: Int, chunk: Int, _ body: (Int, Range<Int>) -> Void)
     withoutActuallyEscaping(body) { body in
         let run = unsafeBitCast(body, to: (@Sendable (Int, Range<Int>) -> Void).self)
         DispatchQueue.concurrentPerform(iterations: parts) { part in
-            run(part, (part * batch / parts)..<((part + 1) * batch / parts))
+            PartThread.run { run(part, (part * batch / parts)..<((part + 1) * batch / parts)) }
         }
     }
 }

@@ -19,9 +19,10 @@ let coreCount: Int = {
 let parallelBlockCount = 4 * coreCount
 
 /// Runs `body(index)` for `index` in `0..<count`, in contiguous blocks spread over the cores when
-/// the total `work` (in elements touched) is large enough to pay for it, and serially while
-/// per-core image parts run (`SingleThreadedBLASSections.isActive`). Never call it around a
-/// BLAS call (OpenBLAS already uses every core).
+/// the total `work` (in elements touched) is large enough to pay for it, and serially on a thread
+/// that runs one part of work already spread over every core (`PartThread.isActive`: a per-core
+/// image part, a `DataParallel` shard). Never call it around a BLAS call (OpenBLAS already uses
+/// every core).
 ///
 /// The iterations must write disjoint memory (the kernels here split by image, channel, plane or
 /// row of a column matrix). That is what makes handing the raw pointers they capture to other
@@ -29,7 +30,7 @@ let parallelBlockCount = 4 * coreCount
 @inline(__always)
 func parallelFor(_ count: Int, work: Int, _ body: (Int) -> Void) {
     // Inside per-core image parts every core already runs a part: split no further.
-    if count > 1 && work >= 1 << 16 && !SingleThreadedBLASSections.shared.isActive {
+    if count > 1 && work >= 1 << 16 && !PartThread.isActive {
         let blocks = Swift.min(count, parallelBlockCount)
         withoutActuallyEscaping(body) { body in
             let run = unsafeBitCast(body, to: (@Sendable (Int) -> Void).self)
@@ -39,6 +40,32 @@ func parallelFor(_ count: Int, work: Int, _ body: (Int) -> Void) {
         }
     } else {
         for index in 0..<count { body(index) }
+    }
+}
+
+/// Marks the calling thread as running one part of work that is already spread over every core
+/// (a per-core image part of a convolution, a `DataParallel` shard), so that the engine's loops
+/// on it (`parallelFor`, `imageParts`) split no further. Per thread, not per process: a thread
+/// that runs no part (another computation, another test) keeps its own choices, and with them its
+/// own summation order.
+enum PartThread {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key, nil)
+        precondition(status == 0, "PartThread: pthread_key_create failed (\(status))")
+        return key
+    }()
+
+    /// Whether the calling thread runs a part.
+    static var isActive: Bool { pthread_getspecific(key) != nil }
+
+    /// Runs `body` with the calling thread marked as running a part, then restores the mark it had.
+    @inline(__always)
+    static func run<Result>(_ body: () throws -> Result) rethrows -> Result {
+        let previous = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(key, previous) }
+        return try body()
     }
 }
 
@@ -52,14 +79,6 @@ final class SingleThreadedBLASSections: @unchecked Sendable {
     private let lock = NSLock()
     private var active = 0
     private var savedThreadCount = 1
-
-    /// Whether a section is running: every core is busy with a part, and loops that would
-    /// split their work over the cores (`parallelFor`) run on the calling thread instead.
-    var isActive: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return active > 0
-    }
 
     /// Starts a section: the first one saves OpenBLAS's thread count and sets it to 1.
     func enter() {

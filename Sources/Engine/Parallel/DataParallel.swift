@@ -83,13 +83,16 @@ public final class DataParallel {
                 let lossBase = lossSlots.baseAddress!, logitBase = logitSlots.baseAddress!
                 withoutActuallyEscaping({ (k: Int) in
                     group.run(shard: k) {
-                        let rows = self.shard(k, of: batch)
-                        let shardLabels = Array(labels[rows])
-                        let output = modules[k](images.rows(rows))
-                        let weighted = loss(output, shardLabels) * (Float(rows.count) / Float(batch))
-                        weighted.backward()
-                        lossBase[k] = weighted.item
-                        logitBase[k] = output.detached()
+                        // This thread is one of the parts that occupy the cores: its loops split no further.
+                        PartThread.run {
+                            let rows = self.shard(k, of: batch)
+                            let shardLabels = Array(labels[rows])
+                            let output = modules[k](images.rows(rows))
+                            let weighted = loss(output, shardLabels) * (Float(rows.count) / Float(batch))
+                            weighted.backward()
+                            lossBase[k] = weighted.item
+                            logitBase[k] = output.detached()
+                        }
                     }
                 }) { body in
                     runOnOwnThreads(shardCount, unsafeBitCast(body, to: (@Sendable (Int) -> Void).self))
