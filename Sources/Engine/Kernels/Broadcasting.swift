@@ -189,30 +189,11 @@ func broadcastBinaryKernel<Operation: BinaryFloatOperation>(
     }
 }
 
-/// `Σ row[0 ..< length]` in 8 lanes of partial sums, added pairwise at the end (rounded
-/// differently from a left-to-right sum, within float summation order).
-@inline(__always)
-private func rowSum(_ row: UnsafePointer<Float>, _ length: Int) -> Float {
-    var lanes = SIMD8<Float>(repeating: 0)
-    let raw = UnsafeRawPointer(row)
-    var j = 0
-    while j + 8 <= length {
-        lanes += raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-        j += 8
-    }
-    var sum = lanes.sum()
-    while j < length {
-        sum += row[j]
-        j += 1
-    }
-    return sum
-}
-
 /// `output = Σ over broadcast dimensions of input`: the adjoint of broadcasting `outputShape` to
 /// `inputShape` (sums the gradient of a broadcast operand back to the operand's shape). Rows
-/// that reduce to one element (`x[N, C, H, W]` → `[1, C, 1, 1]`: rows of `H·W`) are summed in 8
-/// SIMD lanes. When the output is small next to the input, blocks of rows over the cores sum
-/// into their own partial outputs, which are then added in block order.
+/// that reduce to one element (`x[N, C, H, W]` → `[1, C, 1, 1]`: rows of `H·W`) are summed in
+/// SIMD lanes (`vectorSum`). When the output is small next to the input, blocks of rows over the
+/// cores sum into their own partial outputs, which are then added in block order.
 func sumToShapeKernel(
     _ output: UnsafeMutablePointer<Float>, outputShape: [Int],
     _ input: UnsafePointer<Float>, inputShape: [Int]
@@ -228,7 +209,7 @@ func sumToShapeKernel(
                 let out = target + io
                 for j in 0..<length { out[j] += row[j] }
             } else {
-                target[io] += rowSum(row, length)
+                target[io] += vectorSum(row, count: length)
             }
         }
     }

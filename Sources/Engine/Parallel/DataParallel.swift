@@ -41,10 +41,19 @@ public final class DataParallel {
                 replicaKeys == keys,
                 "DataParallel: replica \(index + 1) has tensors \(replicaKeys.prefix(4))…, the model \(keys.prefix(4))…"
             )
-            for parameter in replica.parameters() { parameter.requiresGrad = true }
         }
+        // The module trees are fixed: walk them once, not on every step.
+        modelParameters = model.parameters()
+        modelTensors = model.namedTensors().map(\.tensor)
+        replicaParameters = replicas.map { $0.parameters() }
+        replicaTensors = replicas.map { $0.namedTensors().map(\.tensor) }
         synchronizeReplicas()
     }
+
+    /// `model`'s parameters, and its parameters and buffers, in traversal order.
+    private let modelParameters: [Tensor], modelTensors: [Tensor]
+    /// The same lists for each replica, in the same order.
+    private let replicaParameters: [[Tensor]], replicaTensors: [[Tensor]]
 
     /// The cores this process may use (its CPU affinity mask): one shard each by default.
     public static var availableCores: Int { coreCount }
@@ -73,7 +82,7 @@ public final class DataParallel {
             batch >= shardCount, "DataParallel.forwardBackward: a batch of \(batch) cannot feed \(shardCount) shards")
         let modules = [model] + replicas
         for replica in replicas { replica.train(model.isTraining) }
-        for replica in replicas { for parameter in replica.parameters() { parameter.zeroGrad() } }
+        for parameters in replicaParameters { for parameter in parameters { parameter.zeroGrad() } }
         var losses = [Float](repeating: 0, count: shardCount)
         var logits = [Tensor?](repeating: nil, count: shardCount)
         let group = ShardGroup(count: shardCount)
@@ -101,9 +110,8 @@ public final class DataParallel {
         }
         SingleThreadedBLASSections.shared.leave()
         // The replicas' gradients into the model's, in shard order.
-        let target = model.parameters()
-        for replica in replicas {
-            for (parameter, copy) in zip(target, replica.parameters()) {
+        for parameters in replicaParameters {
+            for (parameter, copy) in zip(modelParameters, parameters) {
                 guard let gradient = copy.grad else { continue }
                 if let existing = parameter.grad { existing.addInPlace(gradient) } else { parameter.grad = gradient }
             }
@@ -113,9 +121,8 @@ public final class DataParallel {
 
     /// Copies `model`'s parameters and buffers into every replica (after the optimizer's step).
     public func synchronizeReplicas() {
-        let source = model.namedTensors().map(\.tensor)
-        for replica in replicas {
-            for (value, copy) in zip(source, replica.namedTensors().map(\.tensor)) where value !== copy {
+        for tensors in replicaTensors {
+            for (value, copy) in zip(modelTensors, tensors) where value !== copy {
                 withNoGrad { copy.assign(value) }
             }
         }
