@@ -3,7 +3,7 @@ import Foundation
 import Training
 
 /// `swift run -c release benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json]
-/// [--conv-algorithm automatic|im2col]`
+/// [--conv-algorithm automatic|im2col|direct]`
 ///
 /// Prints a header (CPU, cores, BLAS kernel and threads, build, measured FMA peak), then one line
 /// per benchmark: median and spread of the timed repetitions after warm-up, GFLOP/s, and the
@@ -43,13 +43,13 @@ enum Benchmarks {
                 // Set before the first convolution reads it; `train` children inherit it.
                 guard let value = arguments.popFirst(), ConvolutionAlgorithm(rawValue: value) != nil else {
                     FileHandle.standardError.write(
-                        Data("benchmarks: --conv-algorithm needs automatic or im2col\n".utf8))
+                        Data("benchmarks: --conv-algorithm needs one of \(convolutionAlgorithmNames)\n".utf8))
                     exit(2)
                 }
                 setenv(ConvolutionAlgorithm.environmentVariable, value, 1)
             case "--help", "-h":
                 print(
-                    "usage: benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json] [--conv-algorithm automatic|im2col]"
+                    "usage: benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json] [--conv-algorithm \(convolutionAlgorithmNames)]"
                 )
                 print("groups: conv-block, train-effect, gemm, conv, train (--filter matches a substring of the name)")
                 print(
@@ -191,3 +191,6 @@ func comparison(_ result: BenchmarkResult, _ reference: BenchmarkResult?) -> Str
     if let accuracy = reference.testAccuracy { text += String(format: "  (ref acc %.4f)", accuracy) }
     return text
 }
+
+/// `automatic|im2col|direct|…`, the values of `--conv-algorithm`.
+let convolutionAlgorithmNames = ConvolutionAlgorithm.allCases.map(\.rawValue).joined(separator: "|")

@@ -43,6 +43,32 @@ void d2l_direct_convolution_weight_gradient_avx2(float *sums, float *biasSums, c
                                                  int channels, int paddedHeight, int paddedWidth, int outputChannels,
                                                  int outputHeight, int outputWidth, int kernelHeight, int kernelWidth);
 
+/// Wide-row direct convolution, AVX2 + FMA (call only when `d2l_cpu_has_avx2_fma()`): for a
+/// stride-1 convolution of a zero-padded image `x` `[C, Hp, Wp]` read as one long row, output
+/// position `q = oy·Wp + ox` of the padded width is a sum of shifted copies of that row:
+///
+///     y[o, q] = bias[o] + Σ_{t < taps} w[o, t] · x[q + offsets[t]]     (q < roundUp(count, 16))
+///
+/// with `offsets[t] = (c·Hp + ki)·Wp + kj` for tap `t = (c·kh + ki)·kw + kj`; the columns
+/// `ox ≥ OW` are junk the caller drops. Output channels go in `groups` groups of 6:
+/// `packedWeights` is `[groups, taps, 6]` (`w[6g + r, t]` at `(g·taps + t)·6 + r`, zero past the
+/// last channel), `packedBias` `[groups·6]`, `y` `[groups·6, ldy]` with `ldy ≥ roundUp(count, 16)`.
+/// `x` must be readable at `roundUp(count, 16) − 1 + max(offsets)`. Register tile: 6 channels ×
+/// 16 positions.
+void d2l_wide_convolution_forward_avx2(float *y, long ldy, const float *x, const long *offsets, int taps,
+                                       const float *packedWeights, const float *packedBias, int groups,
+                                       int count);
+
+/// The weight gradient of the same convolution for one image, AVX2 + FMA, accumulated:
+///
+///     sums[o, t] += Σ_{q < count} dy[o, q] · x[q + offsets[t]]
+///
+/// `dy` is `[groups·4, ldy]` in the wide layout (zeros at the junk columns `ox ≥ OW`, in rows past
+/// the last channel, and from `count` on), `count` a multiple of 8, `sums` `[groups·4, taps]`.
+/// Register tile: 4 channels × 3 taps, 8 partial sums each, added up at the end of the row.
+void d2l_wide_convolution_weight_gradient_avx2(float *sums, const float *dy, long ldy, const float *x,
+                                               const long *offsets, int taps, int groups, int count);
+
 /// Max pooling of one plane, AVX2 (call only when `d2l_cpu_has_avx2_fma()`), 8 outputs of a row
 /// at a time, for column strides 1 and 2:
 ///

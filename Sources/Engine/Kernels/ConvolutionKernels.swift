@@ -307,8 +307,12 @@ func convolution2DForward(
     _ weight: UnsafePointer<Float>, // [O, C, kh, kw] = [O, K]
     _ bias: UnsafePointer<Float>?, // [O]
     _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
-    directKernels: Bool = ConvolutionAlgorithm.current == .automatic
+    directKernels: Bool = ConvolutionAlgorithm.current != .im2col
 ) {
+    if directKernels && g.usesWideDirect(ConvolutionAlgorithm.current) {
+        wideConvolution2DForward(output, input, weight, bias, g)
+        return
+    }
     if directKernels && g.usesDirectKernels {
         directConvolution2DForward(output, input, weight, bias, g)
         return
@@ -397,8 +401,14 @@ func convolution2DBackward(
     input: UnsafePointer<Float>, // [N, C, H, W]
     weight: UnsafePointer<Float>, // [O, K]
     _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
-    directKernels: Bool = ConvolutionAlgorithm.current == .automatic
+    directKernels: Bool = ConvolutionAlgorithm.current != .im2col
 ) {
+    if directKernels && g.usesWideDirect(ConvolutionAlgorithm.current) {
+        wideConvolution2DBackward(
+            inputGradient: inputGradient, weightGradient: weightGradient, biasGradient: biasGradient,
+            outputGradient: outputGradient, input: input, weight: weight, g)
+        return
+    }
     if directKernels && g.usesDirectKernels {
         directConvolution2DWeightGradient(
             weightGradient: weightGradient, biasGradient: biasGradient,
@@ -510,16 +520,20 @@ func convolution2DBackward(
 /// against the reference, the environment variable `D2L_CONV_ALGORITHM=im2col` forces im2col +
 /// GEMM everywhere (`benchmarks --conv-algorithm im2col` sets it); it is read once, at the first
 /// convolution of the process.
-public enum ConvolutionAlgorithm: String, Sendable {
+public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// The fastest path each shape allows.
     case automatic
     /// im2col + GEMM for every convolution.
     case im2col
+    /// The wide-row direct kernels (`WideDirectConvolution.swift`) wherever they can run
+    /// (`Convolution2DGeometry.allowsWideDirect`: AVX2 + FMA, stride 1), im2col + GEMM elsewhere.
+    case direct
 
     /// The environment variable read by `current`.
     public static let environmentVariable = "D2L_CONV_ALGORITHM"
 
-    /// `.im2col` when `D2L_CONV_ALGORITHM` is `im2col`, else `.automatic`.
+    /// The case named by `D2L_CONV_ALGORITHM` (`im2col`, `direct`, …), else `.automatic`.
     public static let current: ConvolutionAlgorithm =
-        ProcessInfo.processInfo.environment[environmentVariable] == "im2col" ? .im2col : .automatic
+        ProcessInfo.processInfo.environment[environmentVariable].flatMap { ConvolutionAlgorithm(rawValue: $0) }
+        ?? .automatic
 }

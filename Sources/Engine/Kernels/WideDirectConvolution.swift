@@ -1,0 +1,276 @@
+import CKernels
+
+/// Wide-row direct convolution for stride-1 layers with few channels (AVX2 + FMA only; letters as
+/// in `ConvolutionKernels.swift`).
+///
+/// An image zero-padded to `[C, Hp, Wp]` (`Hp = H + 2ph`, `Wp = W + 2pw`) and read as one long row
+/// makes every tap `(c, ki, kj)` of a stride-1 convolution a fixed shift of that row:
+///
+///     y[o, q] = b[o] + Σ_{c, ki, kj} w[o, c, ki, kj] · xpad[q + (c·Hp + ki)·Wp + kj],   q = oy·Wp + ox
+///
+/// so the output, computed at every column of the padded width (the `Wp − OW` columns past `OW`
+/// are junk and dropped), is a sum of `K = C·kh·kw` shifted rows: no column matrix, and every load
+/// is a contiguous 8-float vector. `d2l_wide_convolution_forward_avx2` keeps a tile of 6 output
+/// channels × 16 positions in the 12 accumulators of its registers.
+///
+/// - Backward-data by duality: `dx` is the stride-1 convolution of `dy` zero-padded by
+///   `(kh − 1 − ph, kw − 1 − pw)` with the weights transposed (`O ↔ C`) and rotated by 180°,
+///   `w'[c, o, a, b] = w[o, c, kh − 1 − a, kw − 1 − b]`: the same kernel, no col2im.
+/// - Backward-weights: `dW[o, t] = Σ_q dy_wide[o, q] · xpad[q + offset(t)]` with `dy` laid out
+///   wide (zeros at the junk columns), a tile of 4 output channels × 3 taps in registers
+///   (`d2l_wide_convolution_weight_gradient_avx2`).
+///
+/// Images go in per-core parts (`forEachImagePart`), each with its own padded buffers and dW
+/// partial. The junk columns cost `(Wp − OW)/Wp` of the arithmetic (7 % at 28×28 with 3×3, 29 % at
+/// LeNet's 14 → 10). `convolution2DForward`/`convolution2DBackward` choose these kernels by
+/// `Convolution2DGeometry.prefersWideDirect`; tests compare them with the im2col path.
+
+/// The most taps `K = C·kh·kw` for which the automatic choice takes the wide-row kernels.
+let wideDirectPatchLimit = 1600
+
+/// The buffers and shifts of one wide convolution of `channels` planes `height × width`, padded by
+/// `(padTop, padLeft)` on every side, with a `kernelHeight × kernelWidth` kernel and
+/// `outputChannels` outputs.
+struct WideConvolutionLayout {
+    let channels: Int
+    let height: Int
+    let width: Int
+    let padTop: Int
+    let padLeft: Int
+    let kernelHeight: Int
+    let kernelWidth: Int
+    let outputChannels: Int
+
+    /// `Hp = height + 2·padTop`.
+    var paddedHeight: Int { height + 2 * padTop }
+    /// `Wp = width + 2·padLeft`, the row length of input and output.
+    var paddedWidth: Int { width + 2 * padLeft }
+    /// `OH = Hp − kh + 1`.
+    var outputHeight: Int { paddedHeight - kernelHeight + 1 }
+    /// `OW = Wp − kw + 1`.
+    var outputWidth: Int { paddedWidth - kernelWidth + 1 }
+    /// Wide output positions `OH·Wp`.
+    var count: Int { outputHeight * paddedWidth }
+    /// Row length of the wide output (and of the wide dy): `count` rounded up to the 16-wide tile.
+    var rowLength: Int { (count + 15) / 16 * 16 }
+    /// The forward kernel's groups of 6 output channels, `⌈O/6⌉`.
+    var groups: Int { (outputChannels + 5) / 6 }
+    /// The weight-gradient kernel's groups of 4 output channels, `⌈O/4⌉`.
+    var gradientGroups: Int { (outputChannels + 3) / 4 }
+    /// `K = C·kh·kw`.
+    var taps: Int { channels * kernelHeight * kernelWidth }
+    /// Elements of the padded-input buffer: `C·Hp·Wp` plus the slack the last tile's loads reach.
+    var inputCount: Int { channels * paddedHeight * paddedWidth + (rowLength - count) + kernelWidth }
+
+    /// `offsets[t] = (c·Hp + ki)·Wp + kj` for `t = (c·kh + ki)·kw + kj`.
+    func offsets() -> [Int] {
+        var result: [Int] = []
+        result.reserveCapacity(taps)
+        for c in 0..<channels {
+            for ki in 0..<kernelHeight {
+                for kj in 0..<kernelWidth { result.append((c * paddedHeight + ki) * paddedWidth + kj) }
+            }
+        }
+        return result
+    }
+
+    /// Copies `planes` `[C, height, width]` into the interior of `padded` `[C, Hp, Wp]`, whose
+    /// border and slack the caller has zeroed once (they are never written).
+    @inline(__always)
+    func pad(_ padded: UnsafeMutablePointer<Float>, _ planes: UnsafePointer<Float>) {
+        for c in 0..<channels {
+            for row in 0..<height {
+                (padded + (c * paddedHeight + row + padTop) * paddedWidth + padLeft)
+                    .update(from: planes + (c * height + row) * width, count: width)
+            }
+        }
+    }
+
+    /// Copies the valid columns of the wide output `[groups·6, rowLength]` into `output`
+    /// `[O, OH, OW]`.
+    @inline(__always)
+    func unwiden(_ output: UnsafeMutablePointer<Float>, _ wide: UnsafePointer<Float>) {
+        let oh = outputHeight, ow = outputWidth, wp = paddedWidth, length = rowLength
+        for o in 0..<outputChannels {
+            for row in 0..<oh {
+                (output + (o * oh + row) * ow).update(from: wide + o * length + row * wp, count: ow)
+            }
+        }
+    }
+}
+
+extension Convolution2DGeometry {
+    /// The layout of the forward convolution (and of the weight gradient).
+    var wideForwardLayout: WideConvolutionLayout {
+        WideConvolutionLayout(
+            channels: inputChannels, height: inputHeight, width: inputWidth, padTop: paddingHeight,
+            padLeft: paddingWidth, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+            outputChannels: outputChannels)
+    }
+
+    /// The layout of the dual convolution giving dx: `dy` `[O, OH, OW]` padded by
+    /// `(kh − 1 − ph, kw − 1 − pw)`, `C` outputs of `H × W`.
+    var wideInputGradientLayout: WideConvolutionLayout {
+        WideConvolutionLayout(
+            channels: outputChannels, height: outputHeight, width: outputWidth,
+            padTop: kernelHeight - 1 - paddingHeight, padLeft: kernelWidth - 1 - paddingWidth,
+            kernelHeight: kernelHeight, kernelWidth: kernelWidth, outputChannels: inputChannels)
+    }
+
+    /// Whether the wide-row kernels can run this convolution: AVX2 + FMA, stride 1, padding
+    /// below the kernel size (so the dual padding is not negative), not pointwise.
+    var allowsWideDirect: Bool {
+        cpuHasAVX2FMA && strideHeight == 1 && strideWidth == 1 && !isPointwise
+            && paddingHeight < kernelHeight && paddingWidth < kernelWidth
+    }
+
+    /// Whether the automatic choice takes the wide-row kernels: more input channels than the
+    /// small direct kernels take (`directKernelChannelLimit`) and patches of at most
+    /// `wideDirectPatchLimit` taps. Measured on Zen 3, one core, forward + backward: the wide-row
+    /// kernels reached 67–87 % of the FMA peak from LeNet's conv2 (150 taps) to the 5×5 block on
+    /// 64 channels (1600 taps), against 20–74 % for im2col + GEMM; at AlexNet's conv3 (2304 taps
+    /// on a 12×12 plane) they fell behind (63 % against 69 %): a tile's weights and input rows no
+    /// longer fit in L1 (BENCHMARKS.md).
+    var prefersWideDirect: Bool {
+        allowsWideDirect && inputChannels > directKernelChannelLimit && patchSize <= wideDirectPatchLimit
+    }
+
+    /// Whether `algorithm` runs this convolution on the wide-row kernels: `.direct` wherever they
+    /// can, `.automatic` where `prefersWideDirect`, `.im2col` never.
+    func usesWideDirect(_ algorithm: ConvolutionAlgorithm) -> Bool {
+        switch algorithm {
+        case .direct: allowsWideDirect
+        case .automatic: prefersWideDirect
+        case .im2col: false
+        }
+    }
+}
+
+/// `packed[(g·K + t)·6 + r] = weight(6g + r, t)` (0 past the last channel): the
+/// `[groups, K, 6]` order of `d2l_wide_convolution_forward_avx2`.
+private func packWeights(_ weight: (Int, Int) -> Float, _ layout: WideConvolutionLayout) -> [Float] {
+    let k = layout.taps
+    var packed = [Float](repeating: 0, count: layout.groups * k * 6)
+    for o in 0..<layout.outputChannels {
+        let g = o / 6, r = o % 6
+        for t in 0..<k { packed[(g * k + t) * 6 + r] = weight(o, t) }
+    }
+    return packed
+}
+
+/// Forward convolution through the wide-row kernel (same contract as `convolution2DForward`).
+func wideConvolution2DForward(
+    _ output: UnsafeMutablePointer<Float>, // [N, O, OH, OW]
+    _ input: UnsafePointer<Float>, // [N, C, H, W]
+    _ weight: UnsafePointer<Float>, // [O, K]
+    _ bias: UnsafePointer<Float>?, // [O]
+    _ g: Convolution2DGeometry
+) {
+    let layout = g.wideForwardLayout, k = layout.taps
+    let packed = packWeights({ weight[$0 * k + $1] }, layout)
+    var packedBias = [Float](repeating: 0, count: layout.groups * 6)
+    if let bias { for o in 0..<g.outputChannels { packedBias[o] = bias[o] } }
+    let offsets = layout.offsets()
+    let imageSize = g.inputChannels * g.inputPlane, outputSize = g.outputChannels * g.outputPlane
+    forEachImagePart(batch: g.batch, chunk: 1) { _, images in
+        let padded = WorkspacePool.shared.take(count: layout.inputCount)
+        let wide = WorkspacePool.shared.take(count: layout.groups * 6 * layout.rowLength)
+        defer {
+            WorkspacePool.shared.give(padded)
+            WorkspacePool.shared.give(wide)
+        }
+        padded.base.update(repeating: 0, count: layout.inputCount)
+        for n in images {
+            layout.pad(padded.base, input + n * imageSize)
+            d2l_wide_convolution_forward_avx2(
+                wide.base, layout.rowLength, padded.base, offsets, Int32(k), packed, packedBias,
+                Int32(layout.groups), Int32(layout.count))
+            layout.unwiden(output + n * outputSize, wide.base)
+        }
+    }
+}
+
+/// Backward convolution through the wide-row kernels (same contract as `convolution2DBackward`):
+/// `dx` by duality (overwritten), `dW` and `db` accumulated; `nil` for what is not needed.
+func wideConvolution2DBackward(
+    inputGradient: UnsafeMutablePointer<Float>?, // [N, C, H, W], overwritten
+    weightGradient: UnsafeMutablePointer<Float>?, // [O, K], accumulated
+    biasGradient: UnsafeMutablePointer<Float>?, // [O], accumulated
+    outputGradient: UnsafePointer<Float>, // [N, O, OH, OW]
+    input: UnsafePointer<Float>, // [N, C, H, W]
+    weight: UnsafePointer<Float>, // [O, K]
+    _ g: Convolution2DGeometry
+) {
+    let p = g.outputPlane, o = g.outputChannels, k = g.patchSize
+    let imageSize = g.inputChannels * g.inputPlane, outputSize = o * p
+    if let biasGradient {
+        for n in 0..<g.batch {
+            for channel in 0..<o {
+                biasGradient[channel] += vectorSum(outputGradient + n * outputSize + channel * p, count: p)
+            }
+        }
+    }
+    if weightGradient == nil && inputGradient == nil { return }
+    let forward = g.wideForwardLayout, dual = g.wideInputGradientLayout
+    let forwardOffsets = forward.offsets(), dualOffsets = dual.offsets()
+    let kh = g.kernelHeight, kw = g.kernelWidth
+    // w'[c, (o·kh + a)·kw + b] = w[o, (c·kh + kh − 1 − a)·kw + kw − 1 − b]
+    let dualWeights =
+        inputGradient == nil
+        ? []
+        : packWeights(
+            { channel, t in
+                let b = t % kw, a = (t / kw) % kh, outputChannel = t / (kw * kh)
+                return weight[outputChannel * k + (channel * kh + kh - 1 - a) * kw + kw - 1 - b]
+            }, dual)
+    let zeroBias = [Float](repeating: 0, count: dual.groups * 6)
+    forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) {
+        partWeightGradient, images in
+        if let partWeightGradient {
+            let padded = WorkspacePool.shared.take(count: forward.inputCount)
+            let rows = forward.gradientGroups * 4
+            let wideGradient = WorkspacePool.shared.take(count: rows * forward.rowLength)
+            let sums = WorkspacePool.shared.take(count: rows * k)
+            defer {
+                WorkspacePool.shared.give(padded)
+                WorkspacePool.shared.give(wideGradient)
+                WorkspacePool.shared.give(sums)
+            }
+            padded.base.update(repeating: 0, count: forward.inputCount)
+            wideGradient.base.update(repeating: 0, count: rows * forward.rowLength)
+            sums.base.update(repeating: 0, count: rows * k)
+            let length = forward.rowLength, wp = forward.paddedWidth, ow = g.outputWidth
+            let count = (forward.count + 7) / 8 * 8
+            for n in images {
+                forward.pad(padded.base, input + n * imageSize)
+                let dy = outputGradient + n * outputSize
+                for channel in 0..<o {
+                    for row in 0..<g.outputHeight {
+                        (wideGradient.base + channel * length + row * wp)
+                            .update(from: dy + channel * p + row * ow, count: ow)
+                    }
+                }
+                d2l_wide_convolution_weight_gradient_avx2(
+                    sums.base, wideGradient.base, length, padded.base, forwardOffsets, Int32(k),
+                    Int32(forward.gradientGroups), Int32(count))
+            }
+            for index in 0..<(o * k) { partWeightGradient[index] += sums.base[index] }
+        }
+        if let inputGradient {
+            let padded = WorkspacePool.shared.take(count: dual.inputCount)
+            let wide = WorkspacePool.shared.take(count: dual.groups * 6 * dual.rowLength)
+            defer {
+                WorkspacePool.shared.give(padded)
+                WorkspacePool.shared.give(wide)
+            }
+            padded.base.update(repeating: 0, count: dual.inputCount)
+            for n in images {
+                dual.pad(padded.base, outputGradient + n * outputSize)
+                d2l_wide_convolution_forward_avx2(
+                    wide.base, dual.rowLength, padded.base, dualOffsets, Int32(dual.taps), dualWeights, zeroBias,
+                    Int32(dual.groups), Int32(dual.count))
+                dual.unwiden(inputGradient + n * imageSize, wide.base)
+            }
+        }
+    }
+}
