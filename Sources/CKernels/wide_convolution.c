@@ -3,55 +3,66 @@
 // The wide-row direct convolution (see d2l_kernels.h and
 // Sources/Engine/Kernels/WideDirectConvolution.swift): every tap of a stride-1 convolution is
 // the padded image read at a fixed offset, so one output row of the padded width is a sum of
-// shifted rows. Register tiles: 6 output channels × 16 positions for the forward, 4 output
-// channels × 3 taps for the weight gradient.
+// shifted rows. Register tiles: 6 output channels × 16 positions for the forward (4 or 2 for
+// the last channels), 4 output channels × 3 taps for the weight gradient.
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
-/// One output channel's row of the register tile: its weight broadcast, times both input vectors.
-#define FORWARD_ROW(r)                                     \
-    {                                                      \
-        const __m256 v = _mm256_broadcast_ss(w + r);       \
-        a##r##0 = _mm256_fmadd_ps(v, x0, a##r##0);         \
-        a##r##1 = _mm256_fmadd_ps(v, x1, a##r##1);         \
+/// One register tile of the forward, `R` output channels (6, 4 or 2) × 16 positions: 2·R
+/// accumulators, 2 input vectors and 1 broadcast weight (15 registers for R = 6; a 4 × 24 tile
+/// needs all 16, and clang then spills an accumulator inside the tap loop). The accumulators
+/// start at 0 and the bias is added at the store (starting them at the bias made clang copy
+/// registers inside the loop). `w` is the tile's weights `[taps, R]`.
+#define DEFINE_FORWARD_TILE(R)                                                                        \
+    __attribute__((target("avx2,fma"), always_inline)) static inline void forward_tile_##R(           \
+        float *out, long ldy, const float *xq, const long *offsets, const long *end, const float *w,  \
+        const float *b) {                                                                              \
+        __m256 a[R][2];                                                                                \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) a[r][0] = a[r][1] =            \
+            _mm256_setzero_ps();                                                                       \
+        for (const long *o = offsets; o < end; o++, w += R) {                                          \
+            const float *p = xq + *o;                                                                  \
+            const __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + 8);                         \
+            _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {                           \
+                const __m256 v = _mm256_broadcast_ss(w + r);                                           \
+                a[r][0] = _mm256_fmadd_ps(v, x0, a[r][0]);                                             \
+                a[r][1] = _mm256_fmadd_ps(v, x1, a[r][1]);                                             \
+            }                                                                                          \
+        }                                                                                              \
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {                               \
+            const __m256 bias = _mm256_broadcast_ss(b + r);                                            \
+            _mm256_storeu_ps(out + r * ldy, _mm256_add_ps(a[r][0], bias));                             \
+            _mm256_storeu_ps(out + r * ldy + 8, _mm256_add_ps(a[r][1], bias));                         \
+        }                                                                                              \
     }
-/// Stores row `r` of the tile plus its bias at `out + r·ldy`.
-#define FORWARD_STORE(r)                                                   \
-    {                                                                      \
-        const __m256 bias = _mm256_broadcast_ss(b + r);                    \
-        _mm256_storeu_ps(out + r * ldy, _mm256_add_ps(a##r##0, bias));     \
-        _mm256_storeu_ps(out + r * ldy + 8, _mm256_add_ps(a##r##1, bias)); \
-    }
+DEFINE_FORWARD_TILE(6)
+DEFINE_FORWARD_TILE(4)
+DEFINE_FORWARD_TILE(2)
+
+int d2l_wide_convolution_tile_rows(int outputChannels) {
+    const int rest = outputChannels % 6;
+    return outputChannels - rest + (rest > 4 ? 6 : rest > 2 ? 4 : rest > 0 ? 2 : 0);
+}
 
 __attribute__((target("avx2,fma")))
 void d2l_wide_convolution_forward_avx2(float *y, long ldy, const float *x, const long *offsets, int taps,
-                                       const float *packedWeights, const float *packedBias, int groups,
+                                       const float *packedWeights, const float *packedBias, int outputChannels,
                                        int count) {
     const long *end = offsets + taps;
+    const int full = outputChannels / 6, rest = outputChannels % 6;
+    const long first = 6L * full;
     for (int q = 0; q < count; q += 16) {
         const float *xq = x + q;
-        for (int g = 0; g < groups; g++) {
-            // 6 channels × 16 positions: 12 accumulators, 2 input vectors and 1 broadcast weight
-            // (15 registers; a 4 × 24 tile needs all 16, and clang then spills an accumulator).
-            // They start at 0 and the bias is added at the store (starting at the bias made clang
-            // copy registers inside the loop).
-            __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps();
-            __m256 a10 = _mm256_setzero_ps(), a11 = _mm256_setzero_ps();
-            __m256 a20 = _mm256_setzero_ps(), a21 = _mm256_setzero_ps();
-            __m256 a30 = _mm256_setzero_ps(), a31 = _mm256_setzero_ps();
-            __m256 a40 = _mm256_setzero_ps(), a41 = _mm256_setzero_ps();
-            __m256 a50 = _mm256_setzero_ps(), a51 = _mm256_setzero_ps();
-            const float *w = packedWeights + (long)g * taps * 6;
-            for (const long *o = offsets; o < end; o++, w += 6) {
-                const float *p = xq + *o;
-                const __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + 8);
-                FORWARD_ROW(0) FORWARD_ROW(1) FORWARD_ROW(2) FORWARD_ROW(3) FORWARD_ROW(4) FORWARD_ROW(5)
-            }
-            float *out = y + (long)6 * g * ldy + q;
-            const float *b = packedBias + 6 * g;
-            FORWARD_STORE(0) FORWARD_STORE(1) FORWARD_STORE(2) FORWARD_STORE(3) FORWARD_STORE(4) FORWARD_STORE(5)
+        for (long g = 0; g < full; g++) {
+            forward_tile_6(y + 6 * g * ldy + q, ldy, xq, offsets, end, packedWeights + 6 * g * taps,
+                           packedBias + 6 * g);
         }
+        float *out = y + first * ldy + q;
+        const float *w = packedWeights + first * taps, *b = packedBias + first;
+        if (rest > 4) forward_tile_6(out, ldy, xq, offsets, end, w, b);
+        else if (rest > 2) forward_tile_4(out, ldy, xq, offsets, end, w, b);
+        else if (rest > 0) forward_tile_2(out, ldy, xq, offsets, end, w, b);
     }
 }
 
@@ -105,8 +116,9 @@ void d2l_wide_convolution_weight_gradient_avx2(float *sums, const float *dy, lon
 
 #else
 void d2l_wide_convolution_forward_avx2(float *y, long ldy, const float *x, const long *offsets, int taps,
-                                       const float *packedWeights, const float *packedBias, int groups,
+                                       const float *packedWeights, const float *packedBias, int outputChannels,
                                        int count) {}
+int d2l_wide_convolution_tile_rows(int outputChannels) { return outputChannels; }
 void d2l_wide_convolution_weight_gradient_avx2(float *sums, const float *dy, long ldy, const float *x,
                                                const long *offsets, int taps, int groups, int count) {}
 #endif

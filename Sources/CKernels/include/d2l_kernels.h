@@ -50,14 +50,18 @@ void d2l_direct_convolution_weight_gradient_avx2(float *sums, float *biasSums, c
 ///     y[o, q] = bias[o] + Σ_{t < taps} w[o, t] · x[q + offsets[t]]     (q < roundUp(count, 16))
 ///
 /// with `offsets[t] = (c·Hp + ki)·Wp + kj` for tap `t = (c·kh + ki)·kw + kj`; the columns
-/// `ox ≥ OW` are junk the caller drops. Output channels go in `groups` groups of 6:
-/// `packedWeights` is `[groups, taps, 6]` (`w[6g + r, t]` at `(g·taps + t)·6 + r`, zero past the
-/// last channel), `packedBias` `[groups·6]`, `y` `[groups·6, ldy]` with `ldy ≥ roundUp(count, 16)`.
-/// `x` must be readable at `roundUp(count, 16) − 1 + max(offsets)`. Register tile: 6 channels ×
-/// 16 positions.
+/// `ox ≥ OW` are junk the caller drops. Output channels go in tiles of 6, the last `O mod 6` in
+/// one tile of 2, 4 or 6: `packedWeights` holds each tile's `[taps, R]` block in turn (tile at
+/// first channel `f` with `R` rows: `w[f + r, t]` at `f·taps + t·R + r`, zero past the last
+/// channel), `packedBias` and `y` have `d2l_wide_convolution_tile_rows(O)` rows (`y`'s of length
+/// `ldy ≥ roundUp(count, 16)`). `x` must be readable at `roundUp(count, 16) − 1 + max(offsets)`.
 void d2l_wide_convolution_forward_avx2(float *y, long ldy, const float *x, const long *offsets, int taps,
-                                       const float *packedWeights, const float *packedBias, int groups,
+                                       const float *packedWeights, const float *packedBias, int outputChannels,
                                        int count);
+
+/// The rows of the forward's packed weights, bias and output for `outputChannels` channels: O
+/// rounded up to the last tile (6·⌊O/6⌋ plus 2, 4 or 6).
+int d2l_wide_convolution_tile_rows(int outputChannels);
 
 /// The weight gradient of the same convolution for one image, AVX2 + FMA, accumulated:
 ///

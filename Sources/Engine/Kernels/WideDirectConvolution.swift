@@ -11,7 +11,7 @@ import CKernels
 /// so the output, computed at every column of the padded width (the `Wp − OW` columns past `OW`
 /// are junk and dropped), is a sum of `K = C·kh·kw` shifted rows: no column matrix, and every load
 /// is a contiguous 8-float vector. `d2l_wide_convolution_forward_avx2` keeps a tile of 6 output
-/// channels × 16 positions in the 12 accumulators of its registers.
+/// channels (2 or 4 for the last ones) × 16 positions in the 12 accumulators of its registers.
 ///
 /// - Backward-data by duality: `dx` is the stride-1 convolution of `dy` zero-padded by
 ///   `(kh − 1 − ph, kw − 1 − pw)` with the weights transposed (`O ↔ C`) and rotated by 180°,
@@ -53,8 +53,9 @@ struct WideConvolutionLayout {
     var count: Int { outputHeight * paddedWidth }
     /// Row length of the wide output (and of the wide dy): `count` rounded up to the 16-wide tile.
     var rowLength: Int { (count + 15) / 16 * 16 }
-    /// The forward kernel's groups of 6 output channels, `⌈O/6⌉`.
-    var groups: Int { (outputChannels + 5) / 6 }
+    /// The rows of the forward's packed weights and wide output: O rounded up to its last tile
+    /// of 2, 4 or 6 channels.
+    var tileRows: Int { Int(d2l_wide_convolution_tile_rows(Int32(outputChannels))) }
     /// The weight-gradient kernel's groups of 4 output channels, `⌈O/4⌉`.
     var gradientGroups: Int { (outputChannels + 3) / 4 }
     /// `K = C·kh·kw`.
@@ -86,7 +87,7 @@ struct WideConvolutionLayout {
         }
     }
 
-    /// Copies the valid columns of the wide output `[groups·6, rowLength]` into `output`
+    /// Copies the valid columns of the wide output `[tileRows, rowLength]` into `output`
     /// `[O, OH, OW]`.
     @inline(__always)
     func unwiden(_ output: UnsafeMutablePointer<Float>, _ wide: UnsafePointer<Float>) {
@@ -146,14 +147,15 @@ extension Convolution2DGeometry {
     }
 }
 
-/// `packed[(g·K + t)·6 + r] = weight(6g + r, t)` (0 past the last channel): the
-/// `[groups, K, 6]` order of `d2l_wide_convolution_forward_avx2`.
+/// `weight(o, t)` in the order of `d2l_wide_convolution_forward_avx2`: tiles of 6 output
+/// channels, the last one of 2, 4 or 6 (zero past the last channel), each `[K, rows]`, so that
+/// channel `f + r` of the tile at first channel `f` is at `f·K + t·rows + r`.
 private func packWeights(_ weight: (Int, Int) -> Float, _ layout: WideConvolutionLayout) -> [Float] {
-    let k = layout.taps
-    var packed = [Float](repeating: 0, count: layout.groups * k * 6)
+    let k = layout.taps, total = layout.tileRows
+    var packed = [Float](repeating: 0, count: total * k)
     for o in 0..<layout.outputChannels {
-        let g = o / 6, r = o % 6
-        for t in 0..<k { packed[(g * k + t) * 6 + r] = weight(o, t) }
+        let first = o / 6 * 6, rows = Swift.min(6, total - first), r = o - first
+        for t in 0..<k { packed[first * k + t * rows + r] = weight(o, t) }
     }
     return packed
 }
@@ -168,13 +170,13 @@ func wideConvolution2DForward(
 ) {
     let layout = g.wideForwardLayout, k = layout.taps
     let packed = packWeights({ weight[$0 * k + $1] }, layout)
-    var packedBias = [Float](repeating: 0, count: layout.groups * 6)
+    var packedBias = [Float](repeating: 0, count: layout.tileRows)
     if let bias { for o in 0..<g.outputChannels { packedBias[o] = bias[o] } }
     let offsets = layout.offsets()
     let imageSize = g.inputChannels * g.inputPlane, outputSize = g.outputChannels * g.outputPlane
     forEachImagePart(batch: g.batch, chunk: 1) { _, images in
         let padded = WorkspacePool.shared.take(count: layout.inputCount)
-        let wide = WorkspacePool.shared.take(count: layout.groups * 6 * layout.rowLength)
+        let wide = WorkspacePool.shared.take(count: layout.tileRows * layout.rowLength)
         defer {
             WorkspacePool.shared.give(padded)
             WorkspacePool.shared.give(wide)
@@ -184,7 +186,7 @@ func wideConvolution2DForward(
             layout.pad(padded.base, input + n * imageSize)
             d2l_wide_convolution_forward_avx2(
                 wide.base, layout.rowLength, padded.base, offsets, Int32(k), packed, packedBias,
-                Int32(layout.groups), Int32(layout.count))
+                Int32(layout.outputChannels), Int32(layout.count))
             layout.unwiden(output + n * outputSize, wide.base)
         }
     }
@@ -223,7 +225,7 @@ func wideConvolution2DBackward(
                 let b = t % kw, a = (t / kw) % kh, outputChannel = t / (kw * kh)
                 return weight[outputChannel * k + (channel * kh + kh - 1 - a) * kw + kw - 1 - b]
             }, dual)
-    let zeroBias = [Float](repeating: 0, count: dual.groups * 6)
+    let zeroBias = [Float](repeating: 0, count: dual.tileRows)
     forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) {
         partWeightGradient, images in
         if let partWeightGradient {
@@ -258,7 +260,7 @@ func wideConvolution2DBackward(
         }
         if let inputGradient {
             let padded = WorkspacePool.shared.take(count: dual.inputCount)
-            let wide = WorkspacePool.shared.take(count: dual.groups * 6 * dual.rowLength)
+            let wide = WorkspacePool.shared.take(count: dual.tileRows * dual.rowLength)
             defer {
                 WorkspacePool.shared.give(padded)
                 WorkspacePool.shared.give(wide)
@@ -268,7 +270,7 @@ func wideConvolution2DBackward(
                 dual.pad(padded.base, outputGradient + n * outputSize)
                 d2l_wide_convolution_forward_avx2(
                     wide.base, dual.rowLength, padded.base, dualOffsets, Int32(dual.taps), dualWeights, zeroBias,
-                    Int32(dual.groups), Int32(dual.count))
+                    Int32(dual.outputChannels), Int32(dual.count))
                 dual.unwiden(inputGradient + n * imageSize, wide.base)
             }
         }
