@@ -66,6 +66,72 @@ void d2l_wide_convolution_forward_avx2(float *y, long ldy, const float *x, const
     }
 }
 
+/// One register tile of the channel-vector forward: 6 output positions × `V` vectors of 8
+/// output channels (V = 2 or 1): 6·V accumulators, V weight vectors and 1 broadcast input value.
+/// `p[j]` points at position j's window in the padded image; `w` is the tile's weights
+/// `[taps, 8V]`. The results go to `y[c·plane + positions[j]]` for the first `valid` positions.
+#define DEFINE_CHANNEL_TILE(V)                                                                        \
+    __attribute__((target("avx2,fma"), always_inline)) static inline void channel_tile_##V(           \
+        float *y, long plane, const long *positions, int valid, const float *const *p,                 \
+        const long *offsets, const long *end, const float *w, const float *b) {                        \
+        __m256 a[6][V];                                                                                \
+        _Pragma("clang loop unroll(full)") for (int j = 0; j < 6; j++) {                              \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < V; v++) a[j][v] = _mm256_setzero_ps(); \
+        }                                                                                              \
+        const float *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3], *p4 = p[4], *p5 = p[5];            \
+        for (const long *o = offsets; o < end; o++, w += 8 * V) {                                      \
+            const long offset = *o;                                                                    \
+            __m256 wv[V];                                                                              \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < V; v++) wv[v] = _mm256_loadu_ps(w + 8 * v); \
+            const float *const q[6] = {p0 + offset, p1 + offset, p2 + offset, p3 + offset, p4 + offset, p5 + offset}; \
+            _Pragma("clang loop unroll(full)") for (int j = 0; j < 6; j++) {                          \
+                const __m256 x = _mm256_broadcast_ss(q[j]);                                            \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < V; v++) a[j][v] =              \
+                    _mm256_fmadd_ps(x, wv[v], a[j][v]);                                                \
+            }                                                                                          \
+        }                                                                                              \
+        float results[6][8 * V];                                                                       \
+        _Pragma("clang loop unroll(full)") for (int j = 0; j < 6; j++) {                              \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < V; v++)                            \
+                _mm256_storeu_ps(results[j] + 8 * v, _mm256_add_ps(a[j][v], _mm256_loadu_ps(b + 8 * v))); \
+        }                                                                                              \
+        for (int c = 0; c < 8 * V; c++) {                                                              \
+            float *row = y + c * plane;                                                                \
+            for (int j = 0; j < valid; j++) row[positions[j]] = results[j][c];                         \
+        }                                                                                              \
+    }
+DEFINE_CHANNEL_TILE(2)
+DEFINE_CHANNEL_TILE(1)
+
+__attribute__((target("avx2,fma")))
+void d2l_channel_convolution_forward_avx2(float *y, const float *x, const long *offsets, int taps,
+                                          const float *packedWeights, const float *bias, int outputChannels,
+                                          int outputHeight, int outputWidth, int paddedWidth) {
+    const long *end = offsets + taps;
+    const long plane = (long)outputHeight * outputWidth;
+    const int full = outputChannels / 16;
+    for (long first = 0; first < plane; first += 6) {
+        const int valid = plane - first < 6 ? (int)(plane - first) : 6;
+        long positions[6];
+        const float *p[6];
+        for (int j = 0; j < 6; j++) {
+            // Past the last position the tile repeats it; those results are not stored.
+            const long position = first + (j < valid ? j : valid - 1);
+            positions[j] = position;
+            p[j] = x + (position / outputWidth) * paddedWidth + position % outputWidth;
+        }
+        for (long f = 0; f < 16L * full; f += 16) {
+            channel_tile_2(y + f * plane, plane, positions, valid, p, offsets, end, packedWeights + f * taps,
+                           bias + f);
+        }
+        if (outputChannels % 16) {
+            const long f = 16L * full;
+            channel_tile_1(y + f * plane, plane, positions, valid, p, offsets, end, packedWeights + f * taps,
+                           bias + f);
+        }
+    }
+}
+
 /// The sum of the 8 lanes of `v`.
 __attribute__((target("avx2,fma")))
 static inline float lane_sum(__m256 v) {
@@ -119,6 +185,9 @@ void d2l_wide_convolution_forward_avx2(float *y, long ldy, const float *x, const
                                        const float *packedWeights, const float *packedBias, int outputChannels,
                                        int count) {}
 int d2l_wide_convolution_tile_rows(int outputChannels) { return outputChannels; }
+void d2l_channel_convolution_forward_avx2(float *y, const float *x, const long *offsets, int taps,
+                                          const float *packedWeights, const float *bias, int outputChannels,
+                                          int outputHeight, int outputWidth, int paddedWidth) {}
 void d2l_wide_convolution_weight_gradient_avx2(float *sums, const float *dy, long ldy, const float *x,
                                                const long *offsets, int taps, int groups, int count) {}
 #endif

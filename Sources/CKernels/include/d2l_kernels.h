@@ -63,6 +63,21 @@ void d2l_wide_convolution_forward_avx2(float *y, long ldy, const float *x, const
 /// rounded up to the last tile (6·⌊O/6⌋ plus 2, 4 or 6).
 int d2l_wide_convolution_tile_rows(int outputChannels);
 
+/// The same stride-1 convolution with the output channels in the vector lanes, AVX2 + FMA, for
+/// `O` a multiple of 8: no junk columns, since each output position's input is a broadcast
+/// scalar. For output position `p = oy·OW + ox` (compact, `p < OH·OW`):
+///
+///     y[o·OH·OW + p] = bias[o] + Σ_{t < taps} w[o, t] · x[oy·Wp + ox + offsets[t]]
+///
+/// `packedWeights` holds tiles of 16 channels (8 for a last odd one), each `[taps, 16]` (`[taps, 8]`):
+/// `w[f + c, t]` at `f·taps + t·width + c` for the tile at first channel `f`. `bias` is `[O]`
+/// (zeros for none), `y` one image's `[O, OH, OW]`, `x` the padded image as for
+/// `d2l_wide_convolution_forward_avx2`. Register tile: 6 positions × 16 channels; results are
+/// stored through a small transposition.
+void d2l_channel_convolution_forward_avx2(float *y, const float *x, const long *offsets, int taps,
+                                          const float *packedWeights, const float *bias, int outputChannels,
+                                          int outputHeight, int outputWidth, int paddedWidth);
+
 /// The weight gradient of the same convolution for one image, AVX2 + FMA, accumulated:
 ///
 ///     sums[o, t] += Σ_{q < count} dy[o, q] · x[q + offsets[t]]

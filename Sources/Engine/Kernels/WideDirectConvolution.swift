@@ -12,6 +12,10 @@ import CKernels
 /// are junk and dropped), is a sum of `K = C·kh·kw` shifted rows: no column matrix, and every load
 /// is a contiguous 8-float vector. `d2l_wide_convolution_forward_avx2` keeps a tile of 6 output
 /// channels (2 or 4 for the last ones) × 16 positions in the 12 accumulators of its registers.
+/// When the output channels are a multiple of 8, `d2l_channel_convolution_forward_avx2` runs
+/// instead: 6 output positions × 16 channels, the channels in the vector lanes and each
+/// position's input a broadcast scalar, so it computes no junk columns at all and writes
+/// `[O, OH, OW]` directly (`WideConvolutionPlan` chooses).
 ///
 /// - Backward-data by duality: `dx` is the stride-1 convolution of `dy` zero-padded by
 ///   `(kh − 1 − ph, kw − 1 − pw)` with the weights transposed (`O ↔ C`) and rotated by 180°,
@@ -147,20 +151,77 @@ extension Convolution2DGeometry {
     }
 }
 
-/// `weight(o, t)` in the order of `d2l_wide_convolution_forward_avx2`: tiles of 6 output
-/// channels, the last one of 2, 4 or 6 (zero past the last channel), each `[K, rows]`, so that
-/// channel `f + r` of the tile at first channel `f` is at `f·K + t·rows + r`.
-private func packWeights(_ weight: (Int, Int) -> Float, _ layout: WideConvolutionLayout) -> [Float] {
-    let k = layout.taps, total = layout.tileRows
-    var packed = [Float](repeating: 0, count: total * k)
-    for o in 0..<layout.outputChannels {
-        let first = o / 6 * 6, rows = Swift.min(6, total - first), r = o - first
-        for t in 0..<k { packed[first * k + t * rows + r] = weight(o, t) }
+/// One convolution in the wide layout, ready to run image by image: its tap offsets, weights
+/// packed for the kernel that runs it and bias. Output channels in multiples of 8 take the
+/// channel-vector kernel (`d2l_channel_convolution_forward_avx2`: no junk columns, results
+/// written straight into `[O, OH, OW]`); others the wide-row kernel through a wide scratch.
+struct WideConvolutionPlan {
+    let layout: WideConvolutionLayout
+    let offsets: [Int]
+    let packed: [Float]
+    let bias: [Float]
+    /// Whether the channel-vector kernel runs (`O` a multiple of 8).
+    let channelVectors: Bool
+
+    /// Packs `weight(o, t)` (`o < O`, `t < K`) and `bias` (`nil`: zeros) for `layout`.
+    init(_ layout: WideConvolutionLayout, weight: (Int, Int) -> Float, bias: UnsafePointer<Float>?) {
+        self.layout = layout
+        offsets = layout.offsets()
+        channelVectors = layout.outputChannels % 8 == 0
+        let k = layout.taps, o = layout.outputChannels
+        let rows = channelVectors ? o : layout.tileRows
+        var packed = [Float](repeating: 0, count: rows * k)
+        for channel in 0..<o {
+            // Tiles of 16 channels (8 for a last odd one), or of 6 (2 or 4 for the last ones).
+            let tile = channelVectors ? 16 : 6
+            let first = channel / tile * tile, width = Swift.min(tile, rows - first), r = channel - first
+            for t in 0..<k { packed[first * k + t * width + r] = weight(channel, t) }
+        }
+        self.packed = packed
+        var biasValues = [Float](repeating: 0, count: rows)
+        if let bias { for channel in 0..<o { biasValues[channel] = bias[channel] } }
+        self.bias = biasValues
     }
-    return packed
+
+    /// Elements of the scratch `run` needs: the wide output, or none.
+    var scratchCount: Int { channelVectors ? 0 : layout.tileRows * layout.rowLength }
+
+    /// Convolves one padded image (`layout.pad`) into `output` `[O, OH, OW]`.
+    func run(_ output: UnsafeMutablePointer<Float>, padded: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>)
+    {
+        if channelVectors {
+            d2l_channel_convolution_forward_avx2(
+                output, padded, offsets, Int32(layout.taps), packed, bias, Int32(layout.outputChannels),
+                Int32(layout.outputHeight), Int32(layout.outputWidth), Int32(layout.paddedWidth))
+        } else {
+            d2l_wide_convolution_forward_avx2(
+                scratch, layout.rowLength, padded, offsets, Int32(layout.taps), packed, bias,
+                Int32(layout.outputChannels), Int32(layout.count))
+            layout.unwiden(output, scratch)
+        }
+    }
+
+    /// Runs the convolution on `count` images `[C, H, W]` at `input` (consecutive, `inputStride`
+    /// apart) into `output` (`outputStride` apart), with the part's own buffers.
+    func run(
+        images count: Int, _ input: UnsafePointer<Float>, inputStride: Int, _ output: UnsafeMutablePointer<Float>,
+        outputStride: Int
+    ) {
+        let padded = WorkspacePool.shared.take(count: layout.inputCount)
+        let scratch = WorkspacePool.shared.take(count: Swift.max(1, scratchCount))
+        defer {
+            WorkspacePool.shared.give(padded)
+            WorkspacePool.shared.give(scratch)
+        }
+        padded.base.update(repeating: 0, count: layout.inputCount)
+        for n in 0..<count {
+            layout.pad(padded.base, input + n * inputStride)
+            run(output + n * outputStride, padded: padded.base, scratch: scratch.base)
+        }
+    }
 }
 
-/// Forward convolution through the wide-row kernel (same contract as `convolution2DForward`).
+/// Forward convolution through the wide-layout kernels (same contract as `convolution2DForward`).
 func wideConvolution2DForward(
     _ output: UnsafeMutablePointer<Float>, // [N, O, OH, OW]
     _ input: UnsafePointer<Float>, // [N, C, H, W]
@@ -168,27 +229,13 @@ func wideConvolution2DForward(
     _ bias: UnsafePointer<Float>?, // [O]
     _ g: Convolution2DGeometry
 ) {
-    let layout = g.wideForwardLayout, k = layout.taps
-    let packed = packWeights({ weight[$0 * k + $1] }, layout)
-    var packedBias = [Float](repeating: 0, count: layout.tileRows)
-    if let bias { for o in 0..<g.outputChannels { packedBias[o] = bias[o] } }
-    let offsets = layout.offsets()
+    let k = g.patchSize
+    let plan = WideConvolutionPlan(g.wideForwardLayout, weight: { weight[$0 * k + $1] }, bias: bias)
     let imageSize = g.inputChannels * g.inputPlane, outputSize = g.outputChannels * g.outputPlane
     forEachImagePart(batch: g.batch, chunk: 1) { _, images in
-        let padded = WorkspacePool.shared.take(count: layout.inputCount)
-        let wide = WorkspacePool.shared.take(count: layout.tileRows * layout.rowLength)
-        defer {
-            WorkspacePool.shared.give(padded)
-            WorkspacePool.shared.give(wide)
-        }
-        padded.base.update(repeating: 0, count: layout.inputCount)
-        for n in images {
-            layout.pad(padded.base, input + n * imageSize)
-            d2l_wide_convolution_forward_avx2(
-                wide.base, layout.rowLength, padded.base, offsets, Int32(k), packed, packedBias,
-                Int32(layout.outputChannels), Int32(layout.count))
-            layout.unwiden(output + n * outputSize, wide.base)
-        }
+        plan.run(
+            images: images.count, input + images.lowerBound * imageSize, inputStride: imageSize,
+            output + images.lowerBound * outputSize, outputStride: outputSize)
     }
 }
 
@@ -214,18 +261,17 @@ func wideConvolution2DBackward(
     }
     if weightGradient == nil && inputGradient == nil { return }
     let forward = g.wideForwardLayout, dual = g.wideInputGradientLayout
-    let forwardOffsets = forward.offsets(), dualOffsets = dual.offsets()
+    let forwardOffsets = forward.offsets()
     let kh = g.kernelHeight, kw = g.kernelWidth
     // w'[c, (o·kh + a)·kw + b] = w[o, (c·kh + kh − 1 − a)·kw + kw − 1 − b]
-    let dualWeights =
-        inputGradient == nil
-        ? []
-        : packWeights(
-            { channel, t in
+    let dualPlan = inputGradient.map { _ in
+        WideConvolutionPlan(
+            dual,
+            weight: { channel, t in
                 let b = t % kw, a = (t / kw) % kh, outputChannel = t / (kw * kh)
                 return weight[outputChannel * k + (channel * kh + kh - 1 - a) * kw + kw - 1 - b]
-            }, dual)
-    let zeroBias = [Float](repeating: 0, count: dual.tileRows)
+            }, bias: nil)
+    }
     forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) {
         partWeightGradient, images in
         if let partWeightGradient {
@@ -258,21 +304,10 @@ func wideConvolution2DBackward(
             }
             for index in 0..<(o * k) { partWeightGradient[index] += sums.base[index] }
         }
-        if let inputGradient {
-            let padded = WorkspacePool.shared.take(count: dual.inputCount)
-            let wide = WorkspacePool.shared.take(count: dual.tileRows * dual.rowLength)
-            defer {
-                WorkspacePool.shared.give(padded)
-                WorkspacePool.shared.give(wide)
-            }
-            padded.base.update(repeating: 0, count: dual.inputCount)
-            for n in images {
-                dual.pad(padded.base, outputGradient + n * outputSize)
-                d2l_wide_convolution_forward_avx2(
-                    wide.base, dual.rowLength, padded.base, dualOffsets, Int32(dual.taps), dualWeights, zeroBias,
-                    Int32(dual.outputChannels), Int32(dual.count))
-                dual.unwiden(inputGradient + n * imageSize, wide.base)
-            }
+        if let inputGradient, let dualPlan {
+            dualPlan.run(
+                images: images.count, outputGradient + images.lowerBound * outputSize, inputStride: outputSize,
+                inputGradient + images.lowerBound * imageSize, outputStride: imageSize)
         }
     }
 }

@@ -18,7 +18,9 @@ struct WideDirectConvolutionTests {
     /// `[N, C, H, W, O, kh, kw, ph, pw]`: LeNet conv2, the 16-channel 3×3 and 5×5 blocks at a
     /// small batch, GoogLeNet 3a 5×5, non-square kernels and padding, output channels that are not
     /// a multiple of 4, 1-wide and 1-high outputs, taps not a multiple of 3, batches of 4 and 5
-    /// (split into per-core parts on a multicore machine).
+    /// (split into per-core parts on a multicore machine). Output (and, for dx, input) channels
+    /// that are multiples of 8 take the channel-vector kernel, with a last tile of 8 at 8 and 24
+    /// channels; the others the wide-row kernel.
     static let shapes: [[Int]] = [
         [4, 6, 14, 14, 16, 5, 5, 0, 0],
         [2, 16, 28, 28, 16, 3, 3, 1, 1],
@@ -29,6 +31,9 @@ struct WideDirectConvolutionTests {
         [4, 1, 5, 5, 1, 5, 5, 0, 0],
         [2, 9, 3, 8, 6, 3, 3, 0, 2],
         [1, 3, 11, 4, 9, 1, 3, 0, 1],
+        [3, 8, 9, 11, 24, 3, 3, 1, 1],
+        [2, 24, 6, 6, 8, 5, 3, 2, 1],
+        [5, 16, 7, 7, 32, 3, 3, 1, 1],
     ]
 
     struct Results {
