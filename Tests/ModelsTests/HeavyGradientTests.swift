@@ -95,7 +95,7 @@ extension HeavyTrainingStepTests {
     /// norm; Σg of the last linear layer's weight and bias, as Σ over classes of softmax − one-hot
     /// is 0): their float64 digest is ~1e-15 and the allowance is 10 × the noise the runs show — a
     /// missing gradient there is invisible (it is 0), anywhere else it is not. The price of the
-    /// flips is width: the allowance of Σg is a median 6e-4 (NiN) to 7e-3 (ResNet-18, perturbed)
+    /// flips is width: the allowance of Σg is a median 7e-7 (DenseNet, init) to 7e-3 (ResNet-18, perturbed)
     /// of √n·‖g‖, so an error has to move a gradient by about 1% to fail one digest; a 1% error
     /// in batch norm's γ gradient and a missing convolution bias gradient both fail
     /// (EXPERIMENTS.md).
