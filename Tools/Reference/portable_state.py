@@ -1,7 +1,9 @@
-"""The portable initial state of the heavy networks' step-for-step fixtures (issue #14, part 2),
-shared by generate_heavy_training_fixtures.py and generate_heavy_gradient_fixtures.py and written
-again, bit for bit, in Tests/ModelsTests/HeavyTrainingStepTests.swift (`portableUniform`,
-`portableInitialize`, `portablePerturbBatchNorm`).
+"""The portable states of the heavy networks' step-for-step fixtures (issue #14, part 2), used by
+generate_heavy_gradient_fixtures.py and written again, bit for bit, in
+Tests/ModelsTests/HeavyTrainingStepTests.swift (`portableUniform`, `portableInitialize`,
+`portablePerturbBatchNorm`). generate_heavy_training_fixtures.py, which wrote its fixture before
+this module existed, keeps its own copy of `portable_uniform` and `portable_initialize` (the same
+functions with the seed fixed); both fixtures use seed 20261130.
 """
 import gzip
 
