@@ -515,10 +515,11 @@ func convolution2DBackward(
 }
 
 /// Which convolution algorithms run. im2col + GEMM is the reference path and always available;
-/// `.automatic` lets each convolution take a faster path its shape allows (today the direct
-/// kernels for stride 1 and at most 4 input channels). For A/B runs and for checking a result
-/// against the reference, the environment variable `D2L_CONV_ALGORITHM=im2col` forces im2col +
-/// GEMM everywhere (`benchmarks --conv-algorithm im2col` sets it); it is read once, at the first
+/// `.automatic` lets each convolution take a faster path its shape allows (stride 1: the small
+/// direct kernels up to 4 input channels, the wide-row kernels from 5 channels up to K = 1600
+/// taps on AVX2 + FMA CPUs; ARCHITECTURE.md has the table). For A/B runs and for checking a
+/// result against the reference, the environment variable `D2L_CONV_ALGORITHM` (`im2col`,
+/// `direct`) forces one (`benchmarks --conv-algorithm …` sets it); it is read once, at the first
 /// convolution of the process.
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// The fastest path each shape allows.

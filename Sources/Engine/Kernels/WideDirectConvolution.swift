@@ -1,4 +1,6 @@
 import CKernels
+import Dispatch
+import Synchronization
 
 /// Wide-row direct convolution for stride-1 layers with few channels (AVX2 + FMA only; letters as
 /// in `ConvolutionKernels.swift`).
@@ -201,24 +203,47 @@ struct WideConvolutionPlan {
         }
     }
 
-    /// Runs the convolution on `count` images `[C, H, W]` at `input` (consecutive, `inputStride`
-    /// apart) into `output` (`outputStride` apart), with the part's own buffers.
+    /// Runs the convolution on `batch` images `[C, H, W]` at `input` (`inputStride` apart) into
+    /// `output` (`outputStride` apart), spread over the cores like `forEachImagePart`, but with the
+    /// images handed out one at a time from a shared counter, so that a core slowed by something
+    /// else takes fewer (on this VM one core ran the FMA loop 14 % slower than the other). Each
+    /// image's result is computed whole by one core, so which core takes it changes no value.
     func run(
-        images count: Int, _ input: UnsafePointer<Float>, inputStride: Int, _ output: UnsafeMutablePointer<Float>,
+        batch: Int, _ input: UnsafePointer<Float>, inputStride: Int, _ output: UnsafeMutablePointer<Float>,
         outputStride: Int
     ) {
-        let padded = WorkspacePool.shared.take(count: layout.inputCount)
-        let scratch = WorkspacePool.shared.take(count: Swift.max(1, scratchCount))
-        defer {
-            WorkspacePool.shared.give(padded)
-            WorkspacePool.shared.give(scratch)
+        let next = ImageCounter()
+        let work = { () in
+            let padded = WorkspacePool.shared.take(count: layout.inputCount)
+            let scratch = WorkspacePool.shared.take(count: Swift.max(1, scratchCount))
+            defer {
+                WorkspacePool.shared.give(padded)
+                WorkspacePool.shared.give(scratch)
+            }
+            padded.base.update(repeating: 0, count: layout.inputCount)
+            while case let n = next.take(), n < batch {
+                layout.pad(padded.base, input + n * inputStride)
+                run(output + n * outputStride, padded: padded.base, scratch: scratch.base)
+            }
         }
-        padded.base.update(repeating: 0, count: layout.inputCount)
-        for n in 0..<count {
-            layout.pad(padded.base, input + n * inputStride)
-            run(output + n * outputStride, padded: padded.base, scratch: scratch.base)
+        let parts = imageParts(batch: batch, chunk: 1)
+        if parts == 1 {
+            work()
+            return
+        }
+        withoutActuallyEscaping(work) { work in
+            let run = unsafeBitCast(work, to: (@Sendable () -> Void).self)
+            DispatchQueue.concurrentPerform(iterations: parts) { _ in PartThread.run { run() } }
         }
     }
+}
+
+/// A shared counter handing out image indices 0, 1, 2, … to the cores.
+private final class ImageCounter: Sendable {
+    private let value = Atomic<Int>(0)
+
+    /// The next index (each index once).
+    func take() -> Int { value.add(1, ordering: .relaxed).oldValue }
 }
 
 /// Forward convolution through the wide-layout kernels (same contract as `convolution2DForward`).
@@ -232,11 +257,7 @@ func wideConvolution2DForward(
     let k = g.patchSize
     let plan = WideConvolutionPlan(g.wideForwardLayout, weight: { weight[$0 * k + $1] }, bias: bias)
     let imageSize = g.inputChannels * g.inputPlane, outputSize = g.outputChannels * g.outputPlane
-    forEachImagePart(batch: g.batch, chunk: 1) { _, images in
-        plan.run(
-            images: images.count, input + images.lowerBound * imageSize, inputStride: imageSize,
-            output + images.lowerBound * outputSize, outputStride: outputSize)
-    }
+    plan.run(batch: g.batch, input, inputStride: imageSize, output, outputStride: outputSize)
 }
 
 /// Backward convolution through the wide-row kernels (same contract as `convolution2DBackward`):
@@ -272,42 +293,44 @@ func wideConvolution2DBackward(
                 return weight[outputChannel * k + (channel * kh + kh - 1 - a) * kw + kw - 1 - b]
             }, bias: nil)
     }
-    forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) {
-        partWeightGradient, images in
-        if let partWeightGradient {
-            let padded = WorkspacePool.shared.take(count: forward.inputCount)
-            let rows = forward.gradientGroups * 4
-            let wideGradient = WorkspacePool.shared.take(count: rows * forward.rowLength)
-            let sums = WorkspacePool.shared.take(count: rows * k)
-            defer {
-                WorkspacePool.shared.give(padded)
-                WorkspacePool.shared.give(wideGradient)
-                WorkspacePool.shared.give(sums)
-            }
-            padded.base.update(repeating: 0, count: forward.inputCount)
-            wideGradient.base.update(repeating: 0, count: rows * forward.rowLength)
-            sums.base.update(repeating: 0, count: rows * k)
-            let length = forward.rowLength, wp = forward.paddedWidth, ow = g.outputWidth
-            let count = (forward.count + 7) / 8 * 8
-            for n in images {
-                forward.pad(padded.base, input + n * imageSize)
-                let dy = outputGradient + n * outputSize
-                for channel in 0..<o {
-                    for row in 0..<g.outputHeight {
-                        (wideGradient.base + channel * length + row * wp)
-                            .update(from: dy + channel * p + row * ow, count: ow)
-                    }
+    // dW: per-core parts with their own partials, added in part order (deterministic sums).
+    if weightGradient != nil {
+        forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) {
+            partWeightGradient, images in
+            if let partWeightGradient {
+                let padded = WorkspacePool.shared.take(count: forward.inputCount)
+                let rows = forward.gradientGroups * 4
+                let wideGradient = WorkspacePool.shared.take(count: rows * forward.rowLength)
+                let sums = WorkspacePool.shared.take(count: rows * k)
+                defer {
+                    WorkspacePool.shared.give(padded)
+                    WorkspacePool.shared.give(wideGradient)
+                    WorkspacePool.shared.give(sums)
                 }
-                d2l_wide_convolution_weight_gradient_avx2(
-                    sums.base, wideGradient.base, length, padded.base, forwardOffsets, Int32(k),
-                    Int32(forward.gradientGroups), Int32(count))
+                padded.base.update(repeating: 0, count: forward.inputCount)
+                wideGradient.base.update(repeating: 0, count: rows * forward.rowLength)
+                sums.base.update(repeating: 0, count: rows * k)
+                let length = forward.rowLength, wp = forward.paddedWidth, ow = g.outputWidth
+                let count = (forward.count + 7) / 8 * 8
+                for n in images {
+                    forward.pad(padded.base, input + n * imageSize)
+                    let dy = outputGradient + n * outputSize
+                    for channel in 0..<o {
+                        for row in 0..<g.outputHeight {
+                            (wideGradient.base + channel * length + row * wp)
+                                .update(from: dy + channel * p + row * ow, count: ow)
+                        }
+                    }
+                    d2l_wide_convolution_weight_gradient_avx2(
+                        sums.base, wideGradient.base, length, padded.base, forwardOffsets, Int32(k),
+                        Int32(forward.gradientGroups), Int32(count))
+                }
+                for index in 0..<(o * k) { partWeightGradient[index] += sums.base[index] }
             }
-            for index in 0..<(o * k) { partWeightGradient[index] += sums.base[index] }
         }
-        if let inputGradient, let dualPlan {
-            dualPlan.run(
-                images: images.count, outputGradient + images.lowerBound * outputSize, inputStride: outputSize,
-                inputGradient + images.lowerBound * imageSize, outputStride: imageSize)
-        }
+    }
+    // dx by duality: whole images per core, handed out one at a time.
+    if let inputGradient, let dualPlan {
+        dualPlan.run(batch: g.batch, outputGradient, inputStride: outputSize, inputGradient, outputStride: imageSize)
     }
 }
