@@ -113,13 +113,9 @@ func winogradWeightTransform(
 
 /// The input transform of the units `units` (`n·TH + ty`) of every channel:
 /// `V[ξ, c, (u − u₀)·TW + tx] = (Bᵀ d B)[ξ]`, d the 4×4 window of `input[n, c]` at rows
-/// `2ty − ph …`, columns `2tx − pw …` (zero outside the plane). `d B` on each row `r` of the
-/// window, with `E[k] = r[2k]`, `D[k] = r[2k + 1]` the even and odd columns of the zero-padded
-/// input row: `h₀ = E[tx] − E[tx+1]`, `h₁ = D[tx] + E[tx+1]`, `h₂ = E[tx+1] − D[tx]`,
-/// `h₃ = D[tx] − D[tx+1]`; then `Bᵀ ·` on the 4 rows: `h(r₀) − h(r₂)`, `h(r₁) + h(r₂)`,
-/// `h(r₂) − h(r₁)`, `h(r₁) − h(r₃)`. Every step is element-wise over tx, so it runs on SIMD8
-/// vectors of 8 tiles. Each (channel, unit) is a `parallelFor` task that first splits its 4 input
-/// rows, zero-padded, into even and odd columns in a local buffer.
+/// `2ty − ph …`, columns `2tx − pw …` (zero outside the plane). `Bᵀ d`: rows `d₀ − d₂`,
+/// `d₁ + d₂`, `d₂ − d₁`, `d₁ − d₃`; then the same on the columns. Each (channel, unit) is a
+/// `parallelFor` task that first copies its 4 input rows, zero-padded, into a local buffer.
 func winogradInputTransform(
     _ transformed: UnsafeMutablePointer<Float>, // [16, C, cols]
     _ input: UnsafePointer<Float>, // [N, C, H, W]
@@ -129,63 +125,43 @@ func winogradInputTransform(
     let channels = g.inputChannels, height = g.inputHeight, width = g.inputWidth
     let columns = units.count * tileColumns
     let entryStride = channels * columns
-    // E and D of one row: TW + 1 values used, padded so that 8-wide loads at tx + 1 stay inside.
-    let halfWidth = tileColumns + 9
+    let bufferWidth = 2 * tileColumns + 2
     parallelFor(channels * units.count, work: winogradTileEntries * entryStride) { index in
         let (c, unitOffset) = index.quotientAndRemainder(dividingBy: units.count)
         let (n, ty) = (units.lowerBound + unitOffset).quotientAndRemainder(dividingBy: tileRows)
         let plane = input + (n * channels + c) * height * width
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * halfWidth) { buffer in
-            let even = buffer.baseAddress!, odd = even + 4 * halfWidth // [4, halfWidth] each
-            even.update(repeating: 0, count: 8 * halfWidth)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * bufferWidth) { buffer in
+            let rows = buffer.baseAddress!
+            rows.update(repeating: 0, count: 4 * bufferWidth)
+            // rows[r, j] = input[2ty − ph + r, j − pw]
+            let firstColumn = Swift.max(0, g.paddingWidth), lastColumn = Swift.min(bufferWidth, width + g.paddingWidth)
             for r in 0..<4 {
                 let iy = 2 * ty - g.paddingHeight + r
-                if iy < 0 || iy >= height { continue }
-                let source = plane + iy * width
-                // Padded column j = input column j − pw: even k ↔ 2k − pw, odd k ↔ 2k + 1 − pw.
-                for k in 0...tileColumns {
-                    let column = 2 * k - g.paddingWidth
-                    if column >= 0 && column < width { even[r * halfWidth + k] = source[column] }
-                    if column + 1 >= 0 && column + 1 < width { odd[r * halfWidth + k] = source[column + 1] }
-                }
+                if iy < 0 || iy >= height || firstColumn >= lastColumn { continue }
+                (rows + r * bufferWidth + firstColumn).update(
+                    from: plane + iy * width + firstColumn - g.paddingWidth, count: lastColumn - firstColumn)
             }
             let out = transformed + c * columns + unitOffset * tileColumns
-            @inline(__always) func load(_ base: UnsafeMutablePointer<Float>, _ offset: Int) -> SIMD8<Float> {
-                UnsafeRawPointer(base + offset).loadUnaligned(as: SIMD8<Float>.self)
-            }
-            var tx = 0
-            while tx < tileColumns {
-                // d B on each row r, for the 8 tiles tx..<tx+8.
-                @inline(__always) func rowTransform(
-                    _ r: Int
-                ) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                    let e = load(even, r * halfWidth + tx), e1 = load(even, r * halfWidth + tx + 1)
-                    let d = load(odd, r * halfWidth + tx), d1 = load(odd, r * halfWidth + tx + 1)
-                    return (e - e1, d + e1, e1 - d, d - d1)
+            let r0 = rows, r1 = rows + bufferWidth, r2 = rows + 2 * bufferWidth, r3 = rows + 3 * bufferWidth
+            for tx in 0..<tileColumns {
+                let j = 2 * tx
+                // s = Bᵀ d, row by row (4 columns each).
+                let d0 = SIMD4(r0[j], r0[j + 1], r0[j + 2], r0[j + 3])
+                let d1 = SIMD4(r1[j], r1[j + 1], r1[j + 2], r1[j + 3])
+                let d2 = SIMD4(r2[j], r2[j + 1], r2[j + 2], r2[j + 3])
+                let d3 = SIMD4(r3[j], r3[j + 1], r3[j + 2], r3[j + 3])
+                // V = s B: on each row (a, b, c, d) → (a − c, b + c, c − b, b − d).
+                @inline(__always) func store(_ row: SIMD4<Float>, _ i: Int) {
+                    let base = out + 4 * i * entryStride + tx
+                    base[0] = row[0] - row[2]
+                    base[entryStride] = row[1] + row[2]
+                    base[2 * entryStride] = row[2] - row[1]
+                    base[3 * entryStride] = row[1] - row[3]
                 }
-                let h0 = rowTransform(0), h1 = rowTransform(1), h2 = rowTransform(2), h3 = rowTransform(3)
-                let count = Swift.min(8, tileColumns - tx)
-                @inline(__always) func store(_ value: SIMD8<Float>, _ entry: Int) {
-                    let target = out + entry * entryStride + tx
-                    if count == 8 {
-                        UnsafeMutableRawPointer(target).storeBytes(of: value, as: SIMD8<Float>.self)
-                    } else {
-                        for lane in 0..<count { target[lane] = value[lane] }
-                    }
-                }
-                @inline(__always) func column(
-                    _ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>, _ j: Int
-                ) {
-                    store(a - c, j)
-                    store(b + c, 4 + j)
-                    store(c - b, 8 + j)
-                    store(b - d, 12 + j)
-                }
-                column(h0.0, h1.0, h2.0, h3.0, 0)
-                column(h0.1, h1.1, h2.1, h3.1, 1)
-                column(h0.2, h1.2, h2.2, h3.2, 2)
-                column(h0.3, h1.3, h2.3, h3.3, 3)
-                tx += 8
+                store(d0 - d2, 0)
+                store(d1 + d2, 1)
+                store(d2 - d1, 2)
+                store(d1 - d3, 3)
             }
         }
     }
@@ -194,8 +170,7 @@ func winogradInputTransform(
 /// The output transform of the units `units` of every output channel, overwriting:
 /// `output[n, o, 2ty + i, 2tx + j] = bias[o] + (Aᵀ m A)[i, j]` with `m[ξ] = M[ξ, o, (u − u₀)·TW + tx]`,
 /// for the `(i, j)` inside the plane (partial tiles drop the rest). `Aᵀ m`: rows `m₀ + m₁ + m₂`,
-/// `m₁ − m₂ − m₃`; then the same on the columns. Element-wise over tx, on SIMD8 vectors of 8
-/// tiles; the results are then interleaved into the two output rows.
+/// `m₁ − m₂ − m₃`; then the same on the columns.
 func winogradOutputTransform(
     _ output: UnsafeMutablePointer<Float>, // [N, O, OH, OW]
     _ transformed: UnsafePointer<Float>, // [16, O, cols]
@@ -208,39 +183,27 @@ func winogradOutputTransform(
     parallelFor(channels * units.count, work: winogradTileEntries * entryStride) { index in
         let (o, unitOffset) = index.quotientAndRemainder(dividingBy: units.count)
         let (n, ty) = (units.lowerBound + unitOffset).quotientAndRemainder(dividingBy: tileRows)
-        let b = SIMD8<Float>(repeating: bias?[o] ?? 0)
+        let b = bias?[o] ?? 0
         let row0 = output + ((n * channels + o) * height + 2 * ty) * width
         let hasSecondRow = 2 * ty + 1 < height
         let source = transformed + o * columns + unitOffset * tileColumns
-        var tx = 0
-        while tx < tileColumns {
-            let count = Swift.min(8, tileColumns - tx)
-            @inline(__always) func entry(_ xi: Int) -> SIMD8<Float> {
-                let base = source + xi * entryStride + tx
-                if count == 8 { return UnsafeRawPointer(base).loadUnaligned(as: SIMD8<Float>.self) }
-                var value = SIMD8<Float>()
-                for lane in 0..<count { value[lane] = base[lane] }
-                return value
+        for tx in 0..<tileColumns {
+            let m = source + tx
+            @inline(__always) func entryRow(_ i: Int) -> SIMD4<Float> {
+                SIMD4(
+                    m[(4 * i) * entryStride], m[(4 * i + 1) * entryStride], m[(4 * i + 2) * entryStride],
+                    m[(4 * i + 3) * entryStride])
             }
-            // t = Aᵀ m on each column j, then the columns of t.
-            @inline(__always) func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>) {
-                let m0 = entry(j), m1 = entry(4 + j), m2 = entry(8 + j), m3 = entry(12 + j)
-                return (m0 + m1 + m2, m1 - m2 - m3)
+            let m0 = entryRow(0), m1 = entryRow(1), m2 = entryRow(2), m3 = entryRow(3)
+            let t0 = m0 + m1 + m2, t1 = m1 - m2 - m3
+            let x = 2 * tx
+            row0[x] = b + (t0[0] + t0[1] + t0[2])
+            if x + 1 < width { row0[x + 1] = b + (t0[1] - t0[2] - t0[3]) }
+            if hasSecondRow {
+                let row1 = row0 + width
+                row1[x] = b + (t1[0] + t1[1] + t1[2])
+                if x + 1 < width { row1[x + 1] = b + (t1[1] - t1[2] - t1[3]) }
             }
-            let t0 = column(0), t1 = column(1), t2 = column(2), t3 = column(3)
-            let y00 = b + (t0.0 + t1.0 + t2.0), y01 = b + (t1.0 - t2.0 - t3.0)
-            let y10 = b + (t0.1 + t1.1 + t2.1), y11 = b + (t1.1 - t2.1 - t3.1)
-            let row1 = row0 + width
-            for lane in 0..<count {
-                let x = 2 * (tx + lane)
-                row0[x] = y00[lane]
-                if x + 1 < width { row0[x + 1] = y01[lane] }
-                if hasSecondRow {
-                    row1[x] = y10[lane]
-                    if x + 1 < width { row1[x + 1] = y11[lane] }
-                }
-            }
-            tx += 8
         }
     }
 }
@@ -248,8 +211,6 @@ func winogradOutputTransform(
 /// The adjoint of the output transform for the units `units`: `dM[ξ, o, (u − u₀)·TW + tx] =
 /// (A e Aᵀ)[ξ]`, e the 2×2 tile of `outputGradient[n, o]` at `(2ty, 2tx)` (zero past the plane's
 /// edge). `A e`: rows `e₀`, `e₀ + e₁`, `e₀ − e₁`, `−e₁`; then the same on the columns.
-/// Element-wise over tx on SIMD8 vectors of 8 tiles, from the even and odd columns of the two
-/// dY rows split into a local zero-padded buffer.
 func winogradOutputGradientTransform(
     _ transformed: UnsafeMutablePointer<Float>, // [16, O, cols]
     _ outputGradient: UnsafePointer<Float>, // [N, O, OH, OW]
@@ -259,48 +220,29 @@ func winogradOutputGradientTransform(
     let channels = g.outputChannels, height = g.outputHeight, width = g.outputWidth
     let columns = units.count * tileColumns
     let entryStride = channels * columns
-    let halfWidth = tileColumns + 8
     parallelFor(channels * units.count, work: winogradTileEntries * entryStride) { index in
         let (o, unitOffset) = index.quotientAndRemainder(dividingBy: units.count)
         let (n, ty) = (units.lowerBound + unitOffset).quotientAndRemainder(dividingBy: tileRows)
         let row0 = outputGradient + ((n * channels + o) * height + 2 * ty) * width
+        let hasSecondRow = 2 * ty + 1 < height
         let target = transformed + o * columns + unitOffset * tileColumns
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * halfWidth) { buffer in
-            // [even of row 0, odd of row 0, even of row 1, odd of row 1], each halfWidth long.
-            let split = buffer.baseAddress!
-            split.update(repeating: 0, count: 4 * halfWidth)
-            for r in 0..<Swift.min(2, height - 2 * ty) {
-                let source = row0 + r * width
-                for x in 0..<width { split[(2 * r + x % 2) * halfWidth + x / 2] = source[x] }
+        for tx in 0..<tileColumns {
+            let x = 2 * tx, hasSecondColumn = x + 1 < width
+            let e00 = row0[x], e01: Float = hasSecondColumn ? row0[x + 1] : 0
+            let e10: Float = hasSecondRow ? row0[width + x] : 0
+            let e11: Float = hasSecondRow && hasSecondColumn ? row0[width + x + 1] : 0
+            // Rows of A e (2 columns each), then each row (a, b) → (a, a + b, a − b, −b).
+            @inline(__always) func store(_ a: Float, _ b: Float, _ i: Int) {
+                let base = target + 4 * i * entryStride + tx
+                base[0] = a
+                base[entryStride] = a + b
+                base[2 * entryStride] = a - b
+                base[3 * entryStride] = -b
             }
-            @inline(__always) func load(_ part: Int, _ tx: Int) -> SIMD8<Float> {
-                UnsafeRawPointer(split + part * halfWidth + tx).loadUnaligned(as: SIMD8<Float>.self)
-            }
-            var tx = 0
-            while tx < tileColumns {
-                let count = Swift.min(8, tileColumns - tx)
-                let e00 = load(0, tx), e01 = load(1, tx), e10 = load(2, tx), e11 = load(3, tx)
-                @inline(__always) func put(_ value: SIMD8<Float>, _ entry: Int) {
-                    let base = target + entry * entryStride + tx
-                    if count == 8 {
-                        UnsafeMutableRawPointer(base).storeBytes(of: value, as: SIMD8<Float>.self)
-                    } else {
-                        for lane in 0..<count { base[lane] = value[lane] }
-                    }
-                }
-                // Row i of A e is (a, b); its row of (A e) Aᵀ is (a, a + b, a − b, −b).
-                @inline(__always) func store(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ i: Int) {
-                    put(a, 4 * i)
-                    put(a + b, 4 * i + 1)
-                    put(a - b, 4 * i + 2)
-                    put(-b, 4 * i + 3)
-                }
-                store(e00, e01, 0)
-                store(e00 + e10, e01 + e11, 1)
-                store(e00 - e10, e01 - e11, 2)
-                store(-e10, -e11, 3)
-                tx += 8
-            }
+            store(e00, e01, 0)
+            store(e00 + e10, e01 + e11, 1)
+            store(e00 - e10, e01 - e11, 2)
+            store(-e10, -e11, 3)
         }
     }
 }
