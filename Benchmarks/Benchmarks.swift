@@ -3,7 +3,7 @@ import Foundation
 import Training
 
 /// `swift run -c release benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json]
-/// [--conv-algorithm automatic|im2col|direct]`
+/// [--conv-algorithm automatic|im2col|direct|winograd]`
 ///
 /// Prints a header (CPU, cores, BLAS kernel and threads, build, measured FMA peak), then one line
 /// per benchmark: median and spread of the timed repetitions after warm-up, GFLOP/s, and the

@@ -300,7 +300,8 @@ let convolutionStagingThreshold = 2048
 /// holds at most `max(budgetBytes, (K + O)·P·4)` bytes, reused by every chunk and kept between
 /// calls (`WorkspacePool`), so it does not grow with N. Stride-1 convolutions with at most 4
 /// input channels go to the direct kernels instead (`DirectConvolutionKernels.swift`) unless
-/// `directKernels` is false (tests compare both paths).
+/// `directKernels` is false (tests compare both paths). With `ConvolutionAlgorithm.winograd`,
+/// 3×3 stride-1 convolutions go to `winogradConvolution2DForward` (`allowsWinograd`).
 func convolution2DForward(
     _ output: UnsafeMutablePointer<Float>, // [N, O, OH, OW]
     _ input: UnsafePointer<Float>, // [N, C, H, W]
@@ -309,6 +310,10 @@ func convolution2DForward(
     _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
     directKernels: Bool = ConvolutionAlgorithm.current != .im2col
 ) {
+    if ConvolutionAlgorithm.current == .winograd && g.allowsWinograd {
+        winogradConvolution2DForward(output, input, weight, bias, g, workspaceBudgetBytes: workspaceBudgetBytes)
+        return
+    }
     if directKernels && g.usesWideDirect(ConvolutionAlgorithm.current) {
         wideConvolution2DForward(output, input, weight, bias, g)
         return
@@ -392,7 +397,8 @@ func convolution2DForward(
 /// bound is that of the forward pass. `inputGradient` is overwritten; `weightGradient` and
 /// `biasGradient` are accumulated into. Pass `nil` for what is not needed. For the shapes of the
 /// direct kernels (and `directKernels` true) dW and db come from
-/// `directConvolution2DWeightGradient` and only dx takes the im2col path.
+/// `directConvolution2DWeightGradient` and only dx takes the im2col path. With
+/// `ConvolutionAlgorithm.winograd`, 3×3 stride-1 convolutions go to `winogradConvolution2DBackward`.
 func convolution2DBackward(
     inputGradient: UnsafeMutablePointer<Float>?, // [N, C, H, W], overwritten
     weightGradient: UnsafeMutablePointer<Float>?, // [O, K], accumulated
@@ -403,6 +409,12 @@ func convolution2DBackward(
     _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
     directKernels: Bool = ConvolutionAlgorithm.current != .im2col
 ) {
+    if ConvolutionAlgorithm.current == .winograd && g.allowsWinograd {
+        winogradConvolution2DBackward(
+            inputGradient: inputGradient, weightGradient: weightGradient, biasGradient: biasGradient,
+            outputGradient: outputGradient, input: input, weight: weight, g, workspaceBudgetBytes: workspaceBudgetBytes)
+        return
+    }
     if directKernels && g.usesWideDirect(ConvolutionAlgorithm.current) {
         wideConvolution2DBackward(
             inputGradient: inputGradient, weightGradient: weightGradient, biasGradient: biasGradient,
@@ -529,12 +541,16 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// The wide-row direct kernels (`WideDirectConvolution.swift`) wherever they can run
     /// (`Convolution2DGeometry.allowsWideDirect`: AVX2 + FMA, stride 1), im2col + GEMM elsewhere.
     case direct
+    /// Winograd F(2×2, 3×3) (`WinogradConvolution.swift`) for every convolution it handles
+    /// (`Convolution2DGeometry.allowsWinograd`: 3×3, stride 1, padding ≤ 2), `.automatic`'s
+    /// choices for the others.
+    case winograd
 
     /// The environment variable read by `current`.
     public static let environmentVariable = "D2L_CONV_ALGORITHM"
 
-    /// The case named by `D2L_CONV_ALGORITHM` (`im2col`, `direct`, …), else `.automatic`.
+    /// The case named by `D2L_CONV_ALGORITHM` (`im2col`, `direct`, `winograd`), else `.automatic`.
     public static let current: ConvolutionAlgorithm =
-        ProcessInfo.processInfo.environment[environmentVariable].flatMap { ConvolutionAlgorithm(rawValue: $0) }
+        ProcessInfo.processInfo.environment[environmentVariable].flatMap(ConvolutionAlgorithm.init(rawValue:))
         ?? .automatic
 }

@@ -143,11 +143,12 @@ extension Convolution2DGeometry {
     }
 
     /// Whether `algorithm` runs this convolution on the wide-row kernels: `.direct` wherever they
-    /// can, `.automatic` where `prefersWideDirect`, `.im2col` never.
+    /// can, `.automatic` (and `.winograd`, for layers Winograd does not take) where
+    /// `prefersWideDirect`, `.im2col` never.
     func usesWideDirect(_ algorithm: ConvolutionAlgorithm) -> Bool {
         switch algorithm {
         case .direct: allowsWideDirect
-        case .automatic: prefersWideDirect
+        case .automatic, .winograd: prefersWideDirect
         case .im2col: false
         }
     }
