@@ -310,7 +310,7 @@ func convolution2DForward(
     _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
     directKernels: Bool = ConvolutionAlgorithm.current != .im2col
 ) {
-    if ConvolutionAlgorithm.current == .winograd && g.allowsWinograd {
+    if directKernels && g.usesWinograd(ConvolutionAlgorithm.current) {
         winogradConvolution2DForward(output, input, weight, bias, g, workspaceBudgetBytes: workspaceBudgetBytes)
         return
     }
@@ -409,7 +409,7 @@ func convolution2DBackward(
     _ g: Convolution2DGeometry, workspaceBudgetBytes: Int = convolutionWorkspaceBudgetBytes,
     directKernels: Bool = ConvolutionAlgorithm.current != .im2col
 ) {
-    if ConvolutionAlgorithm.current == .winograd && g.allowsWinograd {
+    if directKernels && g.usesWinograd(ConvolutionAlgorithm.current) {
         winogradConvolution2DBackward(
             inputGradient: inputGradient, weightGradient: weightGradient, biasGradient: biasGradient,
             outputGradient: outputGradient, input: input, weight: weight, g, workspaceBudgetBytes: workspaceBudgetBytes)
@@ -529,10 +529,10 @@ func convolution2DBackward(
 /// Which convolution algorithms run. im2col + GEMM is the reference path and always available;
 /// `.automatic` lets each convolution take a faster path its shape allows (stride 1: the small
 /// direct kernels up to 4 input channels, the wide-row kernels from 5 channels up to K = 1600
-/// taps on AVX2 + FMA CPUs; ARCHITECTURE.md has the table). For A/B runs and for checking a
-/// result against the reference, the environment variable `D2L_CONV_ALGORITHM` (`im2col`,
-/// `direct`) forces one (`benchmarks --conv-algorithm …` sets it); it is read once, at the first
-/// convolution of the process.
+/// taps on AVX2 + FMA CPUs, Winograd for larger 3×3 layers; ARCHITECTURE.md has the table). For
+/// A/B runs and for checking a result against the reference, the environment variable
+/// `D2L_CONV_ALGORITHM` (`im2col`, `direct`, `winograd`) forces one (`benchmarks
+/// --conv-algorithm …` sets it); it is read once, at the first convolution of the process.
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// The fastest path each shape allows.
     case automatic
@@ -543,7 +543,7 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     case direct
     /// Winograd F(2×2, 3×3) (`WinogradConvolution.swift`) for every convolution it handles
     /// (`Convolution2DGeometry.allowsWinograd`: 3×3, stride 1, padding ≤ 2), `.automatic`'s
-    /// choices for the others.
+    /// choices for the others. `.automatic` itself takes it where `prefersWinograd`.
     case winograd
 
     /// The environment variable read by `current`.

@@ -50,6 +50,28 @@ extension Convolution2DGeometry {
             && (0...2).contains(paddingHeight) && (0...2).contains(paddingWidth)
     }
 
+    /// Whether the automatic choice takes Winograd: 3×3 stride-1 layers the wide-row kernels leave
+    /// to im2col + GEMM (`prefersWideDirect` false: K = 9C > 1600, or no AVX2), with at least 64
+    /// input channels and an output plane of at least 8×8. Measured on Zen 3, 2 cores, forward +
+    /// backward: AlexNet conv3 (256 → 384, 12×12) 1.10–1.39× im2col + GEMM in three interleaved
+    /// pairs, and 1.2–1.6× on the 64–192-channel layers (VGG conv5, GoogLeNet b2) where the wide-row
+    /// kernels tie with it; it lost to im2col on 32-channel 32×32 planes and to the direct kernels
+    /// on every layer of at most 32 channels. Smaller planes (ResNet's 3×3 and 6×6) were not
+    /// measured, so they keep im2col + GEMM.
+    var prefersWinograd: Bool {
+        allowsWinograd && !prefersWideDirect && inputChannels >= 64 && outputHeight >= 8 && outputWidth >= 8
+    }
+
+    /// Whether `algorithm` runs this convolution through Winograd: `.winograd` wherever it can,
+    /// `.automatic` where `prefersWinograd`, the others never.
+    func usesWinograd(_ algorithm: ConvolutionAlgorithm) -> Bool {
+        switch algorithm {
+        case .winograd: allowsWinograd
+        case .automatic: prefersWinograd
+        case .im2col, .direct: false
+        }
+    }
+
     /// `TH = ⌈OH/2⌉`, the rows of 2×2 output tiles.
     var winogradTileRows: Int { (outputHeight + 1) / 2 }
     /// `TW = ⌈OW/2⌉`, the columns of 2×2 output tiles (the tiles of one unit).

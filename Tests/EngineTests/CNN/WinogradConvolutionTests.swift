@@ -272,6 +272,27 @@ struct WinogradConvolutionTests {
         #expect(!geometry(kernel: 5, stride: 1, padding: 2).allowsWinograd)
     }
 
+    @Test(
+        "the automatic rule takes Winograd for 3×3 layers of at least 64 channels that the wide-row kernels leave to im2col"
+    )
+    func automaticSelection() {
+        func geometry(channels: Int, size: Int, kernel: Int = 3) -> Convolution2DGeometry {
+            .init(
+                batch: 1, inputChannels: channels, inputHeight: size, inputWidth: size, outputChannels: 64,
+                kernelHeight: kernel, kernelWidth: kernel, strideHeight: 1, strideWidth: 1, paddingHeight: 1,
+                paddingWidth: 1)
+        }
+        // AlexNet conv3: 256 channels, K = 2304 > 1600, 12×12.
+        #expect(geometry(channels: 256, size: 12).prefersWinograd)
+        // Small planes (ResNet's 6×6) and 5×5 kernels keep their paths.
+        #expect(!geometry(channels: 256, size: 6).prefersWinograd)
+        #expect(!geometry(channels: 256, size: 12, kernel: 5).prefersWinograd)
+        // Layers of at most 32 channels never; from 64 to 177 channels only without AVX2, where
+        // the wide-row kernels cannot run.
+        #expect(!geometry(channels: 32, size: 28).prefersWinograd)
+        #expect(geometry(channels: 64, size: 28).prefersWinograd == !cpuHasAVX2FMA)
+    }
+
     /// In a child process (the variable is read once per process): `D2L_CONV_ALGORITHM=winograd`
     /// routes a 3×3 stride-1 layer to the Winograd kernels.
     @Test("D2L_CONV_ALGORITHM=winograd routes 3×3 stride-1 layers to Winograd")
