@@ -31,8 +31,12 @@ import Synchronization
 /// LeNet's 14 → 10). `convolution2DForward`/`convolution2DBackward` choose these kernels by
 /// `Convolution2DGeometry.prefersWideDirect`; tests compare them with the im2col path.
 
-/// The most taps `K = C·kh·kw` for which the automatic choice takes the wide-row kernels.
+/// The most taps `K = C·kh·kw` for which the automatic choice takes the wide-row kernels on any
+/// output plane.
 let wideDirectPatchLimit = 1600
+
+/// The most taps for which it takes them on output planes of at least 400 positions.
+let wideDirectLargePatchLimit = 2400
 
 /// The buffers and shifts of one wide convolution of `channels` planes `height × width`, padded by
 /// `(padTop, padLeft)` on every side, with a `kernelHeight × kernelWidth` kernel and
@@ -133,13 +137,17 @@ extension Convolution2DGeometry {
 
     /// Whether the automatic choice takes the wide-row kernels: more input channels than the
     /// small direct kernels take (`directKernelChannelLimit`) and patches of at most
-    /// `wideDirectPatchLimit` taps. Measured on Zen 3, one core, forward + backward: the wide-row
-    /// kernels reached 67–87 % of the FMA peak from LeNet's conv2 (150 taps) to the 5×5 block on
-    /// 64 channels (1600 taps), against 20–74 % for im2col + GEMM; at AlexNet's conv3 (2304 taps
-    /// on a 12×12 plane) they fell behind (63 % against 69 %): a tile's weights and input rows no
-    /// longer fit in L1 (BENCHMARKS.md).
+    /// `wideDirectPatchLimit` taps, or of at most `wideDirectLargePatchLimit` on output planes of
+    /// at least 20×20. Measured on Zen 3, forward + backward: from LeNet's conv2 (150 taps) to the
+    /// 5×5 block on 64 channels (1600 taps) the wide-row kernels ran 1.2–2.2× im2col + GEMM (2
+    /// cores; 67–97 % of one core's FMA peak); AlexNet's conv2 (2400 taps, 26×26) 1.04–1.52× in
+    /// three interleaved pairs; AlexNet's conv3 (2304 taps on 12×12) slower than im2col, where a
+    /// tile's weights and input rows no longer fit in L1 and few positions share them
+    /// (BENCHMARKS.md).
     var prefersWideDirect: Bool {
-        allowsWideDirect && inputChannels > directKernelChannelLimit && patchSize <= wideDirectPatchLimit
+        allowsWideDirect && inputChannels > directKernelChannelLimit
+            && (patchSize <= wideDirectPatchLimit
+                || (patchSize <= wideDirectLargePatchLimit && outputPlane >= 400))
     }
 
     /// Whether `algorithm` runs this convolution on the wide-row kernels: `.direct` wherever they

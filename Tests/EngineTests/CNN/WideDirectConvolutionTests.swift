@@ -145,6 +145,11 @@ struct WideDirectConvolutionTests {
         #expect(!geometry(channels: 16, outputs: 16, stride: 2, kernel: 3).prefersWideDirect)
         #expect(!geometry(channels: 256, outputs: 384, stride: 1, kernel: 3).prefersWideDirect)
         #expect(!geometry(channels: 96, outputs: 256, stride: 1, kernel: 5).prefersWideDirect)
+        // AlexNet's conv2 (2400 taps) on its 26×26 plane, not on 8×8.
+        let alexNetConv2 = Convolution2DGeometry(
+            batch: 1, inputChannels: 96, inputHeight: 26, inputWidth: 26, outputChannels: 256, kernelHeight: 5,
+            kernelWidth: 5, strideHeight: 1, strideWidth: 1, paddingHeight: 2, paddingWidth: 2)
+        #expect(alexNetConv2.prefersWideDirect)
         #expect(!geometry(channels: 16, outputs: 16, stride: 1, kernel: 1).prefersWideDirect)
     }
 }
