@@ -387,6 +387,19 @@ func convolution2DForward(
     }
 }
 
+/// `db[o] += Σ_{n, positions} dy[n, o]`, image by image and channel by channel (`vectorSum`),
+/// the same order on every convolution path. `dy` is `[N, O, OH, OW]`, `db` `[O]`.
+func accumulateBiasGradient(
+    _ biasGradient: UnsafeMutablePointer<Float>, _ outputGradient: UnsafePointer<Float>, _ g: Convolution2DGeometry
+) {
+    let p = g.outputPlane, o = g.outputChannels
+    for n in 0..<g.batch {
+        for channel in 0..<o {
+            biasGradient[channel] += vectorSum(outputGradient + (n * o + channel) * p, count: p)
+        }
+    }
+}
+
 /// Backward convolution, given `dy = ∂L/∂y`:
 /// - `dW += dy · colᵀ` (`[O, B·P] · [B·P, K]`, GEMM with beta = 1, accumulated over chunks);
 /// - `db += Σ_{n, positions} dy[n, o]`;
@@ -435,13 +448,7 @@ func convolution2DBackward(
     }
     let p = g.outputPlane, k = g.patchSize, o = g.outputChannels
     let imageSize = g.inputChannels * g.inputPlane, outputSize = o * p
-    if let biasGradient {
-        for n in 0..<g.batch {
-            for channel in 0..<o {
-                biasGradient[channel] += vectorSum(outputGradient + n * outputSize + channel * p, count: p)
-            }
-        }
-    }
+    if let biasGradient { accumulateBiasGradient(biasGradient, outputGradient, g) }
     if g.isPointwise {
         forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) {
             partWeightGradient, images in

@@ -282,13 +282,7 @@ func wideConvolution2DBackward(
 ) {
     let p = g.outputPlane, o = g.outputChannels, k = g.patchSize
     let imageSize = g.inputChannels * g.inputPlane, outputSize = o * p
-    if let biasGradient {
-        for n in 0..<g.batch {
-            for channel in 0..<o {
-                biasGradient[channel] += vectorSum(outputGradient + n * outputSize + channel * p, count: p)
-            }
-        }
-    }
+    if let biasGradient { accumulateBiasGradient(biasGradient, outputGradient, g) }
     if weightGradient == nil && inputGradient == nil { return }
     let forward = g.wideForwardLayout, dual = g.wideInputGradientLayout
     let forwardOffsets = forward.offsets()

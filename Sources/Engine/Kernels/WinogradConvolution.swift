@@ -393,14 +393,7 @@ func winogradConvolution2DBackward(
 ) {
     precondition(g.allowsWinograd, "winogradConvolution2DBackward: unsupported geometry \(g)")
     let o = g.outputChannels, c = g.inputChannels
-    let p = g.outputPlane, outputSize = o * p
-    if let biasGradient {
-        for n in 0..<g.batch {
-            for channel in 0..<o {
-                biasGradient[channel] += vectorSum(outputGradient + n * outputSize + channel * p, count: p)
-            }
-        }
-    }
+    if let biasGradient { accumulateBiasGradient(biasGradient, outputGradient, g) }
     if let weightGradient {
         let unitsPerChunk = g.winogradUnitsPerChunk(budgetBytes: workspaceBudgetBytes)
         let maximumColumns = unitsPerChunk * g.winogradTileColumns
