@@ -2,8 +2,8 @@ import CKernels
 import Dispatch
 import Synchronization
 
-/// Wide-row direct convolution for stride-1 layers with few channels (AVX2 + FMA only; letters as
-/// in `ConvolutionKernels.swift`).
+/// Wide-row direct convolution for stride-1 layers of 5 or more input channels and up to 1600
+/// (2400) taps (AVX2 + FMA only; letters as in `ConvolutionKernels.swift`).
 ///
 /// An image zero-padded to `[C, Hp, Wp]` (`Hp = H + 2ph`, `Wp = W + 2pw`) and read as one long row
 /// makes every tap `(c, ki, kj)` of a stride-1 convolution a fixed shift of that row:
@@ -26,10 +26,12 @@ import Synchronization
 ///   wide (zeros at the junk columns), a tile of 4 output channels × 3 taps in registers
 ///   (`d2l_wide_convolution_weight_gradient_avx2`).
 ///
-/// Images go in per-core parts (`forEachImagePart`), each with its own padded buffers and dW
-/// partial. The junk columns cost `(Wp − OW)/Wp` of the arithmetic (7 % at 28×28 with 3×3, 29 % at
-/// LeNet's 14 → 10). `convolution2DForward`/`convolution2DBackward` choose these kernels by
-/// `Convolution2DGeometry.prefersWideDirect`; tests compare them with the im2col path.
+/// The forward and dx hand whole images to the cores one at a time (`WideConvolutionPlan.run`);
+/// dW goes in per-core parts (`forEachImagePartWithWeightGradient`), each with its own partial,
+/// added in part order. The wide-row forward's junk columns cost `(Wp − OW)/Wp` of the arithmetic
+/// (7 % at 28×28 with 3×3, 29 % at LeNet's 14 → 10). `convolution2DForward` and
+/// `convolution2DBackward` choose these kernels by `Convolution2DGeometry.prefersWideDirect`;
+/// tests compare them with the im2col path.
 
 /// The most taps `K = C·kh·kw` for which the automatic choice takes the wide-row kernels on any
 /// output plane.
