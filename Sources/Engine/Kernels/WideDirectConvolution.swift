@@ -143,8 +143,7 @@ extension Convolution2DGeometry {
     /// at least 20×20. Measured on Zen 3, forward + backward: from LeNet's conv2 (150 taps) to the
     /// 5×5 block on 64 channels (1600 taps) the wide-row kernels ran 1.2–2.2× im2col + GEMM (2
     /// cores; 67–97 % of one core's FMA peak); AlexNet's conv2 (2400 taps, 26×26) 1.04–1.52× in
-    /// three interleaved pairs; AlexNet's conv3 (2304 taps on 12×12) slower than im2col, where a
-    /// tile's weights and input rows no longer fit in L1 and few positions share them
+    /// three interleaved pairs; AlexNet's conv3 (2304 taps on a 12×12 plane) slower than im2col
     /// (BENCHMARKS.md).
     var prefersWideDirect: Bool {
         allowsWideDirect && inputChannels > directKernelChannelLimit
