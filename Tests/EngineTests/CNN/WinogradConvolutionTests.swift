@@ -252,8 +252,14 @@ struct WinogradConvolutionTests {
         winogradConvolution2DBackward(
             inputGradient: nil, weightGradient: dw.pointer, biasGradient: nil, outputGradient: dy.pointer,
             input: x.pointer, weight: w.pointer, g)
-        #expect(dx.scalars == full[1].scalars)
-        #expect(dw.scalars == full[2].scalars)
+        // Not bit for bit: each call's 16 GEMMs run with OpenBLAS's thread count of the moment,
+        // which concurrent tests change process-wide, and its sgemm rounds differently with 1 and
+        // 2 threads. The rounding allowance of the comparison with im2col covers that easily, and
+        // a skipped or misplaced gradient misses it by orders of magnitude.
+        let allowed = Self.allowances(
+            g, x: x, w: w, b: nil, dy: dy, initialWeightGradient: 0.5, initialBiasGradient: -0.25)
+        #expect(Self.worstRatio(dx, full[1], allowed.inputGradient) <= 1)
+        #expect(Self.worstRatio(dw, full[2], allowed.weightGradient) <= 1)
     }
 
     @Test("Winograd handles 3×3 stride-1 convolutions with padding at most 2")
