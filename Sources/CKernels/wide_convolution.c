@@ -141,6 +141,16 @@ static inline float lane_sum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+/// One output channel's row of the weight gradient's tile: its dy vector times the three taps' input
+/// vectors, into that row's three accumulators.
+#define GRADIENT_ROW(r)                                    \
+    {                                                      \
+        const __m256 v = _mm256_loadu_ps(d##r + q);        \
+        a##r##0 = _mm256_fmadd_ps(v, x0, a##r##0);         \
+        a##r##1 = _mm256_fmadd_ps(v, x1, a##r##1);         \
+        a##r##2 = _mm256_fmadd_ps(v, x2, a##r##2);         \
+    }
+
 __attribute__((target("avx2,fma")))
 void d2l_wide_convolution_weight_gradient_avx2(float *sums, const float *dy, long ldy, const float *x,
                                                const long *offsets, int taps, int groups, int count) {
@@ -154,22 +164,7 @@ void d2l_wide_convolution_weight_gradient_avx2(float *sums, const float *dy, lon
             __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
             for (int q = 0; q < count; q += 8) {
                 const __m256 x0 = _mm256_loadu_ps(p0 + q), x1 = _mm256_loadu_ps(p1 + q), x2 = _mm256_loadu_ps(p2 + q);
-                __m256 v = _mm256_loadu_ps(d0 + q);
-                a00 = _mm256_fmadd_ps(v, x0, a00);
-                a01 = _mm256_fmadd_ps(v, x1, a01);
-                a02 = _mm256_fmadd_ps(v, x2, a02);
-                v = _mm256_loadu_ps(d1 + q);
-                a10 = _mm256_fmadd_ps(v, x0, a10);
-                a11 = _mm256_fmadd_ps(v, x1, a11);
-                a12 = _mm256_fmadd_ps(v, x2, a12);
-                v = _mm256_loadu_ps(d2 + q);
-                a20 = _mm256_fmadd_ps(v, x0, a20);
-                a21 = _mm256_fmadd_ps(v, x1, a21);
-                a22 = _mm256_fmadd_ps(v, x2, a22);
-                v = _mm256_loadu_ps(d3 + q);
-                a30 = _mm256_fmadd_ps(v, x0, a30);
-                a31 = _mm256_fmadd_ps(v, x1, a31);
-                a32 = _mm256_fmadd_ps(v, x2, a32);
+                GRADIENT_ROW(0) GRADIENT_ROW(1) GRADIENT_ROW(2) GRADIENT_ROW(3)
             }
             const __m256 a[4][3] = {{a00, a01, a02}, {a10, a11, a12}, {a20, a21, a22}, {a30, a31, a32}};
             for (int r = 0; r < 4; r++) {
