@@ -298,10 +298,10 @@ let convolutionStagingThreshold = 2048
 /// the output rows (`ldc = P`). The bias is written first and the GEMMs add to it (beta = 1).
 /// Pointwise convolutions skip im2col (one GEMM per image on the input itself). The workspace
 /// holds at most `max(budgetBytes, (K + O)·P·4)` bytes, reused by every chunk and kept between
-/// calls (`WorkspacePool`), so it does not grow with N. Stride-1 convolutions with at most 4
-/// input channels go to the direct kernels instead (`DirectConvolutionKernels.swift`) unless
-/// `directKernels` is false (tests compare both paths). With `ConvolutionAlgorithm.winograd`,
-/// 3×3 stride-1 convolutions go to `winogradConvolution2DForward` (`allowsWinograd`).
+/// calls (`WorkspacePool`), so it does not grow with N. Unless `directKernels` is false (tests
+/// compare the paths), the shape and `ConvolutionAlgorithm.current` may send the convolution to
+/// Winograd (`usesWinograd`), the wide-row direct kernels (`usesWideDirect`) or, for stride 1
+/// and at most 4 input channels, the small direct kernels (`usesDirectKernels`), in that order.
 func convolution2DForward(
     _ output: UnsafeMutablePointer<Float>, // [N, O, OH, OW]
     _ input: UnsafePointer<Float>, // [N, C, H, W]
@@ -408,10 +408,9 @@ func accumulateBiasGradient(
 /// Chunks, staging and row blocks as in `convolution2DForward`. The column matrix is recomputed
 /// from `x` chunk by chunk (block by block) rather than saved by the forward pass, so the memory
 /// bound is that of the forward pass. `inputGradient` is overwritten; `weightGradient` and
-/// `biasGradient` are accumulated into. Pass `nil` for what is not needed. For the shapes of the
-/// direct kernels (and `directKernels` true) dW and db come from
-/// `directConvolution2DWeightGradient` and only dx takes the im2col path. With
-/// `ConvolutionAlgorithm.winograd`, 3×3 stride-1 convolutions go to `winogradConvolution2DBackward`.
+/// `biasGradient` are accumulated into. Pass `nil` for what is not needed. The algorithm is
+/// chosen as in `convolution2DForward`; for the small direct kernels dW and db come from
+/// `directConvolution2DWeightGradient` and only dx takes the im2col path.
 func convolution2DBackward(
     inputGradient: UnsafeMutablePointer<Float>?, // [N, C, H, W], overwritten
     weightGradient: UnsafeMutablePointer<Float>?, // [O, K], accumulated
@@ -535,8 +534,9 @@ func convolution2DBackward(
 
 /// Which convolution algorithms run. im2col + GEMM is the reference path and always available;
 /// `.automatic` lets each convolution take a faster path its shape allows (stride 1: the small
-/// direct kernels up to 4 input channels, the wide-row kernels from 5 channels up to K = 1600
-/// taps on AVX2 + FMA CPUs, Winograd for larger 3×3 layers; ARCHITECTURE.md has the table). For
+/// direct kernels up to 4 input channels, the wide-row kernels from 5 channels up to K = 1600 taps
+/// (2400 on large planes) on AVX2 + FMA CPUs, Winograd for larger 3×3 layers; ARCHITECTURE.md has
+/// the table). For
 /// A/B runs and for checking a result against the reference, the environment variable
 /// `D2L_CONV_ALGORITHM` (`im2col`, `direct`, `winograd`) forces one (`benchmarks
 /// --conv-algorithm …` sets it); it is read once, at the first convolution of the process.
