@@ -4,7 +4,7 @@ networks): AlexNet, VGG-11/4, NiN, GoogLeNet, ResNet-18 and DenseNet trained by 
 book's input size and learning rate on batches of BATCH Fashion-MNIST training images.
 
 Their weights are too large to commit (up to 47 M parameters), so both sides derive the same
-initial weights from a portable counter-based generator (`portable_uniform`, written again in
+initial weights from a portable counter-based generator (`portable_state.portable_uniform`, written again in
 Tests/ModelsTests/HeavyTrainingStepTests.swift): parameter j, element i gets
 u = top 24 bits of SplitMix64's finalizer of (j·2⁴⁰ + i)·0x9E3779B97F4A7C15 + SEED, times 2⁻²⁴,
 and the value (2u − 1)·bound in float32, bit for bit the same on both sides: bound is
@@ -25,7 +25,6 @@ state after the last step, with PyTorch's own float32 drift (the same run in flo
 Pinned: torch 2.15.0, numpy (requirements.txt). Run from the repository root:
     python Tools/Reference/generate_heavy_training_fixtures.py
 """
-import gzip
 import json
 import os
 import sys
@@ -40,6 +39,7 @@ if not torch.__version__.startswith(EXPECTED_TORCH):
     sys.exit(f"expected torch {EXPECTED_TORCH}, found {torch.__version__}")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from d2l_book_networks import NETWORKS  # noqa: E402
+from portable_state import portable_initialize, read_idx  # noqa: E402
 
 torch.set_num_threads(2)
 torch.backends.mkldnn.enabled = False
@@ -53,44 +53,6 @@ RUNS = [("alexnet", 224, 0.01, STEPS), ("vgg", 224, 0.05, STEPS), ("nin", 224, 0
         ("googlenet", 96, 0.1, STEPS), ("resnet", 96, 0.05, 1), ("densenet", 96, 0.1, 1)]
 
 
-def portable_uniform(j, count):
-    """`count` values u in [0, 1) of parameter j, exact in float32."""
-    M = np.uint64
-    with np.errstate(over="ignore"):
-        z = ((M(j) << M(40)) + np.arange(count, dtype=np.uint64)) * M(0x9E3779B97F4A7C15) + M(SEED)
-        z = (z ^ (z >> M(30))) * M(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> M(27))) * M(0x94D049BB133111EB)
-        z = z ^ (z >> M(31))
-    return (z >> M(40)).astype(np.float32) * np.float32(2.0 ** -24)
-
-
-def portable_initialize(net):
-    parameters = dict(net.named_parameters())
-    for j, (key, p) in enumerate(net.named_parameters()):
-        prefix = key[:-len("weight")] if key.endswith("weight") else key[:-len("bias")]
-        weight = parameters.get(prefix + "weight")
-        if weight is None or weight.dim() < 2:
-            continue  # batch norm: gamma 1, beta 0
-        receptive = int(np.prod(weight.shape[2:])) if weight.dim() > 2 else 1
-        fan_in, fan_out = weight.shape[1] * receptive, weight.shape[0] * receptive
-        if key.endswith("weight"):
-            bound = np.float32(np.sqrt(6.0 / (fan_in + fan_out)))
-        else:
-            bound = np.float32(1.0 / np.sqrt(fan_in))
-        u = portable_uniform(j, p.numel())
-        values = (u * np.float32(2) - np.float32(1)) * bound
-        with torch.no_grad():
-            p.copy_(torch.from_numpy(values.astype(np.float32)).reshape(p.shape))
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
 images = torch.tensor(read_idx(os.path.join(DATA, "train-images-idx3-ubyte.gz"))[:BATCH * STEPS].copy(),
                       dtype=torch.float32).unsqueeze(1) / 255
 labels = torch.tensor(read_idx(os.path.join(DATA, "train-labels-idx1-ubyte.gz"))[:BATCH * STEPS].astype(np.int64))
@@ -98,7 +60,7 @@ labels = torch.tensor(read_idx(os.path.join(DATA, "train-labels-idx1-ubyte.gz"))
 
 def train(name, side, lr, steps, dtype):
     net = NETWORKS[name]()
-    portable_initialize(net)
+    portable_initialize(net, SEED)
     net = net.to(dtype)
     net.train()
     for m in net.modules():

@@ -1,9 +1,9 @@
 """The portable states of the heavy networks' step-for-step fixtures (issue #14, part 2), used by
 generate_heavy_gradient_fixtures.py and written again, bit for bit, in
 Tests/ModelsTests/HeavyTrainingStepTests.swift (`portableUniform`, `portableInitialize`,
-`portablePerturbBatchNorm`). generate_heavy_training_fixtures.py, which wrote its fixture before
-this module existed, keeps its own copy of `portable_uniform` and `portable_initialize` (the same
-functions with the seed fixed); both fixtures use seed 20261130.
+`portablePerturbBatchNorm`), and by generate_heavy_training_fixtures.py (its fixture was written
+by a copy of these functions with the seed fixed, removed since: the same code); both fixtures use
+seed 20261130.
 """
 import gzip
 
