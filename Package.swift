@@ -97,7 +97,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "benchmarks",
-            dependencies: ["Engine", "Datasets", "Training", "Models"],
+            dependencies: ["Engine", "Datasets", "Training", "Models", "CKernels"],
             path: "Benchmarks",
             exclude: ["Reference"]
         ),

@@ -5,7 +5,7 @@ import Training
 /// `swift run -c release benchmarks [--quick] [--filter TEXT] [--json FILE] [--compare REFERENCE.json]
 /// [--conv-algorithm automatic|im2col|direct|winograd]`
 ///
-/// Prints a header (CPU, cores, BLAS kernel and threads, build, measured FMA peak), then one line
+/// Prints a header (CPU, cores, BLAS kernel and threads, build, measured FMA peak: `FMAPeak`), then one line
 /// per benchmark: median and spread of the timed repetitions after warm-up, GFLOP/s, and the
 /// reference's median and ratio when comparing. Groups, in order:
 ///
@@ -74,14 +74,12 @@ enum Benchmarks {
         let build = "release"
         #endif
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let peak = measuredFMAPeak(quick: quick)
+        let fmaPeak = measuredFMAPeak(cores: cores, quick: quick)
+        let peak = fmaPeak.allCores
         print(
             "CPU: \(BLAS.cpuModelName), \(cores) cores | BLAS: \(BLAS.summary) | build: \(build)\(quick ? " | quick" : "")"
         )
-        print(
-            String(
-                format: "FMA peak >= %.1f GFLOP/s (best of 10 sgemm %d^3 on %d BLAS threads; a lower bound)",
-                peak, quick ? 1024 : 2048, BLAS.threadCount))
+        print(String(format: "FMA peak %.1f GFLOP/s (", peak) + fmaPeak.method + ")")
         if ConvolutionAlgorithm.current == .im2col {
             print("convolution: im2col + GEMM forced (D2L_CONV_ALGORITHM=im2col)")
         }
@@ -151,7 +149,8 @@ enum Benchmarks {
             let report = BenchmarkReport(
                 blas: .init(core: BLAS.coreName, threads: BLAS.threadCount, config: BLAS.configuration),
                 cpu: BLAS.cpuModelName, cores: cores, build: build,
-                date: ISO8601DateFormatter().string(from: Date()), peakGflops: peak, results: results)
+                date: ISO8601DateFormatter().string(from: Date()), peakGflops: peak,
+                peakOneCoreGflops: fmaPeak.oneCore, peakMethod: fmaPeak.method, results: results)
             do {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -86,13 +86,20 @@ struct BenchmarkReport: Codable {
     var cores: Int
     var build: String
     var date: String
-    /// Single-precision FMA peak of the machine measured at start-up, GFLOP/s (absent in old files).
+    /// Single-precision FMA peak of the machine measured at start-up on every core, GFLOP/s (`FMAPeak`;
+    /// absent in old files, and an sgemm lower bound in files before the FMA loop).
     var peakGflops: Double? = nil
+    /// The same peak on one core alone, GFLOP/s (absent in older files).
+    var peakOneCoreGflops: Double? = nil
+    /// How `peakGflops` was measured (`FMAPeak.method`; absent in older files).
+    var peakMethod: String? = nil
     var results: [BenchmarkResult]
 
     enum CodingKeys: String, CodingKey {
         case blas, cpu, cores, build, date, results
         case peakGflops = "peak_gflops"
+        case peakOneCoreGflops = "peak_one_core_gflops"
+        case peakMethod = "peak_method"
     }
 }
 

@@ -88,6 +88,20 @@ void d2l_channel_convolution_forward_avx2(float *y, const float *x, const long *
 void d2l_wide_convolution_weight_gradient_avx2(float *sums, const float *dy, long ldy, const float *x,
                                                const long *offsets, int taps, int groups, int count);
 
+/// 1 when the CPU and the operating system support AVX-512F (cpuid leaf 7, XCR0 saves the
+/// opmask and ZMM state) as well as AVX2 + FMA, else 0. Computed once.
+int d2l_cpu_has_avx512f(void);
+
+/// `iterations` rounds of 12 independent vector FMAs `a = a·m + c` on the widest vectors the CPU
+/// has (16 lanes with AVX-512F, 8 with AVX2 + FMA), no memory traffic: a loop bound by the FMA
+/// units' throughput alone, which the benchmarks time on every core at once to measure the
+/// machine's FMA peak. Returns the floating-point operations done, `iterations · 12 · lanes · 2`
+/// (0 when the CPU has no FMA); `*sink` seeds the accumulators and receives their sum.
+long d2l_fma_loop(long iterations, float *sink);
+
+/// The vector lanes `d2l_fma_loop` uses: 16, 8, or 0 without FMA.
+int d2l_fma_lanes(void);
+
 /// Max pooling of one plane, AVX2 (call only when `d2l_cpu_has_avx2_fma()`), 8 outputs of a row
 /// at a time, for column strides 1 and 2:
 ///
