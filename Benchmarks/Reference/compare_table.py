@@ -58,13 +58,8 @@ def main():
             if "sgemm_gflops" in r:
                 extra = f"plain sgemm {r['sgemm_gflops']:.1f} / {t['sgemm_gflops']:.1f} GFLOP/s" if t else ""
                 extra += peak_fraction(ours_report, r, t)
-            elif r["group"] == "conv-block" and "percent_of_peak" in r:
-                extra = peak_fraction(ours_report, r, t).lstrip("; ")
             elif "percent_of_peak" in r:
-                if t and "percent_of_peak" in t:
-                    extra = f"{r['percent_of_peak']:.0f} % / {t['percent_of_peak']:.0f} % of peak"
-                else:
-                    extra = f"Swift at {r['percent_of_peak']:.0f} % of its peak"
+                extra = peak_fraction(ours_report, r, t).lstrip("; ")
             elif "peak_mb" in r:
                 extra = (f"{r['examples_per_sec']:.0f} / {t['examples_per_sec']:.0f} ex/s; peak {r['peak_mb']:.0f} / "
                          f"{t['peak_mb']:.0f} MiB (base {r['base_mb']:.0f} / {t['base_mb']:.0f})" if t else "")

@@ -20,7 +20,9 @@ struct WideDirectConvolutionTests {
     /// a multiple of 4, 1-wide and 1-high outputs, taps not a multiple of 3, batches of 4 and 5
     /// (split into per-core parts on a multicore machine). Output (and, for dx, input) channels
     /// that are multiples of 8 take the channel-vector kernel, with a last tile of 8 at 8 and 24
-    /// channels; the others the wide-row kernel.
+    /// channels; the others the wide-row kernel. The last two reach the channel-vector kernel's
+    /// blocking: more than 256 taps in uneven blocks (261 = 131 + 130 forward, 360 = 180 + 180 in
+    /// dx's dual) and planes of more than one 192-position chunk with a partial last group.
     static let shapes: [[Int]] = [
         [4, 6, 14, 14, 16, 5, 5, 0, 0],
         [2, 16, 28, 28, 16, 3, 3, 1, 1],
@@ -34,6 +36,8 @@ struct WideDirectConvolutionTests {
         [3, 8, 9, 11, 24, 3, 3, 1, 1],
         [2, 24, 6, 6, 8, 5, 3, 2, 1],
         [5, 16, 7, 7, 32, 3, 3, 1, 1],
+        [1, 29, 15, 15, 24, 3, 3, 1, 1],
+        [2, 24, 15, 13, 40, 3, 3, 1, 1],
     ]
 
     struct Results {
