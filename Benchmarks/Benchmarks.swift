@@ -116,7 +116,11 @@ enum Benchmarks {
                 + "    median ms   min..max ms      GFLOP/s  extra"
                 + (reference.isEmpty ? "" : "                     reference ms   speed-up (reference ms / ours)"))
         for benchmark in selected {
+            let stolenBefore = hypervisorStolenMilliseconds()
             var result = benchmark.run(warmup, repetitions)
+            if let before = stolenBefore, let after = hypervisorStolenMilliseconds() {
+                result.stolenMilliseconds = after - before
+            }
             // Convolutions: how close to the machine's limit each layer runs.
             if result.group == "conv" || result.group == "conv-block", result.percentOfPeak == nil, result.gflops > 0 {
                 result.percentOfPeak = 100 * result.gflops / peak
@@ -128,7 +132,9 @@ enum Benchmarks {
                         format: " %12.3f  %7.3f..%-7.3f %9.1f  ", result.medianMilliseconds,
                         result.minimumMilliseconds, result.maximumMilliseconds, result.gflops)
                     + extraColumn(result).padding(toLength: 26, withPad: " ", startingAt: 0)
-                    + comparison(result, reference[result.name]))
+                    + comparison(result, reference[result.name])
+                    + ((result.stolenMilliseconds ?? 0) > 0
+                        ? String(format: "  [hypervisor stole %.0f ms]", result.stolenMilliseconds!) : ""))
         }
 
         if !reference.isEmpty {

@@ -80,9 +80,12 @@ func timeSgemm(m: Int, n: Int, k: Int, warmup: Int, repetitions: Int) -> [Double
 
 /// The machine's single-precision FMA peak, GFLOP/s, measured rather than computed from a
 /// clock we cannot read on a VM: `d2l_fma_loop` (12 independent vector FMAs per round on the
-/// widest vectors the CPU has, no memory traffic) timed on one core, then on `cores` threads at
-/// once; the best of 10 samples of each (~20 ms apiece, after one untimed), so a descheduled
-/// sample does not lower it. Without FMA (`lanes == 0`) it falls back to the best of ten square
+/// widest vectors the CPU has, no memory traffic) timed on one core, then on `cores` threads
+/// released together from a start flag (`d2l_fma_peak_gflops`, its own POSIX threads: timed
+/// through a dispatch pool's `concurrentPerform`, one run in three reported one core's figure for
+/// two, 102 against 198–200 GFLOP/s, and pool workers that start late could not be told apart
+/// from the VM); the best of 20 samples of each (~20 ms apiece, after one untimed), so a
+/// descheduled sample does not lower it. Without FMA (`lanes == 0`) it falls back to the best of ten square
 /// sgemms (2048³, 1024³ when `quick`), a lower bound.
 struct FMAPeak {
     /// GFLOP/s of one core running the loop alone.
@@ -97,7 +100,7 @@ struct FMAPeak {
     var method: String {
         lanes == 0
             ? "best of 10 sgemms, a lower bound (no FMA)"
-            : "FMA loop, \(lanes) lanes, best of 10 on \(cores) threads; one core alone \(String(format: "%.1f", oneCore))"
+            : "FMA loop, \(lanes) lanes, best of 20 on \(cores) threads; one core alone \(String(format: "%.1f", oneCore))"
     }
 }
 
@@ -112,24 +115,9 @@ func measuredFMAPeak(cores: Int, quick: Bool) -> FMAPeak {
     }
     // ~20 ms per sample at 90 GFLOP/s per core for 8 lanes (the 16-lane loop does twice the work).
     let iterations = 10_000_000
-    func best(threads: Int) -> Double {
-        var best = 0.0
-        for sample in 0...10 {
-            nonisolated(unsafe) let flops = UnsafeMutablePointer<Int>.allocate(capacity: threads)
-            defer { flops.deallocate() }
-            let start = DispatchTime.now().uptimeNanoseconds
-            DispatchQueue.concurrentPerform(iterations: threads) { thread in
-                var sink = Float(thread)
-                flops[thread] = d2l_fma_loop(iterations, &sink)
-                blackHole(sink)
-            }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let total = (0..<threads).reduce(0.0) { $0 + Double(flops[$1]) }
-            if sample > 0 { best = max(best, total / seconds / 1e9) }
-        }
-        return best
-    }
-    return FMAPeak(oneCore: best(threads: 1), allCores: best(threads: cores), cores: cores, lanes: lanes)
+    let oneCore = d2l_fma_peak_gflops(1, iterations, 20)
+    let allCores = d2l_fma_peak_gflops(Int32(cores), iterations, 20)
+    return FMAPeak(oneCore: oneCore, allCores: allCores, cores: cores, lanes: lanes)
 }
 
 /// sgemm through Engine (`matmul`, which calls `cblas_sgemm`): square matrices, then the forward

@@ -36,6 +36,10 @@ struct BenchmarkResult: Codable {
     var sgemmGflops: Double? = nil
     /// `conv-block` training runs: final test accuracy in [0, 1].
     var testAccuracy: Double? = nil
+    /// CPU time the hypervisor took from this machine's cores while the workload ran (warm-up and
+    /// timed repetitions; the `steal` column of `/proc/stat`, all cores), ms; absent where it
+    /// cannot be read. Nonzero means the VM's host ran something else on our cores meanwhile.
+    var stolenMilliseconds: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case name, group, params, flops, gflops, notes, repetitions
@@ -49,6 +53,7 @@ struct BenchmarkResult: Codable {
         case percentOfPeak = "percent_of_peak"
         case sgemmGflops = "sgemm_gflops"
         case testAccuracy = "test_accuracy"
+        case stolenMilliseconds = "stolen_ms"
     }
 
     /// A result from sorted `times` (ms) of a workload of `flops` floating-point operations.
@@ -101,6 +106,19 @@ struct BenchmarkReport: Codable {
         case peakOneCoreGflops = "peak_one_core_gflops"
         case peakMethod = "peak_method"
     }
+}
+
+/// CPU time stolen by the hypervisor from all cores since boot, ms: the `steal` field of the
+/// `cpu` line of `/proc/stat` (in clock ticks of `sysconf(_SC_CLK_TCK)`); nil where there is no
+/// such file (not Linux) or it cannot be parsed.
+func hypervisorStolenMilliseconds() -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") })
+    else { return nil }
+    // cpu user nice system idle iowait irq softirq steal …
+    let fields = line.split(separator: " ")
+    guard fields.count > 8, let ticks = Double(fields[8]) else { return nil }
+    return ticks * 1000 / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 /// Keeps the optimizer from discarding a computed value.

@@ -65,6 +65,9 @@ def main():
                          f"{t['peak_mb']:.0f} MiB (base {r['base_mb']:.0f} / {t['base_mb']:.0f})" if t else "")
             elif "test_accuracy" in r:
                 extra = f"test acc {r['test_accuracy']:.4f} / {t['test_accuracy']:.4f}" if t else ""
+            stolen = (r.get("stolen_ms") or 0, (t or {}).get("stolen_ms") or 0)
+            if stolen[0] > 0 or stolen[1] > 0:
+                extra += f"; hypervisor stole {stolen[0]:.0f} / {stolen[1]:.0f} ms"
             if t:
                 print(f"| {r['name']} | {r['median_ms']:.2f} | {t['median_ms']:.2f} | {t['median_ms'] / r['median_ms']:.2f}x "
                       f"| {r['min_ms']:.2f} / {t['min_ms']:.2f} | {r['gflops']:.1f} | {t['gflops']:.1f} | {extra} |")

@@ -217,6 +217,17 @@ def time_numpy_gemm(m, n, k, warmup, repetitions):
     return measure(lambda: np.matmul(a, b), warmup, repetitions)
 
 
+def hypervisor_stolen_ms():
+    """CPU time the hypervisor took from all cores since boot, ms (the steal field of /proc/stat's
+    cpu line, as the Swift side's `hypervisorStolenMilliseconds`); None where it cannot be read."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return float(fields[8]) * 1000 / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def measured_peak(quick):
     n = 1024 if quick else 2048
     return 2.0 * n ** 3 / time_numpy_gemm(n, n, n, 2, 10)[0] / 1e6
@@ -407,7 +418,11 @@ def main():
     for name, run in workloads:
         if args.filter and args.filter not in name:
             continue
+        stolen_before = hypervisor_stolen_ms()
         r = run(warmup, repetitions)
+        stolen_after = hypervisor_stolen_ms()
+        if stolen_before is not None and stolen_after is not None:
+            r["stolen_ms"] = stolen_after - stolen_before
         results.append(r)
         extra = ""
         if "percent_of_peak" in r:
@@ -418,8 +433,9 @@ def main():
             extra = f"{r['examples_per_sec']:.0f} ex/s {r['peak_mb']:.0f} MiB"
         elif "test_accuracy" in r:
             extra = f"test acc {r['test_accuracy']:.4f}"
-        print(f"{r['name']:<44} {r['median_ms']:12.3f}  {r['min_ms']:7.3f}..{r['max_ms']:<7.3f} {r['gflops']:9.1f}  {extra}",
-              flush=True)
+        stolen = f"  [hypervisor stole {r['stolen_ms']:.0f} ms]" if r.get("stolen_ms") else ""
+        print(f"{r['name']:<44} {r['median_ms']:12.3f}  {r['min_ms']:7.3f}..{r['max_ms']:<7.3f} {r['gflops']:9.1f}  {extra}"
+              f"{stolen}", flush=True)
     for line in block_report(results):
         print(line)
 

@@ -3,6 +3,10 @@
 // at the core's FMA throughput (what the hardware can do, not what a GEMM reaches).
 #include "d2l_kernels.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #include <immintrin.h>
@@ -67,3 +71,55 @@ int d2l_cpu_has_avx512f(void) { return 0; }
 long d2l_fma_loop(long iterations, float *sink) { (void)iterations; (void)sink; return 0; }
 int d2l_fma_lanes(void) { return 0; }
 #endif
+
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+// One thread of a sample: all threads spin until the start flag is raised, then run the loop;
+// each records when it finished.
+typedef struct {
+    atomic_int *go;
+    long iterations;
+    long flops;
+    double end;
+    float sink;
+} FMAThread;
+
+static void *fma_thread(void *argument) {
+    FMAThread *thread = argument;
+    while (!atomic_load_explicit(thread->go, memory_order_acquire)) {
+    }
+    thread->flops = d2l_fma_loop(thread->iterations, &thread->sink);
+    thread->end = seconds_now();
+    return NULL;
+}
+
+double d2l_fma_peak_gflops(int threads, long iterations, int samples) {
+    if (threads < 1 || threads > 256 || d2l_fma_lanes() == 0) return 0;
+    pthread_t handles[256];
+    FMAThread work[256];
+    double best = 0;
+    for (int sample = 0; sample <= samples; sample++) {
+        atomic_int go = 0;
+        int started = 0;
+        for (; started < threads; started++) {
+            work[started] = (FMAThread){&go, iterations, 0, 0, (float)started};
+            if (pthread_create(&handles[started], NULL, fma_thread, &work[started]) != 0) break;
+        }
+        const double start = seconds_now();
+        atomic_store_explicit(&go, 1, memory_order_release);
+        double end = start, flops = 0;
+        for (int t = 0; t < started; t++) {
+            pthread_join(handles[t], NULL);
+            if (work[t].end > end) end = work[t].end;
+            flops += (double)work[t].flops;
+        }
+        if (started < threads) return 0;
+        // Sample 0 is untimed (it wakes the cores from their idle states).
+        if (sample > 0 && end > start && flops / (end - start) / 1e9 > best) best = flops / (end - start) / 1e9;
+    }
+    return best;
+}

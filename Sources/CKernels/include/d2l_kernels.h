@@ -72,8 +72,11 @@ int d2l_wide_convolution_tile_rows(int outputChannels);
 /// `packedWeights` holds tiles of 16 channels (8 for a last odd one), each `[taps, 16]` (`[taps, 8]`):
 /// `w[f + c, t]` at `f·taps + t·width + c` for the tile at first channel `f`. `bias` is `[O]`
 /// (zeros for none), `y` one image's `[O, OH, OW]`, `x` the padded image as for
-/// `d2l_wide_convolution_forward_avx2`. Register tile: 6 positions × 16 channels; results are
-/// stored through a small transposition.
+/// `d2l_wide_convolution_forward_avx2`. Register tile: 6 positions × 16 channels. The taps run in
+/// even blocks of at most 256 (a 16-channel tile's block of weights, 16 KB, stays in L1) over
+/// chunks of 192 positions, whose partial sums wait in a position-major scratch on the stack
+/// and go to `y` through a transposition once all taps are in. Each result is the bias plus the
+/// taps in order, whatever the blocking.
 void d2l_channel_convolution_forward_avx2(float *y, const float *x, const long *offsets, int taps,
                                           const float *packedWeights, const float *bias, int outputChannels,
                                           int outputHeight, int outputWidth, int paddedWidth);
@@ -101,6 +104,13 @@ long d2l_fma_loop(long iterations, float *sink);
 
 /// The vector lanes `d2l_fma_loop` uses: 16, 8, or 0 without FMA.
 int d2l_fma_lanes(void);
+
+/// The FMA peak of `threads` cores, GFLOP/s: `threads` POSIX threads (not a pool's workers,
+/// which may not all start at once) wait at a start flag, run `d2l_fma_loop(iterations)` together,
+/// and the sample's rate is their operations over the time from the flag to the last one's
+/// end; the best of `samples` samples after one untimed. 0 without FMA or when a thread cannot
+/// be started.
+double d2l_fma_peak_gflops(int threads, long iterations, int samples);
 
 /// Max pooling of one plane, AVX2 (call only when `d2l_cpu_has_avx2_fma()`), 8 outputs of a row
 /// at a time, for column strides 1 and 2:

@@ -142,9 +142,9 @@ extension Convolution2DGeometry {
     /// `wideDirectPatchLimit` taps, or of at most `wideDirectLargePatchLimit` on output planes of
     /// at least 20×20. Measured on Zen 3, forward + backward: from LeNet's conv2 (150 taps) to the
     /// 5×5 block on 64 channels (1600 taps) the wide-row kernels ran 1.2–2.2× im2col + GEMM (2
-    /// cores; 67–97 % of one core's FMA peak); AlexNet's conv2 (2400 taps, 26×26) 1.04–1.52× in
-    /// three interleaved pairs; AlexNet's conv3 (2304 taps on a 12×12 plane) slower than im2col
-    /// (BENCHMARKS.md).
+    /// cores); AlexNet's conv2 (2400 taps, 26×26) 1.04–1.52× in three interleaved pairs, before
+    /// the channel-vector kernel's tap blocking made it faster still; AlexNet's conv3 (2304 taps
+    /// on a 12×12 plane) slower than im2col (BENCHMARKS.md).
     var prefersWideDirect: Bool {
         allowsWideDirect && inputChannels > directKernelChannelLimit
             && (patchSize <= wideDirectPatchLimit
