@@ -85,8 +85,8 @@ func timeSgemm(m: Int, n: Int, k: Int, warmup: Int, repetitions: Int) -> [Double
 /// through a dispatch pool's `concurrentPerform`, one run in three reported one core's figure for
 /// two, 102 against 198–200 GFLOP/s, and pool workers that start late could not be told apart
 /// from the VM); the best of 20 samples of each (~20 ms apiece, after one untimed), so a
-/// descheduled sample does not lower it. Without FMA (`lanes == 0`) it falls back to the best of ten square
-/// sgemms (2048³, 1024³ when `quick`), a lower bound.
+/// descheduled sample does not lower it. Without FMA (`lanes == 0`), or when its threads cannot be
+/// started, it falls back to the best of ten square sgemms (2048³, 1024³ when `quick`), a lower bound.
 struct FMAPeak {
     /// GFLOP/s of one core running the loop alone.
     var oneCore: Double
@@ -107,16 +107,16 @@ struct FMAPeak {
 /// Measures `FMAPeak` (see there) on `cores` threads.
 func measuredFMAPeak(cores: Int, quick: Bool) -> FMAPeak {
     let lanes = Int(d2l_fma_lanes())
-    guard lanes > 0 else {
+    // ~20 ms per sample at 90 GFLOP/s per core for 8 lanes (the 16-lane loop does twice the work).
+    let iterations = 10_000_000
+    let allCores = lanes > 0 ? d2l_fma_peak_gflops(Int32(cores), iterations, 20) : 0
+    guard allCores > 0 else {
         let size = quick ? 1024 : 2048
         let times = timeSgemm(m: size, n: size, k: size, warmup: 2, repetitions: 10)
         let gflops = 2 * pow(Double(size), 3) / times.first! / 1e6
         return FMAPeak(oneCore: gflops / Double(cores), allCores: gflops, cores: cores, lanes: 0)
     }
-    // ~20 ms per sample at 90 GFLOP/s per core for 8 lanes (the 16-lane loop does twice the work).
-    let iterations = 10_000_000
     let oneCore = d2l_fma_peak_gflops(1, iterations, 20)
-    let allCores = d2l_fma_peak_gflops(Int32(cores), iterations, 20)
     return FMAPeak(oneCore: oneCore, allCores: allCores, cores: cores, lanes: lanes)
 }
 

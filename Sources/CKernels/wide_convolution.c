@@ -193,6 +193,69 @@ void d2l_wide_convolution_weight_gradient_avx2(float *sums, const float *dy, lon
     }
 }
 
+/// One register tile of the channel-vector weight gradient: 6 taps × `V` vectors of 8 output
+/// channels, summed over the output positions of the plane (no junk columns: each position's
+/// input is a broadcast scalar), then added to `sums[(f + c)·taps + t]` for the first `width` taps.
+#define DEFINE_GRADIENT_TILE(V)                                                                       \
+    __attribute__((target("avx2,fma"), always_inline)) static inline void gradient_tile_##V(          \
+        float *sums, int taps, const float *transposed, const float *x, const long *tapOffsets,        \
+        int width, int outputHeight, int outputWidth, int paddedWidth) {                               \
+        __m256 a[6][V];                                                                                \
+        _Pragma("clang loop unroll(full)") for (int j = 0; j < 6; j++) {                              \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < V; v++) a[j][v] = _mm256_setzero_ps(); \
+        }                                                                                              \
+        const long o0 = tapOffsets[0], o1 = tapOffsets[1], o2 = tapOffsets[2], o3 = tapOffsets[3],    \
+                   o4 = tapOffsets[4], o5 = tapOffsets[5];                                             \
+        for (int oy = 0; oy < outputHeight; oy++) {                                                    \
+            const float *row = x + (long)oy * paddedWidth;                                             \
+            const float *d = transposed + (long)oy * outputWidth * 8 * V;                              \
+            const float *const q[6] = {row + o0, row + o1, row + o2, row + o3, row + o4, row + o5};    \
+            for (int ox = 0; ox < outputWidth; ox++, d += 8 * V) {                                     \
+                __m256 dv[V];                                                                          \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < V; v++) dv[v] = _mm256_loadu_ps(d + 8 * v); \
+                _Pragma("clang loop unroll(full)") for (int j = 0; j < 6; j++) {                      \
+                    const __m256 b = _mm256_broadcast_ss(q[j] + ox);                                   \
+                    _Pragma("clang loop unroll(full)") for (int v = 0; v < V; v++) a[j][v] =          \
+                        _mm256_fmadd_ps(b, dv[v], a[j][v]);                                            \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+        float lanes[6][8 * V] __attribute__((aligned(32)));                                            \
+        _Pragma("clang loop unroll(full)") for (int j = 0; j < 6; j++) {                              \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < V; v++)                            \
+                _mm256_store_ps(lanes[j] + 8 * v, a[j][v]);                                            \
+        }                                                                                              \
+        for (int c = 0; c < 8 * V; c++) {                                                              \
+            for (int j = 0; j < width; j++) sums[(long)c * taps + j] += lanes[j][c];                   \
+        }                                                                                              \
+    }
+DEFINE_GRADIENT_TILE(2)
+DEFINE_GRADIENT_TILE(1)
+
+__attribute__((target("avx2,fma")))
+void d2l_channel_convolution_weight_gradient_avx2(float *sums, const float *dy, float *scratch, const float *x,
+                                                  const long *offsets, int taps, int outputChannels,
+                                                  int outputHeight, int outputWidth, int paddedWidth) {
+    const long plane = (long)outputHeight * outputWidth;
+    for (int f = 0; f < outputChannels; f += 16) {
+        const int width = outputChannels - f >= 16 ? 16 : 8;
+        // The tile's dy, position-major: scratch[p·width + c] = dy[(f + c)·plane + p].
+        for (int c = 0; c < width; c++) {
+            const float *source = dy + (long)(f + c) * plane;
+            for (long p = 0; p < plane; p++) scratch[p * width + c] = source[p];
+        }
+        for (int t = 0; t < taps; t += 6) {
+            // A last group of fewer than 6 taps repeats its last tap; the repeats are not stored.
+            const int count = taps - t < 6 ? taps - t : 6;
+            long group[6];
+            for (int j = 0; j < 6; j++) group[j] = offsets[t + (j < count ? j : count - 1)];
+            float *target = sums + (long)f * taps + t;
+            if (width == 16) gradient_tile_2(target, taps, scratch, x, group, count, outputHeight, outputWidth, paddedWidth);
+            else gradient_tile_1(target, taps, scratch, x, group, count, outputHeight, outputWidth, paddedWidth);
+        }
+    }
+}
+
 #else
 void d2l_wide_convolution_forward_avx2(float *y, long ldy, const float *x, const long *offsets, int taps,
                                        const float *packedWeights, const float *packedBias, int outputChannels,
@@ -203,4 +266,7 @@ void d2l_channel_convolution_forward_avx2(float *y, const float *x, const long *
                                           int outputHeight, int outputWidth, int paddedWidth) {}
 void d2l_wide_convolution_weight_gradient_avx2(float *sums, const float *dy, long ldy, const float *x,
                                                const long *offsets, int taps, int groups, int count) {}
+void d2l_channel_convolution_weight_gradient_avx2(float *sums, const float *dy, float *scratch, const float *x,
+                                                  const long *offsets, int taps, int outputChannels,
+                                                  int outputHeight, int outputWidth, int paddedWidth) {}
 #endif

@@ -91,6 +91,19 @@ void d2l_channel_convolution_forward_avx2(float *y, const float *x, const long *
 void d2l_wide_convolution_weight_gradient_avx2(float *sums, const float *dy, long ldy, const float *x,
                                                const long *offsets, int taps, int groups, int count);
 
+/// The weight gradient with the output channels in the vector lanes, AVX2 + FMA, for `O` a
+/// multiple of 8 (the twin of `d2l_channel_convolution_forward_avx2`: no junk columns), for one
+/// image, accumulated:
+///
+///     sums[o·taps + t] += Σ_{oy < OH, ox < OW} dy[o·OH·OW + oy·OW + ox] · x[oy·Wp + ox + offsets[t]]
+///
+/// `dy` is one image's `[O, OH, OW]`, `x` the padded image as for the forward, `scratch` room for
+/// `OH·OW·16` floats (a 16-channel tile of dy, transposed to position-major). Register tile: 6
+/// taps × 16 channels, summed over the whole plane in order, then added to `sums`.
+void d2l_channel_convolution_weight_gradient_avx2(float *sums, const float *dy, float *scratch, const float *x,
+                                                  const long *offsets, int taps, int outputChannels,
+                                                  int outputHeight, int outputWidth, int paddedWidth);
+
 /// 1 when the CPU and the operating system support AVX-512F (cpuid leaf 7, XCR0 saves the
 /// opmask and ZMM state) as well as AVX2 + FMA, else 0. Computed once.
 int d2l_cpu_has_avx512f(void);

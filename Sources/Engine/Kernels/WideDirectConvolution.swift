@@ -298,35 +298,46 @@ func wideConvolution2DBackward(
             }, bias: nil)
     }
     // dW: per-core parts with their own partials, added in part order (deterministic sums).
+    // Output channels in multiples of 8 take the channel-vector kernel (no junk columns, dy read
+    // in place); the others the wide-row kernel over dy copied into the wide layout.
+    let channelVectors = o % 8 == 0
     if weightGradient != nil {
         forEachImagePartWithWeightGradient(weightGradient, count: o * k, batch: g.batch, chunk: 1) {
             partWeightGradient, images in
             if let partWeightGradient {
                 let padded = WorkspacePool.shared.take(count: forward.inputCount)
                 let rows = forward.gradientGroups * 4
-                let wideGradient = WorkspacePool.shared.take(count: rows * forward.rowLength)
+                let scratchCount = channelVectors ? p * 16 : rows * forward.rowLength
+                let scratch = WorkspacePool.shared.take(count: scratchCount)
                 let sums = WorkspacePool.shared.take(count: rows * k)
                 defer {
                     WorkspacePool.shared.give(padded)
-                    WorkspacePool.shared.give(wideGradient)
+                    WorkspacePool.shared.give(scratch)
                     WorkspacePool.shared.give(sums)
                 }
                 padded.base.update(repeating: 0, count: forward.inputCount)
-                wideGradient.base.update(repeating: 0, count: rows * forward.rowLength)
+                // The wide layout's junk columns and rows past the last channel stay zero.
+                if !channelVectors { scratch.base.update(repeating: 0, count: scratchCount) }
                 sums.base.update(repeating: 0, count: rows * k)
                 let length = forward.rowLength, wp = forward.paddedWidth, ow = g.outputWidth
                 let count = (forward.count + 7) / 8 * 8
                 for n in images {
                     forward.pad(padded.base, input + n * imageSize)
                     let dy = outputGradient + n * outputSize
+                    if channelVectors {
+                        d2l_channel_convolution_weight_gradient_avx2(
+                            sums.base, dy, scratch.base, padded.base, forwardOffsets, Int32(k), Int32(o),
+                            Int32(g.outputHeight), Int32(ow), Int32(wp))
+                        continue
+                    }
                     for channel in 0..<o {
                         for row in 0..<g.outputHeight {
-                            (wideGradient.base + channel * length + row * wp)
+                            (scratch.base + channel * length + row * wp)
                                 .update(from: dy + channel * p + row * ow, count: ow)
                         }
                     }
                     d2l_wide_convolution_weight_gradient_avx2(
-                        sums.base, wideGradient.base, length, padded.base, forwardOffsets, Int32(k),
+                        sums.base, scratch.base, length, padded.base, forwardOffsets, Int32(k),
                         Int32(forward.gradientGroups), Int32(count))
                 }
                 for index in 0..<(o * k) { partWeightGradient[index] += sums.base[index] }
