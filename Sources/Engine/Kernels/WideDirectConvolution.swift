@@ -22,9 +22,12 @@ import Synchronization
 /// - Backward-data by duality: `dx` is the stride-1 convolution of `dy` zero-padded by
 ///   `(kh − 1 − ph, kw − 1 − pw)` with the weights transposed (`O ↔ C`) and rotated by 180°,
 ///   `w'[c, o, a, b] = w[o, c, kh − 1 − a, kw − 1 − b]`: the same kernel, no col2im.
-/// - Backward-weights: `dW[o, t] = Σ_q dy_wide[o, q] · xpad[q + offset(t)]` with `dy` laid out
-///   wide (zeros at the junk columns), a tile of 4 output channels × 3 taps in registers
-///   (`d2l_wide_convolution_weight_gradient_avx2`).
+/// - Backward-weights: with output channels in multiples of 8,
+///   `dW[o, t] = Σ_{oy, ox} dy[o, oy, ox] · xpad[oy·Wp + ox + offset(t)]` with a tile of 6 taps ×
+///   16 channels in registers, `dy` read through a 16-channel tile transposed to position-major
+///   (`d2l_channel_convolution_weight_gradient_avx2`, no junk columns); otherwise
+///   `dW[o, t] = Σ_q dy_wide[o, q] · xpad[q + offset(t)]` with `dy` laid out wide (zeros at the
+///   junk columns), a tile of 4 output channels × 3 taps (`d2l_wide_convolution_weight_gradient_avx2`).
 ///
 /// The forward and dx hand whole images to the cores one at a time (`WideConvolutionPlan.run`);
 /// dW goes in per-core parts (`forEachImagePartWithWeightGradient`), each with its own partial,
