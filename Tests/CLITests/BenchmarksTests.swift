@@ -39,7 +39,9 @@ struct BenchmarksTests {
         #expect(printed.contains("FMA peak "))
 
         let report = try readJSON(json)
-        for key in ["blas", "cpu", "cores", "build", "date", "peak_gflops", "peak_one_core_gflops", "peak_method", "results"] {
+        for key in [
+            "blas", "cpu", "cores", "build", "date", "peak_gflops", "peak_one_core_gflops", "peak_method", "results",
+        ] {
             #expect(report[key] != nil, "report has no \(key)")
         }
         let results = try #require(report["results"] as? [[String: Any]])
