@@ -104,7 +104,7 @@ DEFINE_CHANNEL_TILE(1)
 // positions they ran at 60–75 % of the FMA peak. So the taps go in even blocks of at most 256
 // (16 KB of weights, which stay in L1 while a chunk of 32 groups of 6 positions runs through
 // them), the chunk's partial sums wait in a position-major scratch (12 KB), and the taps' blocks
-// then run at 90–97 % (measured standalone on one core on the zoo's shapes).
+// then run at 84–97 % (measured standalone on one core on the zoo's shapes).
 #define CHANNEL_CHUNK_GROUPS 32
 #define CHANNEL_TAP_BLOCK 256
 
