@@ -20,7 +20,6 @@ Pinned: torch 2.15.0, safetensors 0.8.0 (see requirements.txt). Run from the rep
     python Tools/Reference/generate_model_fixtures.py
 """
 import base64
-import gzip
 import json
 import os
 import sys
@@ -40,6 +39,7 @@ if safetensors.__version__ != EXPECTED_SAFETENSORS:
     sys.exit(f"expected safetensors {EXPECTED_SAFETENSORS}, found {safetensors.__version__}")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from portable_state import read_idx  # noqa: E402
 from d2l_book_networks import (BatchNorm, alexnet, batch_norm_lenet, batch_norm_lenet_scratch, densenet,  # noqa: E402
                                googlenet, init_xavier, lenet, mlp, mlp_dropout, nin, resnet18, softmax_regression, vgg11_small)
 
@@ -125,14 +125,6 @@ for name, features, dims, shape in [("fully connected [6, 5]", 5, 2, (6, 5)),
 
 
 # MARK: LeNet trained briefly in PyTorch, evaluated on the first 500 test images
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
 
 train_images = torch.tensor(read_idx(os.path.join(DATA, "train-images-idx3-ubyte.gz")).copy(),
                             dtype=torch.float32).unsqueeze(1) / 255

@@ -30,7 +30,6 @@ For each network (softmax regression §3.7, MLP §4.3, MLP with dropout §4.6, L
 Pinned: torch 2.15.0, safetensors 0.8.0, numpy (see requirements.txt). Run from the repository root:
     python Tools/Reference/generate_training_fixtures.py
 """
-import gzip
 import json
 import os
 import sys
@@ -50,6 +49,7 @@ if safetensors.__version__ != EXPECTED_SAFETENSORS:
     sys.exit(f"expected safetensors {EXPECTED_SAFETENSORS}, found {safetensors.__version__}")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from portable_state import read_idx  # noqa: E402
 from d2l_book_networks import (BatchNorm, batch_norm_lenet, batch_norm_lenet_scratch, init_xavier, lenet, mlp,  # noqa: E402
                                mlp_dropout, softmax_regression)
 
@@ -124,14 +124,6 @@ class SharedMaskDropout(nn.Module):
 
 
 # MARK: Data
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
 
 count = BATCH * STEPS
 train_images = torch.tensor(read_idx(os.path.join(DATA, "train-images-idx3-ubyte.gz"))[:count].copy(),

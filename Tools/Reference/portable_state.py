@@ -3,7 +3,7 @@ generate_heavy_gradient_fixtures.py and written again, bit for bit, in
 Tests/ModelsTests/HeavyTrainingStepTests.swift (`portableUniform`, `portableInitialize`,
 `portablePerturbBatchNorm`), and by generate_heavy_training_fixtures.py (its fixture was written
 by a copy of these functions with the seed fixed, removed since: the same code); both fixtures use
-seed 20261130.
+seed 20261130. Also `read_idx`, the IDX reader every fixture generator shares.
 """
 import gzip
 
@@ -61,6 +61,7 @@ def portable_perturb_batch_norm(net, seed):
 
 
 def read_idx(path):
+    """The array of a gzip-compressed IDX file (Fashion-MNIST's format), uint8, in its own shape."""
     with gzip.open(path, "rb") as f:
         data = f.read()
     dims = data[3]
