@@ -219,7 +219,7 @@ struct WideConvolutionPlan {
     /// Runs the convolution on `batch` images `[C, H, W]` at `input` (`inputStride` apart) into
     /// `output` (`outputStride` apart), spread over the cores like `forEachImagePart`, but with the
     /// images handed out one at a time from a shared counter, so that a core slowed by something
-    /// else takes fewer (on this VM one core ran the FMA loop 14 % slower than the other). Each
+    /// else takes fewer (on this VM one core once ran the FMA loop 14 % slower than the other). Each
     /// image's result is computed whole by one core, so which core takes it changes no value.
     func run(
         batch: Int, _ input: UnsafePointer<Float>, inputStride: Int, _ output: UnsafeMutablePointer<Float>,
