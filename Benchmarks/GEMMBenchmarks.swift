@@ -79,14 +79,14 @@ func timeSgemm(m: Int, n: Int, k: Int, warmup: Int, repetitions: Int) -> [Double
 }
 
 /// The machine's single-precision FMA peak, GFLOP/s, measured rather than computed from a
-/// clock we cannot read on a VM: `d2l_fma_loop` (12 independent vector FMAs per round on the
-/// widest vectors the CPU has, no memory traffic) timed on one core, then on `cores` threads
-/// released together from a start flag (`d2l_fma_peak_gflops`, its own POSIX threads: timed
-/// through a dispatch pool's `concurrentPerform`, one run in three reported one core's figure for
-/// two, 102 against 198–200 GFLOP/s, and pool workers that start late could not be told apart
-/// from the VM); the best of 20 samples of each (~20 ms apiece, after one untimed), so a
-/// descheduled sample does not lower it. Without FMA (`lanes == 0`), or when its threads cannot be
-/// started, it falls back to the best of ten square sgemms (2048³, 1024³ when `quick`), a lower bound.
+/// clock we cannot read on a VM: `d2l_fma_peak_gflops` (12 independent vector FMAs per round on
+/// the widest vectors the CPU has, no memory traffic) on `cores` POSIX threads released together
+/// from a start flag, then on one core alone; the best of 20 samples of each (~20 ms apiece, after
+/// one untimed), so a descheduled sample does not lower it. (Timed through a dispatch pool's
+/// `concurrentPerform` instead, one run in three reported one core's figure for two, 102 against
+/// 198–200 GFLOP/s; pool workers that start late could not be told apart from the VM.) Without
+/// FMA (`lanes == 0`), or when its threads cannot be started, it falls back to the best of ten
+/// square sgemms (2048³, 1024³ when `quick`), a lower bound.
 struct FMAPeak {
     /// GFLOP/s of one core running the loop alone.
     var oneCore: Double

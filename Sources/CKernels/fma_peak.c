@@ -53,7 +53,9 @@ static float fma_loop_avx512(long iterations, float seed) {
     return _mm512_reduce_add_ps(sum);
 }
 
-long d2l_fma_loop(long iterations, float *sink) {
+/// `iterations` rounds of the loop on the widest vectors the CPU has; returns the operations done
+/// (0 without FMA). `*sink` seeds the accumulators and receives their sum.
+static long fma_loop(long iterations, float *sink) {
     if (d2l_cpu_has_avx512f()) {
         *sink = fma_loop_avx512(iterations, *sink);
         return iterations * ACCUMULATORS * 16 * 2;
@@ -68,7 +70,7 @@ long d2l_fma_loop(long iterations, float *sink) {
 int d2l_fma_lanes(void) { return d2l_cpu_has_avx512f() ? 16 : d2l_cpu_has_avx2_fma() ? 8 : 0; }
 #else
 int d2l_cpu_has_avx512f(void) { return 0; }
-long d2l_fma_loop(long iterations, float *sink) { (void)iterations; (void)sink; return 0; }
+static long fma_loop(long iterations, float *sink) { (void)iterations; (void)sink; return 0; }
 int d2l_fma_lanes(void) { return 0; }
 #endif
 
@@ -92,7 +94,7 @@ static void *fma_thread(void *argument) {
     FMAThread *thread = argument;
     while (!atomic_load_explicit(thread->go, memory_order_acquire)) {
     }
-    thread->flops = d2l_fma_loop(thread->iterations, &thread->sink);
+    thread->flops = fma_loop(thread->iterations, &thread->sink);
     thread->end = seconds_now();
     return NULL;
 }

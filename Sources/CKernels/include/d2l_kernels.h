@@ -108,21 +108,17 @@ void d2l_channel_convolution_weight_gradient_avx2(float *sums, const float *dy, 
 /// opmask and ZMM state) as well as AVX2 + FMA, else 0. Computed once.
 int d2l_cpu_has_avx512f(void);
 
-/// `iterations` rounds of 12 independent vector FMAs `a = a·m + c` on the widest vectors the CPU
-/// has (16 lanes with AVX-512F, 8 with AVX2 + FMA), no memory traffic: a loop bound by the FMA
-/// units' throughput alone, which the benchmarks time on every core at once to measure the
-/// machine's FMA peak. Returns the floating-point operations done, `iterations · 12 · lanes · 2`
-/// (0 when the CPU has no FMA); `*sink` seeds the accumulators and receives their sum.
-long d2l_fma_loop(long iterations, float *sink);
-
-/// The vector lanes `d2l_fma_loop` uses: 16, 8, or 0 without FMA.
+/// The vector lanes of the FMA-peak loop (`d2l_fma_peak_gflops`): 16 with AVX-512F, 8 with AVX2
+/// + FMA, 0 without FMA.
 int d2l_fma_lanes(void);
 
-/// The FMA peak of `threads` cores, GFLOP/s: `threads` POSIX threads (not a pool's workers,
-/// which may not all start at once) wait at a start flag, run `d2l_fma_loop(iterations)` together,
-/// and the sample's rate is their operations over the time from the flag to the last one's
-/// end; the best of `samples` samples after one untimed. 0 without FMA or when a thread cannot
-/// be started.
+/// The FMA peak of `threads` cores, GFLOP/s. Each of `threads` POSIX threads (not a pool's
+/// workers, which may not all start at once) waits at a start flag, then runs `iterations` rounds
+/// of 12 independent vector FMAs `a = a·m + c` on the widest vectors the CPU has, with no memory
+/// traffic: a loop bound by the FMA units' throughput alone (`iterations · 12 · lanes · 2`
+/// operations per thread). A sample's rate is all threads' operations over the time from the
+/// flag to the last one's end; the result is the best of `samples` samples after one untimed.
+/// 0 without FMA or when a thread cannot be started.
 double d2l_fma_peak_gflops(int threads, long iterations, int samples);
 
 /// Max pooling of one plane, AVX2 (call only when `d2l_cpu_has_avx2_fma()`), 8 outputs of a row
